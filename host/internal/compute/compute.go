@@ -1,0 +1,477 @@
+// Package compute turns a compute request into quantities per item and
+// warehouse. It validates the request, encodes it for the rule module as
+// package abi lays it out, runs the module, and checks everything the module
+// returns before building the response.
+package compute
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/syncrules/syncrules/sdk/abi"
+)
+
+// DefaultRuleName names the default rule in traces and errors.
+const DefaultRuleName = "default"
+
+// Bounds of max_quantity.
+const (
+	MinMaxQuantity = 1
+	MaxMaxQuantity = 999_999
+)
+
+// Limits bound a request. Zero fields take the defaults.
+type Limits struct {
+	MaxBodyBytes  int64 // default 64 MiB
+	MaxItems      int   // default 100,000
+	MaxLocations  int   // default 10,000
+	MaxWarehouses int   // default 10,000
+	// MaxCells bounds items x (locations + warehouses), the size of the
+	// dense tables handed to the rule. Default 20,000,000 (80 MB).
+	MaxCells int
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxBodyBytes <= 0 {
+		l.MaxBodyBytes = 64 << 20
+	}
+	if l.MaxItems <= 0 {
+		l.MaxItems = 100_000
+	}
+	if l.MaxLocations <= 0 {
+		l.MaxLocations = 10_000
+	}
+	if l.MaxWarehouses <= 0 {
+		l.MaxWarehouses = 10_000
+	}
+	if l.MaxCells <= 0 {
+		l.MaxCells = 20_000_000
+	}
+	return l
+}
+
+// Runner runs a rule module on an encoded batch; *engine.Module is one.
+type Runner interface {
+	Call(ctx context.Context, input []byte, read func(output []byte) error) error
+}
+
+// Service computes quantities with the default rule.
+type Service struct {
+	rule        Runner
+	limits      Limits
+	maxQuantity uint32
+	inputs      sync.Pool // *[]byte, encoded inputs
+}
+
+// NewService returns a Service that runs rule. maxQuantity is the default
+// for requests that do not set one; it must be within [1, 999999].
+func NewService(rule Runner, limits Limits, maxQuantity int) (*Service, error) {
+	if maxQuantity < MinMaxQuantity || maxQuantity > MaxMaxQuantity {
+		return nil, fmt.Errorf("compute: max quantity %d is outside [%d, %d]", maxQuantity, MinMaxQuantity, MaxMaxQuantity)
+	}
+	return &Service{rule: rule, limits: limits.withDefaults(), maxQuantity: uint32(maxQuantity)}, nil
+}
+
+// Limits returns the service's limits, defaults filled in.
+func (s *Service) Limits() Limits { return s.limits }
+
+// Options change what Compute reports.
+type Options struct {
+	// Explain adds a trace of each stage to every item.
+	Explain bool
+}
+
+// Compute validates req and computes its quantities. Errors the caller can
+// fix are *InputError; a rule's failure is *RuleError.
+func (s *Service) Compute(ctx context.Context, req *Request, opt Options) (*Response, error) {
+	if len(req.Items) > s.limits.MaxItems {
+		return nil, tooLarge("/items", fmt.Sprintf("%d items exceed the limit of %d per request", len(req.Items), s.limits.MaxItems))
+	}
+	p, err := s.plan(req)
+	if err != nil {
+		return nil, err
+	}
+	bufp, _ := s.inputs.Get().(*[]byte)
+	if bufp == nil {
+		bufp = new([]byte)
+	}
+	defer s.inputs.Put(bufp)
+	flags := uint32(0)
+	if opt.Explain {
+		flags |= abi.FlagExplain
+	}
+	input, err := p.encode(*bufp, flags)
+	if err != nil {
+		return nil, err
+	}
+	*bufp = input
+	resp := p.response()
+	err = s.rule.Call(ctx, input, func(out []byte) error { return p.read(out, resp, opt.Explain) })
+	if err != nil {
+		var re *RuleError
+		if errors.As(err, &re) || ctx.Err() != nil {
+			return nil, err
+		}
+		return nil, &RuleError{Rule: DefaultRuleName, Err: err}
+	}
+	return resp, nil
+}
+
+// plan is a validated request, resolved to indices.
+type plan struct {
+	req       *Request
+	settings  abi.Settings
+	locIndex  map[string]int
+	mappings  [][2]uint32
+	active    []int    // indices of active warehouses: the result's columns
+	activeIDs []string // their ids
+	warnings  []Warning
+}
+
+// ptr builds a JSON Pointer from tokens, escaping them.
+func ptr(tokens ...any) string {
+	var p jsontext.Pointer
+	for _, t := range tokens {
+		switch t := t.(type) {
+		case string:
+			p = p.AppendToken(t)
+		case int:
+			p = p.AppendToken(strconv.Itoa(t))
+		}
+	}
+	return string(p)
+}
+
+func (s *Service) plan(req *Request) (*plan, error) {
+	var probs problems
+	p := &plan{req: req, settings: abi.Settings{Percentage: abi.MaxPercentage, MaxQuantity: s.maxQuantity}}
+	if len(req.Locations) > s.limits.MaxLocations {
+		return nil, tooLarge("/locations", fmt.Sprintf("%d locations exceed the limit of %d", len(req.Locations), s.limits.MaxLocations))
+	}
+	if len(req.Warehouses) > s.limits.MaxWarehouses {
+		return nil, tooLarge("/warehouses", fmt.Sprintf("%d warehouses exceed the limit of %d", len(req.Warehouses), s.limits.MaxWarehouses))
+	}
+	if cells := len(req.Items) * (len(req.Locations) + len(req.Warehouses)); cells > s.limits.MaxCells {
+		return nil, tooLarge("/items", fmt.Sprintf("%d items x %d locations and warehouses exceed the limit of %d cells; send fewer items per request",
+			len(req.Items), len(req.Locations)+len(req.Warehouses), s.limits.MaxCells))
+	}
+
+	p.locIndex = make(map[string]int, len(req.Locations))
+	for i, loc := range req.Locations {
+		switch j, dup := p.locIndex[loc.ID]; {
+		case loc.ID == "":
+			probs.add(ptr("locations", i, "id"), "is required")
+		case loc.ID == AllLocations:
+			probs.add(ptr("locations", i, "id"), "%q is reserved for mappings from every active location", AllLocations)
+		case dup:
+			probs.add(ptr("locations", i, "id"), "duplicates the id of /locations/%d", j)
+		default:
+			p.locIndex[loc.ID] = i
+		}
+	}
+	whIndex := make(map[string]int, len(req.Warehouses))
+	defaultWh := -1
+	for i, wh := range req.Warehouses {
+		switch j, dup := whIndex[wh.ID]; {
+		case wh.ID == "":
+			probs.add(ptr("warehouses", i, "id"), "is required")
+		case dup:
+			probs.add(ptr("warehouses", i, "id"), "duplicates the id of /warehouses/%d", j)
+		default:
+			whIndex[wh.ID] = i
+		}
+		if wh.Default {
+			if defaultWh >= 0 {
+				probs.add(ptr("warehouses", i, "default"), "only one warehouse may be the default; /warehouses/%d already is", defaultWh)
+			} else {
+				defaultWh = i
+			}
+		}
+		if wh.Active.Or(true) {
+			p.active = append(p.active, i)
+			p.activeIDs = append(p.activeIDs, wh.ID)
+		}
+	}
+
+	var st Settings
+	if req.Settings != nil {
+		st = *req.Settings
+	}
+	if !st.Percentage.IsZero() {
+		bp, msg := percentageBasisPoints(st.Percentage)
+		if msg != "" {
+			probs.add("/settings/percentage", "%s", msg)
+		}
+		p.settings.Percentage = bp
+	}
+	if !st.MaxQuantity.IsZero() {
+		v, ok := st.MaxQuantity.Int()
+		switch {
+		case !ok:
+			probs.add("/settings/max_quantity", "must be an integer, got %s", st.MaxQuantity)
+		case v < MinMaxQuantity || v > MaxMaxQuantity:
+			probs.add("/settings/max_quantity", "must be between %d and %d, got %s", MinMaxQuantity, MaxMaxQuantity, st.MaxQuantity)
+		default:
+			p.settings.MaxQuantity = uint32(v)
+		}
+	}
+	p.planMappings(st.Mappings, whIndex, defaultWh, &probs)
+	if err := probs.err(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *plan) planMappings(mappings []Mapping, whIndex map[string]int, defaultWh int, probs *problems) {
+	req := p.req
+	if len(mappings) == 0 {
+		if defaultWh < 0 {
+			probs.add("/settings/mappings", "no mappings and no default warehouse: map locations to a warehouse, or mark one warehouse \"default\"")
+			return
+		}
+		mappings = []Mapping{{Location: AllLocations, Warehouse: req.Warehouses[defaultWh].ID}}
+	} else if len(mappings) > 1 {
+		for i, m := range mappings {
+			if m.Location == AllLocations {
+				probs.add(ptr("settings", "mappings", i, "location"), "%q (every active location) must be the only mapping: combined with others it would count stock twice", AllLocations)
+				return
+			}
+		}
+	}
+	feeds := make(map[string]int, len(mappings)) // location id -> mapping index
+	for i, m := range mappings {
+		field := ptr("settings", "mappings", i)
+		w, ok := whIndex[m.Warehouse]
+		if !ok {
+			probs.add(field+"/warehouse", "names an unknown warehouse %q", m.Warehouse)
+		}
+		loc := abi.AllLocations
+		if m.Location != AllLocations {
+			l, known := p.locIndex[m.Location]
+			if !known {
+				probs.add(field+"/location", "names an unknown location %q", m.Location)
+				continue
+			}
+			if j, dup := feeds[m.Location]; dup {
+				if mappings[j].Warehouse == m.Warehouse {
+					probs.add(field, "repeats /settings/mappings/%d", j)
+				} else {
+					probs.add(field+"/location", "location %q already feeds warehouse %q (/settings/mappings/%d): a location may feed one warehouse, or its stock is counted twice",
+						m.Location, mappings[j].Warehouse, j)
+				}
+				continue
+			}
+			feeds[m.Location] = i
+			loc = uint32(l)
+		}
+		if !ok {
+			continue
+		}
+		p.mappings = append(p.mappings, [2]uint32{loc, uint32(w)})
+		p.warnMapping(field, loc, w)
+	}
+}
+
+// warnMapping reports a mapping that publishes nothing because its
+// location or warehouse is inactive.
+func (p *plan) warnMapping(field string, loc uint32, w int) {
+	wh := p.req.Warehouses[w]
+	if !wh.Active.Or(true) {
+		p.warnings = append(p.warnings, Warning{Code: "inactive_warehouse", Field: field,
+			Message: fmt.Sprintf("warehouse %q is inactive: nothing is published to it", wh.ID)})
+		return
+	}
+	if loc != abi.AllLocations {
+		if l := p.req.Locations[loc]; !l.Active.Or(true) {
+			p.warnings = append(p.warnings, Warning{Code: "inactive_location", Field: field,
+				Message: fmt.Sprintf("location %q is inactive: its stock is not published to %q", l.ID, wh.ID)})
+		}
+		return
+	}
+	for _, l := range p.req.Locations {
+		if l.Active.Or(true) {
+			return
+		}
+	}
+	p.warnings = append(p.warnings, Warning{Code: "no_active_location", Field: field,
+		Message: fmt.Sprintf("no location is active: nothing is published to %q", wh.ID)})
+}
+
+// encode validates the items and encodes the batch into dst's storage.
+func (p *plan) encode(dst []byte, flags uint32) ([]byte, error) {
+	req := p.req
+	c := abi.InputCounts{Items: len(req.Items), Locations: len(req.Locations), Warehouses: len(req.Warehouses), Mappings: len(p.mappings)}
+	for i := range req.Items {
+		c.Tags += len(req.Items[i].Tags)
+	}
+	settings := p.settings
+	settings.Flags = flags
+	b := abi.NewInputBuilder(dst, c, settings, nil, 16*len(req.Items)+64)
+	for i, loc := range req.Locations {
+		var f uint32
+		if loc.Active.Or(true) {
+			f |= abi.LocationActive
+		}
+		b.SetLocation(i, loc.ID, f)
+	}
+	for i, wh := range req.Warehouses {
+		var f uint32
+		if wh.Active.Or(true) {
+			f |= abi.WarehouseActive
+		}
+		if wh.Default {
+			f |= abi.WarehouseDefault
+		}
+		b.SetWarehouse(i, wh.ID, f)
+	}
+	for i, m := range p.mappings {
+		b.SetMapping(i, m[0], m[1])
+	}
+
+	var probs problems
+	ids := make(map[string]int, len(req.Items))
+	var itemProbs []FieldError
+	for i := range req.Items {
+		it := &req.Items[i]
+		switch j, dup := ids[it.ID]; {
+		case it.ID == "":
+			probs.add(ptr("items", i, "id"), "is required")
+		case dup:
+			probs.add(ptr("items", i, "id"), "duplicates the id of /items/%d", j)
+		default:
+			ids[it.ID] = i
+		}
+		var f uint32
+		if it.Tracked.Or(true) {
+			f |= abi.ItemTracked
+		}
+		if it.ContinueSelling {
+			f |= abi.ItemContinueSelling
+		}
+		b.SetItem(i, f, it.ID, it.ProductID, it.SKU, it.Tags)
+		itemProbs = itemProbs[:0]
+		for loc, n := range it.Available {
+			l, ok := p.locIndex[loc]
+			if !ok {
+				itemProbs = append(itemProbs, FieldError{ptr("items", i, "available", loc), fmt.Sprintf("names an unknown location %q", loc)})
+				continue
+			}
+			if n.IsZero() {
+				continue // null: nothing known, nothing published
+			}
+			v, msg := int32Of(n)
+			if msg != "" {
+				itemProbs = append(itemProbs, FieldError{ptr("items", i, "available", loc), msg})
+				continue
+			}
+			b.SetAvailable(i, l, v)
+		}
+		slices.SortFunc(itemProbs, func(a, b FieldError) int { return strings.Compare(a.Field, b.Field) })
+		for _, fe := range itemProbs {
+			probs.add(fe.Field, "%s", fe.Detail)
+		}
+	}
+	if err := probs.err(); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+func (p *plan) response() *Response {
+	items := make([]ItemResult, len(p.req.Items))
+	for i := range items {
+		items[i].ID = p.req.Items[i].ID
+	}
+	warnings := p.warnings
+	if warnings == nil {
+		warnings = []Warning{}
+	}
+	return &Response{Items: items, Warnings: warnings}
+}
+
+// read checks the default rule's output and fills resp. Every quantity must
+// be within [0, max_quantity], and inactive warehouses must get 0.
+func (p *plan) read(out []byte, resp *Response, explain bool) error {
+	n, nw := len(p.req.Items), len(p.req.Warehouses)
+	fail := func(err error) error { return &RuleError{Rule: DefaultRuleName, Err: err} }
+	o, err := abi.ParseOutput(out, n, nw)
+	if err != nil {
+		return fail(err)
+	}
+	if msg, failed := o.Failed(); failed {
+		return fail(errors.New(msg))
+	}
+	na := len(p.active)
+	values := make([]int32, n*na)
+	activeAt := make([]bool, nw)
+	for _, w := range p.active {
+		activeAt[w] = true
+	}
+	maxQ := int32(p.settings.MaxQuantity)
+	for i := range n {
+		row := values[i*na : (i+1)*na : (i+1)*na]
+		for w := range nw {
+			q := o.Quantity(i, w)
+			if !activeAt[w] {
+				if q != 0 {
+					return fail(fmt.Errorf("%w: item %d has quantity %d in inactive warehouse %q", abi.ErrContract, i, q, p.req.Warehouses[w].ID))
+				}
+				continue
+			}
+			if q < 0 || q > maxQ {
+				return fail(fmt.Errorf("%w: item %d has quantity %d in warehouse %q, outside [0, %d]", abi.ErrContract, i, q, p.req.Warehouses[w].ID, maxQ))
+			}
+		}
+		for k, w := range p.active {
+			row[k] = o.Quantity(i, w)
+		}
+		resp.Items[i].Quantities = Quantities{names: p.activeIDs, values: row}
+	}
+	for k := range o.NumItemErrors() {
+		i, msg := o.ItemError(k)
+		resp.Items[i].Quantities = Quantities{}
+		resp.Items[i].Error = &ItemError{Rule: DefaultRuleName, Code: "rule_failed", Detail: msg}
+	}
+	if !explain {
+		return nil
+	}
+	return p.readNotes(o, resp)
+}
+
+func (p *plan) readNotes(o *abi.Output, resp *Response) error {
+	stages := make([]Stage, len(resp.Items))
+	for i := range stages {
+		stages[i] = Stage{Stage: DefaultRuleName, Quantities: resp.Items[i].Quantities}
+	}
+	activeCol := make(map[int]int, len(p.active))
+	for k, w := range p.active {
+		activeCol[w] = k
+	}
+	for k := range o.NumNotes() {
+		i, w, attrs, err := o.Note(k)
+		if err != nil {
+			return &RuleError{Rule: DefaultRuleName, Err: err}
+		}
+		st := &stages[i]
+		if w < 0 {
+			st.Item = mergeAttrs(st.Item, attrs)
+			continue
+		}
+		col, ok := activeCol[w]
+		if !ok {
+			continue // nothing is published to inactive warehouses
+		}
+		st.Warehouses.add(p.activeIDs, col, attrs)
+	}
+	for i := range resp.Items {
+		resp.Items[i].Trace = append(resp.Items[i].Trace, stages[i])
+	}
+	return nil
+}

@@ -1,0 +1,291 @@
+package compute
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/big"
+	"reflect"
+	"strconv"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+)
+
+// Request is the body of a compute request.
+type Request struct {
+	Settings   *Settings   `json:"settings,omitempty"`
+	Locations  []Location  `json:"locations"`
+	Warehouses []Warehouse `json:"warehouses"`
+	Items      []Item      `json:"items"`
+}
+
+// Settings are the shop-wide settings; every field is optional.
+type Settings struct {
+	Percentage  Number    `json:"percentage,omitzero"`
+	Mappings    []Mapping `json:"mappings,omitempty"`
+	MaxQuantity Number    `json:"max_quantity,omitzero"`
+}
+
+// Mapping sends a Shopify location, or "*" for every active location, to a
+// TikTok Shop warehouse.
+type Mapping struct {
+	Location  string `json:"location"`
+	Warehouse string `json:"warehouse"`
+}
+
+// AllLocations is the mapping source meaning every active location.
+const AllLocations = "*"
+
+// Location is a Shopify location. Active defaults to true.
+type Location struct {
+	ID     string `json:"id"`
+	Active Flag   `json:"active,omitzero"`
+}
+
+// Warehouse is a TikTok Shop pickup warehouse. Active defaults to true.
+type Warehouse struct {
+	ID      string `json:"id"`
+	Active  Flag   `json:"active,omitzero"`
+	Default bool   `json:"default,omitempty"`
+}
+
+// Item is a Shopify variant. Tracked defaults to true.
+type Item struct {
+	ID              string            `json:"id"`
+	ProductID       string            `json:"product_id,omitempty"`
+	SKU             string            `json:"sku,omitempty"`
+	Tags            []string          `json:"tags,omitempty"`
+	Tracked         Flag              `json:"tracked,omitzero"`
+	ContinueSelling bool              `json:"continue_selling,omitempty"`
+	Available       map[string]Number `json:"available,omitempty"`
+}
+
+// Flag is a JSON boolean that remembers whether it was given, so that an
+// absent flag can default to true.
+type Flag struct {
+	Set, Value bool
+}
+
+// Or returns the flag's value, or def when it was not given.
+func (f Flag) Or(def bool) bool {
+	if f.Set {
+		return f.Value
+	}
+	return def
+}
+
+// IsZero reports whether the flag was not given.
+func (f Flag) IsZero() bool { return !f.Set }
+
+// UnmarshalJSONFrom reads true, false or null (not given).
+func (f *Flag) UnmarshalJSONFrom(d *jsontext.Decoder) error {
+	tok, err := d.ReadToken()
+	if err != nil {
+		return err
+	}
+	switch tok.Kind() {
+	case 'n':
+		*f = Flag{}
+	case 't', 'f':
+		*f = Flag{Set: true, Value: tok.Bool()}
+	default:
+		return errType
+	}
+	return nil
+}
+
+// MarshalJSONTo writes the flag's value.
+func (f Flag) MarshalJSONTo(e *jsontext.Encoder) error {
+	return e.WriteToken(jsontext.Bool(f.Value))
+}
+
+// Number is a JSON number kept as its literal, so that it is never rounded
+// through float64. null and absent are both the zero Number.
+type Number struct {
+	lit string
+}
+
+// NumberOf returns the Number with the given literal.
+func NumberOf(literal string) Number { return Number{lit: literal} }
+
+// IsZero reports whether the number was not given.
+func (n Number) IsZero() bool { return n.lit == "" }
+
+// String returns the number's literal.
+func (n Number) String() string { return n.lit }
+
+// Int returns the number as an int64 if it is an integer in range: 100,
+// 1e2 and 100.0 all give 100.
+func (n Number) Int() (int64, bool) {
+	if v, err := strconv.ParseInt(n.lit, 10, 64); err == nil {
+		return v, true
+	}
+	r, ok := new(big.Rat).SetString(n.lit)
+	if !ok || !r.IsInt() || !r.Num().IsInt64() {
+		return 0, false
+	}
+	return r.Num().Int64(), true
+}
+
+// Rat returns the number's exact value.
+func (n Number) Rat() (*big.Rat, bool) { return new(big.Rat).SetString(n.lit) }
+
+// UnmarshalJSONFrom reads a number literal or null.
+func (n *Number) UnmarshalJSONFrom(d *jsontext.Decoder) error {
+	switch d.PeekKind() {
+	case 'n':
+		_, err := d.ReadToken()
+		*n = Number{}
+		return err
+	case '0':
+		v, err := d.ReadValue()
+		if err != nil {
+			return err
+		}
+		n.lit = string(v)
+		return nil
+	default:
+		if _, err := d.ReadValue(); err != nil {
+			return err
+		}
+		return errType
+	}
+}
+
+// MarshalJSONTo writes the number's literal.
+func (n Number) MarshalJSONTo(e *jsontext.Encoder) error {
+	if n.lit == "" {
+		return e.WriteToken(jsontext.Null)
+	}
+	return e.WriteValue(jsontext.Value(n.lit))
+}
+
+// errType is returned by unmarshalers for a JSON value of the wrong kind;
+// the decoder wraps it with where it happened.
+var errType = errors.New("wrong type")
+
+var decodeOptions = json.JoinOptions(
+	json.RejectUnknownMembers(true),
+)
+
+// ReadRequest reads and decodes a request of at most limits.MaxBodyBytes.
+// Malformed JSON, an unknown member or a value of the wrong type is a
+// Malformed InputError; a body over the limit is TooLarge.
+func ReadRequest(r io.Reader, limits Limits) (*Request, error) {
+	limits = limits.withDefaults()
+	body, err := io.ReadAll(io.LimitReader(r, limits.MaxBodyBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading request: %w", err)
+	}
+	if int64(len(body)) > limits.MaxBodyBytes {
+		return nil, tooLarge("", fmt.Sprintf("the body exceeds %d bytes", limits.MaxBodyBytes))
+	}
+	return DecodeRequest(body)
+}
+
+// DecodeRequest decodes a request body.
+func DecodeRequest(body []byte) (*Request, error) {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, malformed("", "the body is empty: send a JSON object with items")
+	}
+	req := new(Request)
+	if err := json.Unmarshal(body, req, decodeOptions); err != nil {
+		return nil, decodeError(err)
+	}
+	return req, nil
+}
+
+// decodeError turns a decoder error into a Malformed InputError that says
+// where and what.
+func decodeError(err error) error {
+	var syn *jsontext.SyntacticError
+	if errors.As(err, &syn) {
+		return malformed(string(syn.JSONPointer), fmt.Sprintf("malformed JSON at byte %d: %v", syn.ByteOffset, syn.Err))
+	}
+	var sem *json.SemanticError
+	if errors.As(err, &sem) {
+		field := string(sem.JSONPointer)
+		switch {
+		case errors.Is(err, json.ErrUnknownName):
+			return malformed(field, "unknown field")
+		case sem.GoType != nil:
+			return malformed(field, "must be "+describe(sem.GoType)+got(sem.JSONKind))
+		}
+		return malformed(field, sem.Err.Error())
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return malformed("", "malformed JSON: the body ends too early")
+	}
+	return malformed("", "malformed JSON: "+err.Error())
+}
+
+var (
+	numberType = reflect.TypeFor[Number]()
+	flagType   = reflect.TypeFor[Flag]()
+)
+
+func describe(t reflect.Type) string {
+	switch {
+	case t == numberType:
+		return "a number"
+	case t == flagType || t.Kind() == reflect.Bool:
+		return "true or false"
+	case t.Kind() == reflect.String:
+		return "a string"
+	case t.Kind() == reflect.Slice:
+		return "an array"
+	case t.Kind() == reflect.Map, t.Kind() == reflect.Struct, t.Kind() == reflect.Pointer:
+		return "an object"
+	}
+	return "a " + t.String()
+}
+
+func got(k jsontext.Kind) string {
+	switch k {
+	case '"':
+		return ", got a string"
+	case '0':
+		return ", got a number"
+	case 't', 'f':
+		return ", got a boolean"
+	case '{':
+		return ", got an object"
+	case '[':
+		return ", got an array"
+	case 'n':
+		return ", got null"
+	}
+	return ""
+}
+
+// percentageBasisPoints parses a percentage exactly into basis points.
+func percentageBasisPoints(n Number) (uint32, string) {
+	r, ok := n.Rat()
+	if !ok {
+		return 0, "must be a number"
+	}
+	if r.Sign() < 0 || r.Cmp(big.NewRat(100, 1)) > 0 {
+		return 0, fmt.Sprintf("must be between 0 and 100, got %s", n.lit)
+	}
+	bp := new(big.Rat).Mul(r, big.NewRat(100, 1))
+	if !bp.IsInt() {
+		return 0, fmt.Sprintf("may have at most two decimals, got %s", n.lit)
+	}
+	return uint32(bp.Num().Int64()), ""
+}
+
+// int32Of checks that n is an integer within int32, the range of Shopify's
+// quantities.
+func int32Of(n Number) (int32, string) {
+	v, ok := n.Int()
+	if !ok {
+		return 0, fmt.Sprintf("must be an integer, got %s", n.lit)
+	}
+	if v < math.MinInt32 || v > math.MaxInt32 {
+		return 0, fmt.Sprintf("must be between %d and %d, got %s", math.MinInt32, math.MaxInt32, n.lit)
+	}
+	return int32(v), ""
+}

@@ -1,0 +1,263 @@
+// Package engine runs rule modules in wazero. It is the only package that
+// imports wazero: the rest of the host sees a Module it can Call with an
+// encoded batch, as package abi lays it out.
+//
+//	eng, err := engine.New(ctx, engine.Config{CacheDir: "data/cache"})
+//	mod, err := eng.Load(ctx, "default", wasmBytes)
+//	err = mod.Call(ctx, input, func(output []byte) error { ... })
+//
+// Load compiles a module once (wazero's compilation cache makes a restart
+// cheap), checks its exports, imports, memory and ABI version, and
+// instantiates one instance so that a bad module fails at load, never on the
+// first request. Instances are pooled per module and never shared between
+// goroutines; an instance that returns any error is discarded, because a
+// trapped instance is left corrupt.
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/syncrules/syncrules/sdk/abi"
+)
+
+// SupportedABIVersions lists the ABI versions this host runs.
+var SupportedABIVersions = []uint32{abi.Version}
+
+// Errors a caller tests with errors.Is.
+var (
+	// ErrInvalidModule wraps every reason Load refuses a module.
+	ErrInvalidModule = errors.New("invalid rule module")
+	// ErrTrap means the guest trapped: a panic outside the rule, an
+	// out-of-bounds access, a stack overflow or running out of memory.
+	ErrTrap = errors.New("rule module trapped")
+	// ErrClosed means the module or engine was closed.
+	ErrClosed = errors.New("rule module closed")
+)
+
+// Config configures an Engine. The zero value is usable.
+type Config struct {
+	// CacheDir holds wazero's compilation cache. Empty means in memory.
+	CacheDir string
+	// MaxMemoryBytes caps each instance's linear memory. Zero means 1 GiB.
+	MaxMemoryBytes uint64
+	// RecycleMemoryBytes discards an instance after a call that left its
+	// memory larger than this, so one huge batch does not pin memory.
+	// Zero means 64 MiB.
+	RecycleMemoryBytes uint64
+	// PoolSize bounds the instances of each module. Zero means GOMAXPROCS.
+	PoolSize int
+	// LogBytes bounds the guest's stdout and stderr kept per instance.
+	// Zero means 4 KiB.
+	LogBytes int
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxMemoryBytes == 0 {
+		c.MaxMemoryBytes = 1 << 30
+	}
+	if c.RecycleMemoryBytes == 0 {
+		c.RecycleMemoryBytes = 64 << 20
+	}
+	if c.PoolSize <= 0 {
+		c.PoolSize = runtime.GOMAXPROCS(0)
+	}
+	if c.LogBytes <= 0 {
+		c.LogBytes = 4 << 10
+	}
+	return c
+}
+
+const pageSize = 65536
+
+// Engine compiles and runs rule modules. It is safe for concurrent use.
+type Engine struct {
+	cfg   Config
+	rt    wazero.Runtime
+	cache wazero.CompilationCache
+}
+
+// New returns an Engine.
+func New(ctx context.Context, cfg Config) (*Engine, error) {
+	cfg = cfg.withDefaults()
+	if cfg.MaxMemoryBytes > 1<<32 || cfg.MaxMemoryBytes < pageSize {
+		return nil, fmt.Errorf("engine: max memory %d bytes is outside [64 KiB, 4 GiB]", cfg.MaxMemoryBytes)
+	}
+	rc := wazero.NewRuntimeConfig().WithMemoryLimitPages(uint32(cfg.MaxMemoryBytes / pageSize))
+	var cache wazero.CompilationCache
+	if cfg.CacheDir != "" {
+		if err := os.MkdirAll(cfg.CacheDir, 0o755); err != nil {
+			return nil, fmt.Errorf("engine: compilation cache: %w", err)
+		}
+		var err error
+		if cache, err = wazero.NewCompilationCacheWithDir(cfg.CacheDir); err != nil {
+			return nil, fmt.Errorf("engine: compilation cache: %w", err)
+		}
+		rc = rc.WithCompilationCache(cache)
+	}
+	rt := wazero.NewRuntimeWithConfig(ctx, rc)
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
+		rt.Close(ctx)
+		return nil, fmt.Errorf("engine: wasi: %w", err)
+	}
+	return &Engine{cfg: cfg, rt: rt, cache: cache}, nil
+}
+
+// Close closes the engine and every module it loaded.
+func (e *Engine) Close(ctx context.Context) error {
+	err := e.rt.Close(ctx)
+	if e.cache != nil {
+		err = errors.Join(err, e.cache.Close(ctx))
+	}
+	return err
+}
+
+// Module is a loaded rule module with its pool of instances.
+type Module struct {
+	name       string
+	sha256     string
+	abiVersion uint32
+	cfg        Config
+	rt         wazero.Runtime
+	compiled   wazero.CompiledModule
+	pool       pool
+}
+
+// Name returns the name the module was loaded under.
+func (m *Module) Name() string { return m.name }
+
+// SHA256 returns the hex SHA-256 of the module's bytes.
+func (m *Module) SHA256() string { return m.sha256 }
+
+// ABIVersion returns the ABI version the module exports.
+func (m *Module) ABIVersion() uint32 { return m.abiVersion }
+
+// Load compiles and checks a module, and instantiates its first instance.
+// Every reason to refuse the module wraps ErrInvalidModule and says what to
+// change.
+func (e *Engine) Load(ctx context.Context, name string, wasm []byte) (*Module, error) {
+	sum := sha256.Sum256(wasm)
+	compiled, err := e.rt.CompileModule(ctx, wasm)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s does not compile: %v", ErrInvalidModule, name, err)
+	}
+	if err := e.check(compiled); err != nil {
+		compiled.Close(ctx)
+		return nil, fmt.Errorf("%w: %s: %v", ErrInvalidModule, name, err)
+	}
+	m := &Module{name: name, sha256: hex.EncodeToString(sum[:]), cfg: e.cfg, rt: e.rt, compiled: compiled}
+	m.pool.init(e.cfg.PoolSize)
+	inst, err := m.instantiate(ctx)
+	if err != nil {
+		compiled.Close(ctx)
+		return nil, fmt.Errorf("%w: %s: %v", ErrInvalidModule, name, err)
+	}
+	m.abiVersion, err = inst.abiVersion(ctx)
+	if err == nil && !slices.Contains(SupportedABIVersions, m.abiVersion) {
+		err = fmt.Errorf("it speaks ABI version %d; this host supports %s: rebuild it against a matching sdk", m.abiVersion, versions())
+	}
+	if err != nil {
+		inst.close(ctx)
+		compiled.Close(ctx)
+		return nil, fmt.Errorf("%w: %s: %v", ErrInvalidModule, name, err)
+	}
+	m.pool.sem <- struct{}{}
+	m.pool.release(ctx, inst, true)
+	return m, nil
+}
+
+func versions() string {
+	s := make([]string, len(SupportedABIVersions))
+	for i, v := range SupportedABIVersions {
+		s[i] = fmt.Sprint(v)
+	}
+	return strings.Join(s, ", ")
+}
+
+// check validates a compiled module's exports, imports and memory against
+// the contract before anything of it runs.
+func (e *Engine) check(c wazero.CompiledModule) error {
+	exports := c.ExportedFunctions()
+	for _, name := range slices.Sorted(maps.Keys(abi.Exports)) {
+		want := abi.Exports[name]
+		def, ok := exports[name]
+		if !ok {
+			return fmt.Errorf("it does not export %s: build it with -buildmode=c-shared and import github.com/syncrules/syncrules/sdk", name)
+		}
+		if !sameTypes(def.ParamTypes(), want.Params) || !sameTypes(def.ResultTypes(), want.Results) {
+			return fmt.Errorf("export %s has signature %s, want %s", name, signature(def.ParamTypes(), def.ResultTypes()), signature(toValueTypes(want.Params), toValueTypes(want.Results)))
+		}
+	}
+	for _, def := range c.ImportedFunctions() {
+		mod, fn, _ := def.Import()
+		if mod != wasi_snapshot_preview1.ModuleName {
+			return fmt.Errorf("it imports %s.%s; a rule may import only %s", mod, fn, wasi_snapshot_preview1.ModuleName)
+		}
+	}
+	if len(c.ImportedMemories()) > 0 {
+		return errors.New("it imports a memory; a rule must define its own")
+	}
+	for _, mem := range c.ExportedMemories() {
+		if uint64(mem.Min())*pageSize > e.cfg.MaxMemoryBytes {
+			return fmt.Errorf("its memory starts at %d MiB, over the %d MiB limit", uint64(mem.Min())*pageSize>>20, e.cfg.MaxMemoryBytes>>20)
+		}
+	}
+	return nil
+}
+
+func sameTypes(got []api.ValueType, want []abi.ValType) bool {
+	return slices.Equal(got, toValueTypes(want))
+}
+
+func toValueTypes(ts []abi.ValType) []api.ValueType {
+	out := make([]api.ValueType, len(ts))
+	for i, t := range ts {
+		out[i] = api.ValueType(t)
+	}
+	return out
+}
+
+func signature(params, results []api.ValueType) string {
+	names := func(ts []api.ValueType) string {
+		s := make([]string, len(ts))
+		for i, t := range ts {
+			s[i] = api.ValueTypeName(t)
+		}
+		return strings.Join(s, ", ")
+	}
+	return "(" + names(params) + ") -> (" + names(results) + ")"
+}
+
+// Call runs the module on an encoded batch and passes the output to read,
+// which must copy what it keeps: the output lives in the instance's memory
+// and is reused once Call returns. Call waits for an instance as long as ctx
+// allows. Any error, from the guest or from read, discards the instance.
+func (m *Module) Call(ctx context.Context, input []byte, read func(output []byte) error) error {
+	inst, err := m.pool.acquire(ctx, m)
+	if err != nil {
+		return err
+	}
+	err = inst.call(ctx, input, read)
+	keep := err == nil && uint64(inst.mem.Size()) <= m.cfg.RecycleMemoryBytes
+	m.pool.release(ctx, inst, keep)
+	return err
+}
+
+// Close closes the module's idle instances and refuses new calls; calls in
+// flight finish and their instances are closed on release.
+func (m *Module) Close(ctx context.Context) error {
+	m.pool.close(ctx)
+	return m.compiled.Close(ctx)
+}
