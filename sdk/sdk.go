@@ -34,7 +34,6 @@ package sdk
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -79,7 +78,11 @@ type Runner struct {
 }
 
 // NewRunner returns a Runner for r.
-func NewRunner(r Rule) *Runner { return &Runner{rule: r} }
+func NewRunner(r Rule) *Runner {
+	rn := &Runner{rule: r}
+	rn.batch.out = &rn.out
+	return rn
+}
 
 // Run runs the rule on input, a batch encoded as package abi describes, and
 // returns the encoded output. The output is valid until the next Run. A rule
@@ -91,7 +94,6 @@ func (r *Runner) Run(input []byte) (output []byte) {
 	}
 	c := b.in.Counts()
 	r.out.Reset(c.Items, c.Warehouses, b.in.Quantities())
-	b.out = &r.out
 	b.quantities = r.out.Quantities()
 	b.explain = b.in.Settings().Flags&abi.FlagExplain != 0
 	defer func() {
@@ -110,7 +112,7 @@ func (r *Runner) Run(input []byte) (output []byte) {
 type Batch struct {
 	in         abi.Input
 	out        *abi.OutputBuilder
-	quantities []byte
+	quantities []int32
 	explain    bool
 }
 
@@ -156,13 +158,9 @@ func (b *Batch) Explaining() bool { return b.explain }
 // Len returns the number of items.
 func (b *Batch) Len() int { return b.in.Counts().Items }
 
-// Item returns item i, for 0 <= i < Len().
-func (b *Batch) Item(i int) Item {
-	if uint(i) >= uint(b.Len()) {
-		panic(fmt.Sprintf("sdk: item %d out of range [0, %d)", i, b.Len()))
-	}
-	return Item{b: b, i: i}
-}
+// Item returns item i, for 0 <= i < Len(). Reading an item out of range
+// panics with an index error.
+func (b *Batch) Item(i int) Item { return Item{b: b, i: i} }
 
 // Items returns an iterator over the items and their indices.
 func (b *Batch) Items() iter.Seq2[int, Item] {
@@ -203,8 +201,8 @@ func (b *Batch) NumWarehouses() int { return b.in.Counts().Warehouses }
 
 // Warehouse returns warehouse w, for 0 <= w < NumWarehouses().
 func (b *Batch) Warehouse(w int) Warehouse {
-	id, flags := b.in.Warehouse(w)
-	return Warehouse{ID: id, Active: flags&abi.WarehouseActive != 0, Default: flags&abi.WarehouseDefault != 0}
+	id, f := b.in.Warehouse(w)
+	return Warehouse{id, f&abi.WarehouseActive != 0, f&abi.WarehouseDefault != 0}
 }
 
 // AllLocations is the Location of a Mapping whose source is "*", every
@@ -224,10 +222,9 @@ func (b *Batch) NumMappings() int { return b.in.Counts().Mappings }
 // Mapping returns mapping m, for 0 <= m < NumMappings().
 func (b *Batch) Mapping(m int) Mapping {
 	loc, wh := b.in.Mapping(m)
-	if loc == abi.AllLocations {
-		return Mapping{Location: AllLocations, Warehouse: int(wh)}
-	}
-	return Mapping{Location: int(loc), Warehouse: int(wh)}
+	// abi.AllLocations is 0xffffffff, which as an int32 is AllLocations;
+	// every real location index is far below 2^31.
+	return Mapping{Location: int(int32(loc)), Warehouse: int(wh)}
 }
 
 // Item is one Shopify variant of a batch. It is a small value that reads the
@@ -280,6 +277,19 @@ func (it Item) HasTag(tag string) bool {
 	return false
 }
 
+// Stock returns the item's available stock at every location, indexed like
+// Batch.Location. The slice is the batch's: read it, do not change it. In
+// WebAssembly, a loop over it is several times cheaper than calls to
+// Available.
+func (it Item) Stock() []int32 { return it.b.in.AvailableRow(it.i) }
+
+// Quantities returns the item's quantities in every warehouse, indexed like
+// Batch.Warehouse. Writing to the slice sets them, as SetQuantity does.
+func (it Item) Quantities() []int32 {
+	nw := it.b.in.Counts().Warehouses
+	return it.b.quantities[it.i*nw : (it.i+1)*nw : (it.i+1)*nw]
+}
+
 // Available returns the item's available stock at location l. It may be
 // negative: stock owed elsewhere.
 func (it Item) Available(l int) int64 { return int64(it.b.in.Available(it.i, l)) }
@@ -287,16 +297,13 @@ func (it Item) Available(l int) int64 { return int64(it.b.in.Available(it.i, l))
 // Quantity returns the item's quantity in warehouse w so far: what the rules
 // before this one computed, or what this rule has set.
 func (it Item) Quantity(w int) int64 {
-	off := (it.i*it.b.NumWarehouses() + w) * 4
-	return int64(int32(binary.LittleEndian.Uint32(it.b.quantities[off:])))
+	return int64(it.b.quantities[it.i*it.b.in.Counts().Warehouses+w])
 }
 
 // SetQuantity sets the item's quantity in warehouse w. The host clamps it to
 // [0, MaxQuantity].
 func (it Item) SetQuantity(w int, q int64) {
-	v := uint32(int32(min(max(q, math.MinInt32), math.MaxInt32)))
-	off := (it.i*it.b.NumWarehouses() + w) * 4
-	binary.LittleEndian.PutUint32(it.b.quantities[off:], v)
+	it.b.quantities[it.i*it.b.in.Counts().Warehouses+w] = int32(min(max(q, math.MinInt32), math.MaxInt32))
 }
 
 // Fail marks the item as failed by this rule: the host publishes nothing for

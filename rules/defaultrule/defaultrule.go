@@ -34,99 +34,158 @@ const (
 	BasisNoActiveLocation = "no_active_location" // only inactive locations are mapped to it
 )
 
+// stackTables is the number of locations and warehouses up to which
+// Compute keeps its tables on the stack and allocates nothing.
+const stackTables = 16
+
 // Compute sets every item's quantity in every warehouse of b.
 func Compute(b *sdk.Batch) error {
-	nl, nw := b.NumLocations(), b.NumWarehouses()
-	s := b.Settings()
-
-	// feeds[l] is the warehouse active location l feeds, or -1.
-	feeds := make([]int, nl)
-	for l := range feeds {
-		feeds[l] = -1
+	nl, nw, nm := b.NumLocations(), b.NumWarehouses(), b.NumMappings()
+	var (
+		locActiveA [stackTables]bool
+		whActiveA  [stackTables]bool
+		mapLocA    [stackTables]int
+		mapWhA     [stackTables]int
+		t          tablesOnStack
+	)
+	locActive, whActive := table(locActiveA[:], nl), table(whActiveA[:], nw)
+	mapLoc, mapWh := table(mapLocA[:], nm), table(mapWhA[:], nm)
+	for l := range locActive {
+		locActive[l] = b.Location(l).Active
 	}
-	mapped := make([]bool, nw) // a mapping targets the warehouse
-	fed := make([]bool, nw)    // an active location feeds the active warehouse
-	feed := func(l, w int) error {
-		if !b.Location(l).Active {
-			return nil
-		}
-		if feeds[l] >= 0 && feeds[l] != w {
-			return fmt.Errorf("location %q feeds both %q and %q", b.Location(l).ID, b.Warehouse(feeds[l]).ID, b.Warehouse(w).ID)
-		}
-		feeds[l] = w
-		return nil
+	for w := range whActive {
+		whActive[w] = b.Warehouse(w).Active
 	}
-	for m := range b.NumMappings() {
+	for m := range mapLoc {
 		mp := b.Mapping(m)
-		mapped[mp.Warehouse] = true
-		if !b.Warehouse(mp.Warehouse).Active {
-			continue
-		}
-		if mp.Location != sdk.AllLocations {
-			if err := feed(mp.Location, mp.Warehouse); err != nil {
-				return err
-			}
-			continue
-		}
-		for l := range nl {
-			if err := feed(l, mp.Warehouse); err != nil {
-				return err
-			}
-		}
+		mapLoc[m], mapWh[m] = mp.Location, mp.Warehouse
 	}
-	for _, w := range feeds {
-		if w >= 0 {
-			fed[w] = true
-		}
+	tb := t.tables(nl, nw)
+	if l, w1, w2 := tb.resolve(locActive, whActive, mapLoc, mapWh); l >= 0 {
+		// The host refuses such settings; a rule never counts stock twice.
+		return fmt.Errorf("location %q feeds both %q and %q", b.Location(l).ID, b.Warehouse(w1).ID, b.Warehouse(w2).ID)
 	}
-	active := make([]bool, nw)
-	for w := range nw {
-		active[w] = b.Warehouse(w).Active
-	}
-
-	sums := make([]int64, nw)
-	for i := range b.Len() {
-		it := b.Item(i)
-		unlimited := !it.Tracked() || it.ContinueSelling()
-		if !unlimited {
-			clear(sums)
-			for l, w := range feeds {
-				if w >= 0 {
-					sums[w] += it.Available(l)
-				}
-			}
-		}
-		for w := range nw {
-			var q int64
-			switch {
-			case !active[w] || !fed[w]:
-				q = 0
-			case unlimited:
-				q = s.MaxQuantity
-			default:
-				q = min(max(sums[w], 0)*s.Percentage/10000, s.MaxQuantity)
-			}
-			it.SetQuantity(w, q)
-		}
-		if b.Explaining() {
-			explain(b, it, feeds, mapped, fed, sums, unlimited)
+	s := b.Settings()
+	computeItems(b, tb.srcs, tb.start, tb.fed, s.Percentage, s.MaxQuantity)
+	if b.Explaining() {
+		for _, it := range b.Items() {
+			explain(b, it, tb)
 		}
 	}
 	return nil
 }
 
+// tables are the default rule's view of the mappings.
+type tables struct {
+	feeds  []int  // the warehouse active location l feeds, or -1
+	mapped []bool // a mapping targets the warehouse
+	fed    []bool // an active location feeds the active warehouse
+	srcs   []int  // the locations feeding each warehouse, warehouse after warehouse;
+	start  []int  // warehouse w's are srcs[start[w]:start[w+1]]
+}
+
+// tablesOnStack holds the tables of a small shop without allocating.
+type tablesOnStack struct {
+	feeds, srcs   [stackTables]int
+	start         [stackTables + 1]int
+	mapped, fedWh [stackTables]bool
+}
+
+func (t *tablesOnStack) tables(nl, nw int) tables {
+	return tables{
+		feeds: table(t.feeds[:], nl), srcs: table(t.srcs[:], nl), start: table(t.start[:], nw+1),
+		mapped: table(t.mapped[:], nw), fed: table(t.fedWh[:], nw),
+	}
+}
+
+// resolve fills the tables from the mappings. It returns -1, or a location
+// that two mappings send to two warehouses. It calls nothing, which keeps it
+// cheap in WebAssembly.
+func (t tables) resolve(locActive, whActive []bool, mapLoc, mapWh []int) (conflict, w1, w2 int) {
+	for l := range t.feeds {
+		t.feeds[l] = -1
+	}
+	for m, w := range mapWh {
+		t.mapped[w] = true
+		if !whActive[w] {
+			continue
+		}
+		first, last := mapLoc[m], mapLoc[m]
+		if first == sdk.AllLocations {
+			first, last = 0, len(locActive)-1
+		}
+		for l := first; l <= last; l++ {
+			if !locActive[l] {
+				continue
+			}
+			if t.feeds[l] >= 0 && t.feeds[l] != w {
+				return l, t.feeds[l], w
+			}
+			t.feeds[l] = w
+			t.fed[w] = true
+		}
+	}
+	n := 0
+	for w := range t.fed {
+		t.start[w] = n
+		for l, fw := range t.feeds {
+			if fw == w {
+				t.srcs[n] = l
+				n++
+			}
+		}
+	}
+	t.start[len(t.fed)] = n
+	return -1, -1, -1
+}
+
+// table returns a slice of n zeros, in a's storage (all zero) when it fits.
+func table[T any](a []T, n int) []T {
+	if n > len(a) {
+		return make([]T, n)
+	}
+	return a[:n]
+}
+
+// computeItems sets every item's quantities. Its loop makes no calls: Go's
+// WebAssembly backend turns a loop around a call into a dispatch loop that
+// costs several times the arithmetic (RATIONALE.md, "Why is the default
+// rule's item loop call-free?").
+func computeItems(b *sdk.Batch, srcs, start []int, fed []bool, percentage, maxQ int64) {
+	for i := range b.Len() {
+		it := b.Item(i)
+		available, q := it.Stock(), it.Quantities()
+		unlimited := !it.Tracked() || it.ContinueSelling()
+		for w := range q {
+			switch {
+			case !fed[w]:
+				q[w] = 0
+			case unlimited:
+				q[w] = int32(maxQ)
+			default:
+				var sum int64
+				for _, l := range srcs[start[w]:start[w+1]] {
+					sum += int64(available[l])
+				}
+				q[w] = int32(min(max(sum, 0)*percentage/10000, maxQ))
+			}
+		}
+	}
+}
+
 // explain records, for each active warehouse, how the item's quantity came
 // about, so a merchant can read why 985 became 788.
-func explain(b *sdk.Batch, it sdk.Item, feeds []int, mapped, fed []bool, sums []int64, unlimited bool) {
+func explain(b *sdk.Batch, it sdk.Item, t tables) {
+	unlimited := !it.Tracked() || it.ContinueSelling()
 	s := b.Settings()
 	for w := range b.NumWarehouses() {
 		if !b.Warehouse(w).Active {
 			continue
 		}
 		switch {
-		case !mapped[w]:
+		case !t.mapped[w]:
 			it.Explain(w, slog.String("basis", BasisUnmapped))
-		case !fed[w]:
+		case !t.fed[w]:
 			it.Explain(w, slog.String("basis", BasisNoActiveLocation))
 		case unlimited:
 			basis := BasisUntracked
@@ -136,18 +195,20 @@ func explain(b *sdk.Batch, it sdk.Item, feeds []int, mapped, fed []bool, sums []
 			it.Explain(w, slog.String("basis", basis), slog.Int64("max_quantity", s.MaxQuantity))
 		default:
 			var sources []slog.Attr
-			for l, fw := range feeds {
+			var sum int64
+			for l, fw := range t.feeds {
 				if fw == w {
 					sources = append(sources, slog.Int64(b.Location(l).ID, it.Available(l)))
+					sum += it.Available(l)
 				}
 			}
-			total := max(sums[w], 0)
+			total := max(sum, 0)
 			scaled := total * s.Percentage
 			floor := scaled / 10000
 			it.Explain(w,
 				slog.String("basis", BasisAvailable),
 				slog.Attr{Key: "available", Value: slog.GroupValue(sources...)},
-				slog.Int64("sum", sums[w]),
+				slog.Int64("sum", sum),
 				slog.Int64("total", total),
 				slog.String("percentage", decimal(s.Percentage, 100)),
 				slog.String("exact", decimal(scaled, 10000)),

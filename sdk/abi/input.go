@@ -242,12 +242,15 @@ func (b *InputBuilder) Bytes() []byte {
 // buffer in place and allocate nothing; strings alias the buffer and are
 // valid only as long as it is.
 type Input struct {
-	buf                                  []byte
-	settings                             Settings
-	items, locations, warehouses         int
-	mappings, tags                       int
-	locs, whs, maps, recs, tagRecs       []byte
-	available, quantities, params, strtab []byte
+	buf                            []byte
+	settings                       Settings
+	items, locations, warehouses   int
+	mappings, tags                 int
+	locs, whs, maps, recs, tagRecs []byte
+	params, strtab                 []byte
+	// The int32 tables, viewed in place (or converted, on a big-endian or
+	// unaligned buffer).
+	available, quantities []int32
 }
 
 // ParseInput checks buf against the input layout and returns a view of it.
@@ -256,65 +259,91 @@ func ParseInput(buf []byte) (*Input, error) {
 	return in, in.Reset(buf)
 }
 
-// Reset makes in a view of buf, reusing in's storage.
-func (in *Input) Reset(buf []byte) error {
+// maxCount bounds every count in a header, so section sizes cannot
+// overflow: no section of a 4 GiB buffer holds more records.
+const maxCount = 1 << 28
+
+// Reset makes in a view of buf, reusing in's storage. It runs on every call
+// of a rule, and Go's WebAssembly code pays for every branch, so the common
+// path leaves bounds to Go's own slice checks and builds a message only when
+// one fails.
+func (in *Input) Reset(buf []byte) (err error) {
+	defer func() {
+		if recover() != nil {
+			err = in.malformed(buf)
+		}
+	}()
+	h := buf[:InputHeaderSize:InputHeaderSize]
+	u := func(off int) uint64 { return uint64(binary.LittleEndian.Uint32(h[off:])) }
+	n, l, w, m, t := u(12), u(16), u(20), u(24), u(28)
+	if u(0) != uint64(InputMagic) || u(4) != uint64(Version) || u(32) > MaxPercentage || max(n, l, w, m, t) >= maxCount {
+		return in.malformed(buf)
+	}
+	sec := func(at int, size uint64) []byte {
+		off := u(at)
+		if off < InputHeaderSize {
+			panic(ErrMalformedInput)
+		}
+		return buf[off : off+size : off+size]
+	}
+	in.buf = buf
+	in.settings = Settings{Flags: uint32(u(8)), Percentage: uint32(u(32)), MaxQuantity: uint32(u(36))}
+	in.items, in.locations, in.warehouses, in.mappings, in.tags = int(n), int(l), int(w), int(m), int(t)
+	in.locs = sec(40, l*LocationRecordSize)
+	in.whs = sec(44, w*WarehouseRecordSize)
+	in.maps = sec(48, m*MappingRecordSize)
+	in.recs = sec(52, n*ItemRecordSize)
+	in.tagRecs = sec(56, t*TagRecordSize)
+	in.available = int32s(in.available, sec(60, n*l*4))
+	in.quantities = int32s(in.quantities, sec(64, n*w*4))
+	in.params = sec(68, u(72))
+	in.strtab = sec(76, u(80))
+	for k := 0; k+MappingRecordSize <= len(in.maps); k += MappingRecordSize {
+		loc, wh := binary.LittleEndian.Uint32(in.maps[k:]), binary.LittleEndian.Uint32(in.maps[k+4:])
+		if (loc != AllLocations && uint64(loc) >= l) || uint64(wh) >= w {
+			return in.malformed(buf)
+		}
+	}
+	return nil
+}
+
+// malformed explains what is wrong with buf, and leaves in empty.
+func (in *Input) malformed(buf []byte) error {
+	*in = Input{}
 	if len(buf) < InputHeaderSize {
 		return fmt.Errorf("%w: %d bytes, shorter than the %d-byte header", ErrMalformedInput, len(buf), InputHeaderSize)
 	}
 	u := func(off int) uint32 { return binary.LittleEndian.Uint32(buf[off:]) }
-	if u(0) != InputMagic {
+	switch {
+	case u(0) != InputMagic:
 		return fmt.Errorf("%w: bad magic %#x", ErrMalformedInput, u(0))
-	}
-	if u(4) != Version {
+	case u(4) != Version:
 		return fmt.Errorf("%w: version %d, this module speaks %d", ErrMalformedInput, u(4), Version)
+	case u(32) > MaxPercentage:
+		return fmt.Errorf("%w: percentage %d basis points is over %d", ErrMalformedInput, u(32), MaxPercentage)
 	}
-	*in = Input{
-		buf:        buf,
-		settings:   Settings{Flags: u(8), Percentage: u(32), MaxQuantity: u(36)},
-		items:      int(u(12)),
-		locations:  int(u(16)),
-		warehouses: int(u(20)),
-		mappings:   int(u(24)),
-		tags:       int(u(28)),
-	}
-	if in.settings.Percentage > MaxPercentage {
-		return fmt.Errorf("%w: percentage %d basis points is over %d", ErrMalformedInput, in.settings.Percentage, MaxPercentage)
-	}
-	var err error
-	section := func(name string, offAt int, count, size uint64) []byte {
-		if err != nil {
-			return nil
-		}
-		off, n := uint64(u(offAt)), count*size
-		if off < InputHeaderSize || off+n > uint64(len(buf)) {
-			err = fmt.Errorf("%w: %s section [%d, %d) outside %d bytes", ErrMalformedInput, name, off, off+n, len(buf))
-			return nil
-		}
-		return buf[off : off+n : off+n]
-	}
-	n, l, w := uint64(in.items), uint64(in.locations), uint64(in.warehouses)
-	in.locs = section("locations", 40, l, LocationRecordSize)
-	in.whs = section("warehouses", 44, w, WarehouseRecordSize)
-	in.maps = section("mappings", 48, uint64(in.mappings), MappingRecordSize)
-	in.recs = section("items", 52, n, ItemRecordSize)
-	in.tagRecs = section("tags", 56, uint64(in.tags), TagRecordSize)
-	in.available = section("available", 60, n*l, 4)
-	in.quantities = section("quantities", 64, n*w, 4)
-	if err != nil {
-		return err
-	}
-	in.params = section("params", 68, uint64(u(72)), 1)
-	in.strtab = section("strings", 76, uint64(u(80)), 1)
-	if err != nil {
-		return err
-	}
-	for m := range in.mappings {
-		loc, wh := in.Mapping(m)
-		if (loc != AllLocations && loc >= uint32(in.locations)) || wh >= uint32(in.warehouses) {
-			return fmt.Errorf("%w: mapping %d (location %d, warehouse %d) is out of range", ErrMalformedInput, m, loc, wh)
+	for i, name := range []string{"items", "locations", "warehouses", "mappings", "tags"} {
+		if c := u(12 + 4*i); c >= maxCount {
+			return fmt.Errorf("%w: %d %s is over the limit of %d", ErrMalformedInput, c, name, maxCount)
 		}
 	}
-	return nil
+	names := [...]string{"locations", "warehouses", "mappings", "items", "tags", "available", "quantities", "params", "strings"}
+	offsets := [...]int{40, 44, 48, 52, 56, 60, 64, 68, 76}
+	for i, name := range names {
+		if off := u(offsets[i]); off < InputHeaderSize || uint64(off) > uint64(len(buf)) {
+			return fmt.Errorf("%w: the %s section at offset %d is outside %d bytes", ErrMalformedInput, name, off, len(buf))
+		}
+	}
+	for k := range int(u(24)) {
+		at := int(u(48)) + k*MappingRecordSize
+		if at+MappingRecordSize <= len(buf) {
+			loc, wh := u(at), u(at+4)
+			if (loc != AllLocations && loc >= u(16)) || wh >= u(20) {
+				return fmt.Errorf("%w: mapping %d (location %d, warehouse %d) is out of range", ErrMalformedInput, k, loc, wh)
+			}
+		}
+	}
+	return fmt.Errorf("%w: a section does not fit in %d bytes", ErrMalformedInput, len(buf))
 }
 
 // Settings returns the shop-wide settings.
@@ -331,13 +360,10 @@ func (in *Input) Params() []byte { return in.params }
 func (in *Input) u32(sec []byte, off int) uint32 { return binary.LittleEndian.Uint32(sec[off:]) }
 
 // str resolves a string reference. A reference outside the string table
-// yields "", so a malformed table cannot make a reader panic.
+// panics with an index error, like any out-of-range slice.
 func (in *Input) str(sec []byte, off int) string {
-	o, n := uint64(in.u32(sec, off)), uint64(in.u32(sec, off+4))
-	if o+n > uint64(len(in.strtab)) || n == 0 {
-		return ""
-	}
-	return unsafe.String(&in.strtab[o], int(n))
+	b := in.strtab[binary.LittleEndian.Uint32(sec[off:]):][:binary.LittleEndian.Uint32(sec[off+4:])]
+	return unsafe.String(unsafe.SliceData(b), len(b))
 }
 
 // Location returns location l's id and flags.
@@ -384,17 +410,21 @@ func (in *Input) ItemTags(i int) (first, count int) {
 // Tag returns tag t of the tag section.
 func (in *Input) Tag(t int) string { return in.str(in.tagRecs, t*TagRecordSize) }
 
+// int32s views a table in place, or converts it into reuse's storage.
+func int32s(reuse []int32, b []byte) []int32 {
+	if v, ok := int32View(b); ok {
+		return v
+	}
+	return decodeInt32s(reuse, b)
+}
+
 // Available returns the available stock of item i at location l.
-func (in *Input) Available(i, l int) int32 {
-	return int32(binary.LittleEndian.Uint32(in.available[(i*in.locations+l)*4:]))
+func (in *Input) Available(i, l int) int32 { return in.available[i*in.locations+l] }
+
+// AvailableRow returns item i's available stock at every location.
+func (in *Input) AvailableRow(i int) []int32 {
+	return in.available[i*in.locations : (i+1)*in.locations]
 }
 
-// AvailableRow returns item i's available stock at every location, as
-// little-endian int32.
-func (in *Input) AvailableRow(i int) []byte {
-	return in.available[i*in.locations*4 : (i+1)*in.locations*4]
-}
-
-// Quantities returns the quantities so far of every item, as little-endian
-// int32, item-major.
-func (in *Input) Quantities() []byte { return in.quantities }
+// Quantities returns the quantities so far of every item, item-major.
+func (in *Input) Quantities() []int32 { return in.quantities }

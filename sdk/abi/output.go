@@ -79,28 +79,33 @@ func contractErr(format string, args ...any) error {
 type OutputBuilder struct {
 	buf        []byte
 	items, whs int
+	q          []int32 // the quantities table, in place in buf if inPlace
+	inPlace    bool
 	errs       []uint32 // item, off, len
 	notes      []uint32 // item, warehouse, off, len
 	data       []byte
 }
 
 // Reset starts an output for items x warehouses quantities, initialised from
-// quantities (item-major little-endian int32, as in the input).
-func (b *OutputBuilder) Reset(items, warehouses int, quantities []byte) {
+// quantities (item-major, as Input.Quantities returns them).
+func (b *OutputBuilder) Reset(items, warehouses int, quantities []int32) {
 	size := OutputHeaderSize + items*warehouses*4
 	if cap(b.buf) < size {
 		b.buf = make([]byte, size, size+size/4)
 	}
 	b.buf = b.buf[:size]
 	clear(b.buf[:OutputHeaderSize])
-	copy(b.buf[OutputHeaderSize:], quantities)
 	b.items, b.whs = items, warehouses
+	if b.q, b.inPlace = int32View(b.buf[OutputHeaderSize:]); !b.inPlace {
+		b.q = make([]int32, items*warehouses)
+	}
+	copy(b.q, quantities)
 	b.errs, b.notes, b.data = b.errs[:0], b.notes[:0], b.data[:0]
 }
 
-// Quantities returns the quantities as little-endian int32, item-major, for
-// the rule to read and write in place.
-func (b *OutputBuilder) Quantities() []byte { return b.buf[OutputHeaderSize:] }
+// Quantities returns the quantities table, item-major, for the rule to read
+// and write in place.
+func (b *OutputBuilder) Quantities() []int32 { return b.q }
 
 // FailItem records that item failed, with a message.
 func (b *OutputBuilder) FailItem(item int, message string) {
@@ -126,6 +131,9 @@ func (b *OutputBuilder) Bytes() []byte {
 
 // Fail returns an output with StatusError and the message.
 func (b *OutputBuilder) Fail(message string) []byte {
+	if cap(b.buf) < OutputHeaderSize {
+		b.buf = make([]byte, OutputHeaderSize)
+	}
 	b.buf = b.buf[:OutputHeaderSize]
 	clear(b.buf)
 	b.errs, b.notes, b.data = b.errs[:0], b.notes[:0], b.data[:0]
@@ -134,6 +142,9 @@ func (b *OutputBuilder) Fail(message string) []byte {
 
 func (b *OutputBuilder) finish(status uint32, message string) []byte {
 	qOff := OutputHeaderSize
+	if !b.inPlace && status == StatusOK {
+		encodeInt32s(b.buf[qOff:], b.q)
+	}
 	eOff := len(b.buf)
 	for _, v := range b.errs {
 		b.buf = binary.LittleEndian.AppendUint32(b.buf, v)
@@ -146,15 +157,21 @@ func (b *OutputBuilder) finish(status uint32, message string) []byte {
 	b.data = append(b.data, message...)
 	dOff := len(b.buf)
 	b.buf = append(b.buf, b.data...)
-	h := b.buf[:OutputHeaderSize]
-	for i, v := range []uint32{
-		OutputMagic, Version, status, uint32(b.items), uint32(b.whs),
-		uint32(len(b.errs) / 3), uint32(len(b.notes) / 4),
-		uint32(qOff), uint32(eOff), uint32(nOff), uint32(dOff), uint32(len(b.data)),
-		uint32(msgOff), uint32(len(message)),
-	} {
-		binary.LittleEndian.PutUint32(h[i*4:], v)
-	}
+	h := b.buf[:OutputHeaderSize:OutputHeaderSize]
+	binary.LittleEndian.PutUint32(h[0:], OutputMagic)
+	binary.LittleEndian.PutUint32(h[4:], Version)
+	binary.LittleEndian.PutUint32(h[8:], status)
+	binary.LittleEndian.PutUint32(h[12:], uint32(b.items))
+	binary.LittleEndian.PutUint32(h[16:], uint32(b.whs))
+	binary.LittleEndian.PutUint32(h[20:], uint32(len(b.errs)/3))
+	binary.LittleEndian.PutUint32(h[24:], uint32(len(b.notes)/4))
+	binary.LittleEndian.PutUint32(h[28:], uint32(qOff))
+	binary.LittleEndian.PutUint32(h[32:], uint32(eOff))
+	binary.LittleEndian.PutUint32(h[36:], uint32(nOff))
+	binary.LittleEndian.PutUint32(h[40:], uint32(dOff))
+	binary.LittleEndian.PutUint32(h[44:], uint32(len(b.data)))
+	binary.LittleEndian.PutUint32(h[48:], uint32(msgOff))
+	binary.LittleEndian.PutUint32(h[52:], uint32(len(message)))
 	return b.buf
 }
 

@@ -94,7 +94,8 @@ func (s *Service) Compute(ctx context.Context, req *Request, opt Options) (*Resp
 	if len(req.Items) > s.limits.MaxItems {
 		return nil, tooLarge("/items", fmt.Sprintf("%d items exceed the limit of %d per request", len(req.Items), s.limits.MaxItems))
 	}
-	p, err := s.plan(req)
+	var probs problems
+	p, err := s.plan(req, &probs)
 	if err != nil {
 		return nil, err
 	}
@@ -107,8 +108,8 @@ func (s *Service) Compute(ctx context.Context, req *Request, opt Options) (*Resp
 	if opt.Explain {
 		flags |= abi.FlagExplain
 	}
-	input, err := p.encode(*bufp, flags)
-	if err != nil {
+	input := p.encode(*bufp, flags, &probs)
+	if err := probs.err(); err != nil {
 		return nil, err
 	}
 	*bufp = input
@@ -149,8 +150,10 @@ func ptr(tokens ...any) string {
 	return string(p)
 }
 
-func (s *Service) plan(req *Request) (*plan, error) {
-	var probs problems
+// plan checks the request's limits, locations, warehouses and settings. It
+// adds what the caller must fix to probs, and fails only for a request over
+// the limits.
+func (s *Service) plan(req *Request, probs *problems) (*plan, error) {
 	p := &plan{req: req, settings: abi.Settings{Percentage: abi.MaxPercentage, MaxQuantity: s.maxQuantity}}
 	if len(req.Locations) > s.limits.MaxLocations {
 		return nil, tooLarge("/locations", fmt.Sprintf("%d locations exceed the limit of %d", len(req.Locations), s.limits.MaxLocations))
@@ -222,10 +225,10 @@ func (s *Service) plan(req *Request) (*plan, error) {
 			p.settings.MaxQuantity = uint32(v)
 		}
 	}
-	p.planMappings(st.Mappings, whIndex, defaultWh, &probs)
-	if err := probs.err(); err != nil {
-		return nil, err
+	if req.Items == nil {
+		probs.add("/items", "is required: send the items to compute, as an array")
 	}
+	p.planMappings(st.Mappings, whIndex, defaultWh, probs)
 	return p, nil
 }
 
@@ -304,8 +307,9 @@ func (p *plan) warnMapping(field string, loc uint32, w int) {
 		Message: fmt.Sprintf("no location is active: nothing is published to %q", wh.ID)})
 }
 
-// encode validates the items and encodes the batch into dst's storage.
-func (p *plan) encode(dst []byte, flags uint32) ([]byte, error) {
+// encode validates the items, adding what the caller must fix to probs, and
+// encodes the batch into dst's storage.
+func (p *plan) encode(dst []byte, flags uint32, probs *problems) []byte {
 	req := p.req
 	c := abi.InputCounts{Items: len(req.Items), Locations: len(req.Locations), Warehouses: len(req.Warehouses), Mappings: len(p.mappings)}
 	for i := range req.Items {
@@ -335,7 +339,6 @@ func (p *plan) encode(dst []byte, flags uint32) ([]byte, error) {
 		b.SetMapping(i, m[0], m[1])
 	}
 
-	var probs problems
 	ids := make(map[string]int, len(req.Items))
 	var itemProbs []FieldError
 	for i := range req.Items {
@@ -378,10 +381,7 @@ func (p *plan) encode(dst []byte, flags uint32) ([]byte, error) {
 			probs.add(fe.Field, "%s", fe.Detail)
 		}
 	}
-	if err := probs.err(); err != nil {
-		return nil, err
-	}
-	return b.Bytes(), nil
+	return b.Bytes()
 }
 
 func (p *plan) response() *Response {

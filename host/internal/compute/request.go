@@ -92,7 +92,12 @@ func (f *Flag) UnmarshalJSONFrom(d *jsontext.Decoder) error {
 	case 't', 'f':
 		*f = Flag{Set: true, Value: tok.Bool()}
 	default:
-		return errType
+		if k := tok.Kind(); k == '{' || k == '[' {
+			if err := d.SkipValue(); err != nil {
+				return err
+			}
+		}
+		return &json.SemanticError{JSONKind: tok.Kind(), Err: errType}
 	}
 	return nil
 }
@@ -148,10 +153,11 @@ func (n *Number) UnmarshalJSONFrom(d *jsontext.Decoder) error {
 		n.lit = string(v)
 		return nil
 	default:
-		if _, err := d.ReadValue(); err != nil {
+		k := d.PeekKind()
+		if err := d.SkipValue(); err != nil {
 			return err
 		}
-		return errType
+		return &json.SemanticError{JSONKind: k, Err: errType}
 	}
 }
 

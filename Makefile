@@ -1,0 +1,64 @@
+# syncrules — make run starts the service, make test runs every test.
+# Tool versions are pinned here; go run fetches them through the module proxy.
+
+GO        ?= go
+BENCHSTAT := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -X github.com/syncrules/syncrules/host/internal/cli.version=$(VERSION)
+
+WASM_BUILD   := GOOS=wasip1 GOARCH=wasm $(GO) build -trimpath -buildmode=c-shared
+DEFAULT_WASM := host/internal/defaultmodule/default.wasm
+GUEST_SRC    := $(shell find sdk rules -name '*.go' -not -name '*_test.go') go.mod go.sum
+HOST_SRC     := $(shell find host sdk -name '*.go' -not -name '*_test.go') host/internal/httpapi/openapi.json go.mod go.sum
+
+# Benchmarks: BENCH selects them, COUNT repeats them for benchstat.
+BENCH ?= BenchmarkDefaultRule|BenchmarkCompute
+COUNT ?= 6
+
+.PHONY: build wasm run test test-race bench check fuzz clean
+
+## build: the default rule module and bin/syncrules, with the module built in
+build: bin/syncrules
+
+wasm: $(DEFAULT_WASM)
+
+$(DEFAULT_WASM): $(GUEST_SRC)
+	$(WASM_BUILD) -o $@ ./rules/defaultrule/module
+
+bin/syncrules: $(DEFAULT_WASM) $(HOST_SRC)
+	$(GO) build -trimpath -tags syncrules_embed -ldflags '$(LDFLAGS)' -o $@ ./host
+
+## run: start the service on 127.0.0.1:8080 with ./config.toml (data in ./data)
+run: build
+	./bin/syncrules serve --config config.toml
+
+## test: every test; wasm modules are built from source by the tests themselves
+test: build
+	$(GO) test -count=1 ./...
+	$(MAKE) test-race
+
+## test-race: the concurrent packages under the race detector
+test-race:
+	$(GO) test -count=1 -race -short ./host/internal/engine/ ./host/internal/compute/ ./host/internal/httpapi/
+
+## bench: the benchmarks of BENCHMARKS.md, COUNT times, summarised by benchstat
+bench: build
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(COUNT) ./... | tee bench.txt
+	$(GO) run $(BENCHSTAT) bench.txt
+
+## check: formatting, vet (native and wasip1) and a tidy go.mod
+check:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo 'gofmt: files above need formatting'; exit 1; }
+	$(GO) vet ./...
+	GOOS=wasip1 GOARCH=wasm $(GO) vet ./sdk/... ./rules/...
+	$(GO) mod tidy -diff
+
+## fuzz: run each fuzz target for FUZZTIME (default 30s)
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParseOutput$$' -fuzztime $(FUZZTIME) ./sdk/abi/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeAttrs$$' -fuzztime $(FUZZTIME) ./sdk/abi/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeRequest$$' -fuzztime $(FUZZTIME) ./host/internal/compute/
+
+clean:
+	rm -rf bin $(DEFAULT_WASM) bench.txt

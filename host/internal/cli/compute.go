@@ -1,0 +1,75 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+
+	"github.com/syncrules/syncrules/host/internal/compute"
+	"github.com/syncrules/syncrules/host/internal/problem"
+)
+
+func computeCmd(ctx context.Context, e *env, args []string) error {
+	fs := flags(e, "compute", "[--config FILE] [--input FILE] [--explain]",
+		"Compute quantities for a request exactly as POST /v1/compute does, and print the\n"+
+			"response JSON. An input that is refused prints its problem document to stderr\n"+
+			"and exits 1.")
+	configPath := fs.String("config", "config.toml", "configuration `file`; the default may be absent")
+	input := fs.String("input", "-", "request `file`, or - for standard input")
+	explain := fs.Bool("explain", false, "add each item's trace, as ?explain=true does")
+	if err := parse(e, fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(fs, *configPath)
+	if err != nil {
+		return err
+	}
+	in := e.stdin
+	if *input != "-" {
+		f, err := os.Open(*input)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		in = f
+	}
+	eng, mod, _, err := loadDefaultRule(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer eng.Close(context.WithoutCancel(ctx))
+	svc, err := compute.NewService(mod, limitsOf(cfg), cfg.Rules.MaxQuantity)
+	if err != nil {
+		return err
+	}
+	req, err := compute.ReadRequest(in, svc.Limits())
+	if err == nil {
+		var resp *compute.Response
+		if resp, err = svc.Compute(ctx, req, compute.Options{Explain: *explain}); err == nil {
+			return writeLine(e.stdout, func(w io.Writer) error { return compute.WriteResponse(w, resp) })
+		}
+	}
+	p := problem.From(err)
+	if p.Status >= 500 {
+		return err
+	}
+	if err := writeLine(e.stderr, func(w io.Writer) error { return json.NewEncoder(w).Encode(p) }); err != nil {
+		return err
+	}
+	return exitCodeError(exitError)
+}
+
+// writeLine writes what fn encodes, ending it with exactly one newline.
+func writeLine(w io.Writer, fn func(io.Writer) error) error {
+	var buf bytes.Buffer
+	if err := fn(&buf); err != nil {
+		return err
+	}
+	if !bytes.HasSuffix(buf.Bytes(), []byte("\n")) {
+		buf.WriteByte('\n')
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
+}

@@ -1,0 +1,167 @@
+// Package config loads the service's TOML configuration. It is the only
+// package that imports the TOML library. Every key is optional; an unknown
+// key is an error, so a typo never silently leaves a default in place.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is the whole configuration.
+type Config struct {
+	Server Server `toml:"server"`
+	Limits Limits `toml:"limits"`
+	Rules  Rules  `toml:"rules"`
+	Engine Engine `toml:"engine"`
+}
+
+// Server configures the HTTP server and the process.
+type Server struct {
+	Listen          string   `toml:"listen"`
+	DataDir         string   `toml:"data_dir"`
+	ShutdownTimeout Duration `toml:"shutdown_timeout"`
+	ComputeTimeout  Duration `toml:"compute_timeout"`
+	LogLevel        string   `toml:"log_level"`
+	LogFormat       string   `toml:"log_format"`
+}
+
+// Limits bound a compute request.
+type Limits struct {
+	MaxBodyBytes  int64 `toml:"max_body_bytes"`
+	MaxItems      int   `toml:"max_items"`
+	MaxLocations  int   `toml:"max_locations"`
+	MaxWarehouses int   `toml:"max_warehouses"`
+	MaxCells      int   `toml:"max_cells"`
+}
+
+// Rules configures the rules.
+type Rules struct {
+	// MaxQuantity is max_quantity for requests that do not set it.
+	MaxQuantity int `toml:"max_quantity"`
+	// DefaultModule is a path to a default rule module to run instead of
+	// the one built into the binary.
+	DefaultModule string `toml:"default_module"`
+}
+
+// Engine configures the WebAssembly engine.
+type Engine struct {
+	PoolSize         int `toml:"pool_size"`
+	MaxMemoryMiB     int `toml:"max_memory_mib"`
+	RecycleMemoryMiB int `toml:"recycle_memory_mib"`
+}
+
+// Duration is a time.Duration written as a string such as "15s".
+type Duration struct{ time.Duration }
+
+// UnmarshalText parses a duration such as "15s" or "1m30s".
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("%q is not a duration such as \"15s\"", b)
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText formats the duration.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// Default returns the configuration used when a key is not set.
+func Default() Config {
+	return Config{
+		Server: Server{
+			Listen:          "127.0.0.1:8080",
+			DataDir:         "./data",
+			ShutdownTimeout: Duration{15 * time.Second},
+			ComputeTimeout:  Duration{30 * time.Second},
+			LogLevel:        "info",
+			LogFormat:       "text",
+		},
+		Limits: Limits{
+			MaxBodyBytes:  64 << 20,
+			MaxItems:      100_000,
+			MaxLocations:  10_000,
+			MaxWarehouses: 10_000,
+			MaxCells:      20_000_000,
+		},
+		Rules:  Rules{MaxQuantity: 999_999},
+		Engine: Engine{MaxMemoryMiB: 1024, RecycleMemoryMiB: 64},
+	}
+}
+
+// Load reads the file at path over the defaults. If the file does not exist
+// and required is false, Load returns the defaults.
+func Load(path string, required bool) (Config, error) {
+	cfg := Default()
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) && !required {
+		return cfg, cfg.Validate()
+	}
+	if err != nil {
+		return cfg, fmt.Errorf("config: %w", err)
+	}
+	return Parse(path, string(b))
+}
+
+// Parse reads TOML text over the defaults; name is used in errors.
+func Parse(name, text string) (Config, error) {
+	cfg := Default()
+	md, err := toml.Decode(text, &cfg)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return cfg, fmt.Errorf("config %s: %s", name, strings.TrimSpace(pe.ErrorWithPosition()))
+		}
+		return cfg, fmt.Errorf("config %s: %w", name, err)
+	}
+	if keys := md.Undecoded(); len(keys) > 0 {
+		names := make([]string, len(keys))
+		for i, k := range keys {
+			names[i] = k.String()
+		}
+		return cfg, fmt.Errorf("config %s: unknown key %s", name, strings.Join(names, ", "))
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, fmt.Errorf("config %s: %w", name, err)
+	}
+	return cfg, nil
+}
+
+// Validate checks every value and names the first key that is wrong.
+func (c Config) Validate() error {
+	type check struct {
+		bad bool
+		key string
+		msg string
+	}
+	for _, ch := range []check{
+		{c.Server.Listen == "", "server.listen", "must be an address such as \"127.0.0.1:8080\""},
+		{c.Server.DataDir == "", "server.data_dir", "must be a directory"},
+		{c.Server.ShutdownTimeout.Duration <= 0, "server.shutdown_timeout", "must be positive"},
+		{c.Server.ComputeTimeout.Duration <= 0, "server.compute_timeout", "must be positive"},
+		{!slices.Contains([]string{"debug", "info", "warn", "error"}, c.Server.LogLevel), "server.log_level", "must be debug, info, warn or error"},
+		{!slices.Contains([]string{"text", "json"}, c.Server.LogFormat), "server.log_format", "must be text or json"},
+		{c.Limits.MaxBodyBytes < 1024, "limits.max_body_bytes", "must be at least 1024"},
+		{c.Limits.MaxItems < 1, "limits.max_items", "must be at least 1"},
+		{c.Limits.MaxLocations < 1, "limits.max_locations", "must be at least 1"},
+		{c.Limits.MaxWarehouses < 1, "limits.max_warehouses", "must be at least 1"},
+		{c.Limits.MaxCells < 1, "limits.max_cells", "must be at least 1"},
+		{c.Rules.MaxQuantity < 1 || c.Rules.MaxQuantity > 999_999, "rules.max_quantity", "must be between 1 and 999999"},
+		{c.Engine.PoolSize < 0, "engine.pool_size", "must be 0 (GOMAXPROCS) or more"},
+		{c.Engine.MaxMemoryMiB < 1 || c.Engine.MaxMemoryMiB > 4096, "engine.max_memory_mib", "must be between 1 and 4096"},
+		{c.Engine.RecycleMemoryMiB < 1, "engine.recycle_memory_mib", "must be at least 1"},
+	} {
+		if ch.bad {
+			return fmt.Errorf("%s: %s", ch.key, ch.msg)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,5 @@
+//go:build !syncrules_embed
+
+package defaultmodule
+
+var embedded []byte

@@ -1,0 +1,174 @@
+// Package httpapi serves the HTTP API with Gin. It is the only package that
+// imports Gin; the work is done by package compute.
+//
+//	POST /v1/compute     quantities per item and warehouse (?explain=true adds a trace)
+//	GET  /healthz        200 once the default rule is loaded
+//	GET  /openapi.json   the OpenAPI 3 document of this API
+package httpapi
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/syncrules/syncrules/host/internal/compute"
+	"github.com/syncrules/syncrules/host/internal/problem"
+)
+
+//go:embed openapi.json
+var openAPI []byte
+
+// OpenAPI returns the OpenAPI 3 document the server serves.
+func OpenAPI() []byte { return openAPI }
+
+// DefaultRule describes the loaded default rule module for /healthz.
+type DefaultRule struct {
+	SHA256     string `json:"sha256"`
+	ABIVersion uint32 `json:"abi_version"`
+}
+
+// Options configure a Handler.
+type Options struct {
+	Compute *compute.Service
+	// DefaultRule is reported by /healthz.
+	DefaultRule DefaultRule
+	// ComputeTimeout bounds a compute's wait for a rule instance.
+	ComputeTimeout time.Duration
+	Logger         *slog.Logger
+	Version        string
+}
+
+// Handler is the API's http.Handler.
+type Handler struct {
+	opt      Options
+	engine   *gin.Engine
+	draining atomic.Bool
+}
+
+func init() { gin.SetMode(gin.ReleaseMode) }
+
+// New returns the API handler.
+func New(opt Options) *Handler {
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	if opt.ComputeTimeout <= 0 {
+		opt.ComputeTimeout = 30 * time.Second
+	}
+	h := &Handler{opt: opt, engine: gin.New()}
+	r := h.engine
+	r.HandleMethodNotAllowed = true
+	r.Use(h.logRequests, h.recover)
+	r.POST("/v1/compute", h.compute)
+	r.GET("/healthz", h.healthz)
+	r.GET("/openapi.json", func(c *gin.Context) { c.Data(http.StatusOK, "application/json", openAPI) })
+	r.NoRoute(func(c *gin.Context) {
+		writeProblem(c, problem.New(http.StatusNotFound, fmt.Sprintf("No resource at %s; see /openapi.json.", c.Request.URL.Path)))
+	})
+	r.NoMethod(func(c *gin.Context) {
+		writeProblem(c, problem.New(http.StatusMethodNotAllowed, fmt.Sprintf("%s is not allowed on %s; see /openapi.json.", c.Request.Method, c.Request.URL.Path)))
+	})
+	return h
+}
+
+// ServeHTTP serves the API.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.engine.ServeHTTP(w, r) }
+
+// Drain makes /healthz answer 503, so a load balancer stops sending traffic
+// while the server shuts down.
+func (h *Handler) Drain() { h.draining.Store(true) }
+
+func (h *Handler) compute(c *gin.Context) {
+	opt := compute.Options{}
+	if v, ok := c.GetQuery("explain"); ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			writeProblem(c, problem.New(http.StatusBadRequest, "The query is malformed.",
+				compute.FieldError{Field: "explain", Detail: fmt.Sprintf("query parameter must be true or false, got %q", v)}))
+			return
+		}
+		opt.Explain = b
+	}
+	req, err := compute.ReadRequest(c.Request.Body, h.opt.Compute.Limits())
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.Request.Context(), h.opt.ComputeTimeout)
+	defer cancel()
+	resp, err := h.opt.Compute.Compute(ctx, req, opt)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.Header("Content-Type", "application/json")
+	c.Status(http.StatusOK)
+	if err := compute.WriteResponse(c.Writer, resp); err != nil {
+		h.opt.Logger.Error("writing compute response", "err", err)
+	}
+}
+
+func (h *Handler) healthz(c *gin.Context) {
+	if h.draining.Load() {
+		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "draining"})
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ok", "version": h.opt.Version, "default_rule": h.opt.DefaultRule})
+}
+
+// fail writes the problem for err, logging errors that are the server's.
+func (h *Handler) fail(c *gin.Context, err error) {
+	p := problem.From(err)
+	if p.Status >= 500 {
+		h.opt.Logger.Error("request failed", "method", c.Request.Method, "path", c.Request.URL.Path, "status", p.Status, "err", err)
+	}
+	writeProblem(c, p)
+}
+
+func writeProblem(c *gin.Context, p problem.Problem) {
+	b, err := json.Marshal(p)
+	if err != nil {
+		b = []byte(`{"type":"about:blank","title":"Internal Server Error","status":500}`)
+		p.Status = http.StatusInternalServerError
+	}
+	c.Data(p.Status, problem.ContentType, b)
+	c.Abort()
+}
+
+func (h *Handler) recover(c *gin.Context) {
+	defer func() {
+		if r := recover(); r != nil {
+			if err, ok := r.(error); ok && errors.Is(err, http.ErrAbortHandler) {
+				panic(r)
+			}
+			h.opt.Logger.Error("panic serving request", "method", c.Request.Method, "path", c.Request.URL.Path, "panic", r)
+			writeProblem(c, problem.New(http.StatusInternalServerError, "An internal error occurred; it has been logged."))
+		}
+	}()
+	c.Next()
+}
+
+func (h *Handler) logRequests(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	level := slog.LevelInfo
+	if c.Writer.Status() >= 500 {
+		level = slog.LevelError
+	}
+	h.opt.Logger.LogAttrs(c.Request.Context(), level, "request",
+		slog.String("method", c.Request.Method),
+		slog.String("path", c.Request.URL.Path),
+		slog.Int("status", c.Writer.Status()),
+		slog.Int("bytes", c.Writer.Size()),
+		slog.Duration("duration", time.Since(start)),
+	)
+}

@@ -1,0 +1,58 @@
+// Package problem turns errors into RFC 9457 problem details. It is the one
+// place that decides which error is which HTTP status, for the HTTP API and
+// for the command line alike.
+package problem
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/syncrules/syncrules/host/internal/compute"
+	"github.com/syncrules/syncrules/host/internal/engine"
+)
+
+// ContentType is the media type of a problem document.
+const ContentType = "application/problem+json"
+
+// Problem is an RFC 9457 problem document, with the list of field errors
+// that tells a caller what to fix.
+type Problem struct {
+	Type   string               `json:"type"`
+	Title  string               `json:"title"`
+	Status int                  `json:"status"`
+	Detail string               `json:"detail,omitempty"`
+	Errors []compute.FieldError `json:"errors,omitempty"`
+}
+
+// New returns a problem with a status, its standard title and a detail.
+func New(status int, detail string, errs ...compute.FieldError) Problem {
+	return Problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: detail, Errors: errs}
+}
+
+// From maps err to a problem. Input errors become 400, 413 or 422 and keep
+// their field errors; a failing rule is 500; an exhausted deadline is 503.
+// Anything unexpected is a 500 that reveals nothing of the error: the caller
+// logs it.
+func From(err error) Problem {
+	var in *compute.InputError
+	var rule *compute.RuleError
+	switch {
+	case errors.As(err, &in):
+		switch in.Kind {
+		case compute.Malformed:
+			return New(http.StatusBadRequest, "The request is not valid JSON of the expected shape.", in.Errors...)
+		case compute.TooLarge:
+			return New(http.StatusRequestEntityTooLarge, "The request is over a configured limit.", in.Errors...)
+		default:
+			return New(http.StatusUnprocessableEntity, "The request breaks the inventory rules; fix the fields listed.", in.Errors...)
+		}
+	case errors.Is(err, context.DeadlineExceeded):
+		return New(http.StatusServiceUnavailable, "The service is busy: no rule instance was free in time. Retry later.")
+	case errors.Is(err, engine.ErrClosed), errors.Is(err, context.Canceled):
+		return New(http.StatusServiceUnavailable, "The service is shutting down. Retry later.")
+	case errors.As(err, &rule):
+		return New(http.StatusInternalServerError, "The "+rule.Rule+" rule failed: "+rule.Err.Error())
+	}
+	return New(http.StatusInternalServerError, "An internal error occurred; it has been logged.")
+}
