@@ -21,7 +21,7 @@ var (
 // Yield policy of syncrules_compute; see RATIONALE.md, "Why yield every
 // eighth call?".
 const (
-	yieldEvery       = 16
+	yieldEvery       = 8
 	yieldAlwaysBytes = 64 << 10
 )
 

@@ -40,6 +40,8 @@ import (
 	"iter"
 	"log/slog"
 	"math"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/syncrules/syncrules/sdk/abi"
 )
@@ -291,19 +293,19 @@ func (it Item) Quantities() []int32 {
 }
 
 // Available returns the item's available stock at location l. It may be
-// negative: stock owed elsewhere.
-func (it Item) Available(l int) int64 { return int64(it.b.in.Available(it.i, l)) }
+// negative: stock owed elsewhere. A location out of range panics.
+func (it Item) Available(l int) int64 { return int64(it.Stock()[l]) }
 
 // Quantity returns the item's quantity in warehouse w so far: what the rules
-// before this one computed, or what this rule has set.
-func (it Item) Quantity(w int) int64 {
-	return int64(it.b.quantities[it.i*it.b.in.Counts().Warehouses+w])
-}
+// before this one computed, or what this rule has set. A warehouse out of
+// range panics.
+func (it Item) Quantity(w int) int64 { return int64(it.Quantities()[w]) }
 
 // SetQuantity sets the item's quantity in warehouse w. The host clamps it to
-// [0, MaxQuantity].
+// [0, MaxQuantity]. A warehouse out of range panics, never reaching another
+// item.
 func (it Item) SetQuantity(w int, q int64) {
-	it.b.quantities[it.i*it.b.in.Counts().Warehouses+w] = int32(min(max(q, math.MinInt32), math.MaxInt32))
+	it.Quantities()[w] = int32(min(max(q, math.MinInt32), math.MaxInt32))
 }
 
 // Fail marks the item as failed by this rule: the host publishes nothing for
@@ -329,15 +331,21 @@ func (it Item) Explain(w int, attrs ...slog.Attr) {
 	}
 	it.b.out.AppendNote(it.i, wh, func(dst []byte) []byte {
 		for _, a := range attrs {
-			dst = abi.AppendAttr(dst, toABI(a))
+			dst = abi.AppendAttr(dst, toABI(a, 1))
 		}
 		return dst
 	})
 }
 
-func toABI(a slog.Attr) abi.Attr {
+// toABI converts an attribute to what the host accepts: UTF-8 text, keys of
+// at most abi.MaxAttrKeyLen bytes, and groups no deeper than abi.MaxAttrDepth
+// (a deeper group is shown as a string).
+func toABI(a slog.Attr, depth int) abi.Attr {
 	v := a.Value.Resolve()
-	out := abi.Attr{Key: a.Key}
+	out := abi.Attr{Key: validText(a.Key, abi.MaxAttrKeyLen)}
+	if v.Kind() == slog.KindGroup && depth >= abi.MaxAttrDepth {
+		return abi.Attr{Key: out.Key, Kind: abi.KindString, String: validText(v.String(), abi.MaxMessageLen)}
+	}
 	switch v.Kind() {
 	case slog.KindBool:
 		out.Kind, out.Bool = abi.KindBool, v.Bool()
@@ -350,10 +358,25 @@ func toABI(a slog.Attr) abi.Attr {
 	case slog.KindGroup:
 		out.Kind = abi.KindGroup
 		for _, g := range v.Group() {
-			out.Group = append(out.Group, toABI(g))
+			out.Group = append(out.Group, toABI(g, depth+1))
 		}
 	default:
-		out.Kind, out.String = abi.KindString, v.String()
+		out.Kind, out.String = abi.KindString, validText(v.String(), math.MaxInt)
 	}
 	return out
+}
+
+// validText makes s valid UTF-8 of at most limit bytes, cut at a rune.
+func validText(s string, limit int) string {
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	if len(s) <= limit {
+		return s
+	}
+	cut := limit
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut]
 }

@@ -99,29 +99,33 @@ func (t *tablesOnStack) tables(nl, nw int) tables {
 }
 
 // resolve fills the tables from the mappings. It returns -1, or a location
-// that two mappings send to two warehouses. It calls nothing, which keeps it
-// cheap in WebAssembly.
+// that two mappings send to two warehouses: that is refused whatever the
+// active flags, as the host refuses it, so settings do not start failing the
+// day a location or warehouse is switched on. It calls nothing, which keeps
+// it cheap in WebAssembly.
 func (t tables) resolve(locActive, whActive []bool, mapLoc, mapWh []int) (conflict, w1, w2 int) {
 	for l := range t.feeds {
 		t.feeds[l] = -1
 	}
 	for m, w := range mapWh {
 		t.mapped[w] = true
-		if !whActive[w] {
-			continue
-		}
 		first, last := mapLoc[m], mapLoc[m]
 		if first == sdk.AllLocations {
 			first, last = 0, len(locActive)-1
 		}
 		for l := first; l <= last; l++ {
-			if !locActive[l] {
-				continue
-			}
 			if t.feeds[l] >= 0 && t.feeds[l] != w {
 				return l, t.feeds[l], w
 			}
 			t.feeds[l] = w
+		}
+	}
+	for l, w := range t.feeds {
+		switch {
+		case w < 0:
+		case !locActive[l] || !whActive[w]:
+			t.feeds[l] = -1
+		default:
 			t.fed[w] = true
 		}
 	}

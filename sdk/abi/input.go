@@ -248,9 +248,10 @@ type Input struct {
 	mappings, tags                 int
 	locs, whs, maps, recs, tagRecs []byte
 	params, strtab                 []byte
-	// The int32 tables, viewed in place (or converted, on a big-endian or
-	// unaligned buffer).
-	available, quantities []int32
+	// The int32 tables, viewed in place (or converted into the own tables,
+	// on a big-endian machine or an unaligned buffer).
+	available, quantities       []int32
+	ownAvailable, ownQuantities []int32
 }
 
 // ParseInput checks buf against the input layout and returns a view of it.
@@ -273,6 +274,7 @@ func (in *Input) Reset(buf []byte) (err error) {
 			err = in.malformed(buf)
 		}
 	}()
+	buf = buf[:len(buf):len(buf)] // slicing may reach cap: never read past len
 	h := buf[:InputHeaderSize:InputHeaderSize]
 	u := func(off int) uint64 { return uint64(binary.LittleEndian.Uint32(h[off:])) }
 	n, l, w, m, t := u(12), u(16), u(20), u(24), u(28)
@@ -294,9 +296,12 @@ func (in *Input) Reset(buf []byte) (err error) {
 	in.maps = sec(48, m*MappingRecordSize)
 	in.recs = sec(52, n*ItemRecordSize)
 	in.tagRecs = sec(56, t*TagRecordSize)
-	in.available = int32s(in.available, sec(60, n*l*4))
-	in.quantities = int32s(in.quantities, sec(64, n*w*4))
+	in.available, in.ownAvailable = int32s(in.ownAvailable, sec(60, n*l*4))
+	in.quantities, in.ownQuantities = int32s(in.ownQuantities, sec(64, n*w*4))
 	in.params = sec(68, u(72))
+	if len(in.params) == 0 {
+		in.params = nil
+	}
 	in.strtab = sec(76, u(80))
 	for k := 0; k+MappingRecordSize <= len(in.maps); k += MappingRecordSize {
 		loc, wh := binary.LittleEndian.Uint32(in.maps[k:]), binary.LittleEndian.Uint32(in.maps[k+4:])
@@ -309,7 +314,7 @@ func (in *Input) Reset(buf []byte) (err error) {
 
 // malformed explains what is wrong with buf, and leaves in empty.
 func (in *Input) malformed(buf []byte) error {
-	*in = Input{}
+	*in = Input{ownAvailable: in.ownAvailable, ownQuantities: in.ownQuantities}
 	if len(buf) < InputHeaderSize {
 		return fmt.Errorf("%w: %d bytes, shorter than the %d-byte header", ErrMalformedInput, len(buf), InputHeaderSize)
 	}
@@ -336,11 +341,11 @@ func (in *Input) malformed(buf []byte) error {
 	}
 	for k := range int(u(24)) {
 		at := int(u(48)) + k*MappingRecordSize
-		if at+MappingRecordSize <= len(buf) {
-			loc, wh := u(at), u(at+4)
-			if (loc != AllLocations && loc >= u(16)) || wh >= u(20) {
-				return fmt.Errorf("%w: mapping %d (location %d, warehouse %d) is out of range", ErrMalformedInput, k, loc, wh)
-			}
+		if at+MappingRecordSize > len(buf) {
+			break
+		}
+		if loc, wh := u(at), u(at+4); (loc != AllLocations && loc >= u(16)) || wh >= u(20) {
+			return fmt.Errorf("%w: mapping %d (location %d, warehouse %d) is out of range", ErrMalformedInput, k, loc, wh)
 		}
 	}
 	return fmt.Errorf("%w: a section does not fit in %d bytes", ErrMalformedInput, len(buf))
@@ -354,7 +359,7 @@ func (in *Input) Counts() InputCounts {
 	return InputCounts{Items: in.items, Locations: in.locations, Warehouses: in.warehouses, Mappings: in.mappings, Tags: in.tags}
 }
 
-// Params returns the rule's params, as JSON, or nil.
+// Params returns the rule's params, as JSON, or nil when there are none.
 func (in *Input) Params() []byte { return in.params }
 
 func (in *Input) u32(sec []byte, off int) uint32 { return binary.LittleEndian.Uint32(sec[off:]) }
@@ -388,7 +393,9 @@ func (in *Input) Mapping(m int) (location, warehouse uint32) {
 // ItemFlags returns item i's flags.
 func (in *Input) ItemFlags(i int) uint32 { return in.u32(in.recs, i*ItemRecordSize) }
 
-// ItemID returns item i's id.
+// ItemID returns item i's id. Like every string accessor, it panics with an
+// index error if the record points outside the string table, which an input
+// built by InputBuilder never does.
 func (in *Input) ItemID(i int) string { return in.str(in.recs, i*ItemRecordSize+4) }
 
 // ItemProductID returns item i's product id.
@@ -410,12 +417,14 @@ func (in *Input) ItemTags(i int) (first, count int) {
 // Tag returns tag t of the tag section.
 func (in *Input) Tag(t int) string { return in.str(in.tagRecs, t*TagRecordSize) }
 
-// int32s views a table in place, or converts it into reuse's storage.
-func int32s(reuse []int32, b []byte) []int32 {
+// int32s views a table in place or, where it cannot, converts it into own,
+// storage that belongs to the Input and never to a buffer it viewed.
+func int32s(own []int32, b []byte) (table, newOwn []int32) {
 	if v, ok := int32View(b); ok {
-		return v
+		return v, own
 	}
-	return decodeInt32s(reuse, b)
+	own = decodeInt32s(own, b)
+	return own, own
 }
 
 // Available returns the available stock of item i at location l.

@@ -82,6 +82,7 @@ type OutputBuilder struct {
 	q          []int32 // the quantities table, in place in buf if inPlace
 	inPlace    bool
 	errs       []uint32 // item, off, len
+	failed     []uint64 // bit set of failed items, sized on the first failure
 	notes      []uint32 // item, warehouse, off, len
 	data       []byte
 }
@@ -100,6 +101,9 @@ func (b *OutputBuilder) Reset(items, warehouses int, quantities []int32) {
 		b.q = make([]int32, items*warehouses)
 	}
 	copy(b.q, quantities)
+	if len(b.errs) > 0 {
+		clear(b.failed)
+	}
 	b.errs, b.notes, b.data = b.errs[:0], b.notes[:0], b.data[:0]
 }
 
@@ -107,8 +111,16 @@ func (b *OutputBuilder) Reset(items, warehouses int, quantities []int32) {
 // and write in place.
 func (b *OutputBuilder) Quantities() []int32 { return b.q }
 
-// FailItem records that item failed, with a message.
+// FailItem records that item failed, with a message. An item fails once:
+// a second failure of the same item keeps the first message.
 func (b *OutputBuilder) FailItem(item int, message string) {
+	if words := (b.items + 63) / 64; len(b.failed) < words {
+		b.failed = append(b.failed, make([]uint64, words-len(b.failed))...)
+	}
+	if b.failed[item/64]&(1<<(item%64)) != 0 {
+		return
+	}
+	b.failed[item/64] |= 1 << (item % 64)
 	off := len(b.data)
 	b.data = append(b.data, message...)
 	b.errs = append(b.errs, uint32(item), uint32(off), uint32(len(message)))
@@ -273,11 +285,24 @@ func (o *Output) text(off, n uint32) (string, error) {
 	if uint64(off)+uint64(n) > uint64(len(o.data)) {
 		return "", contractErr("message [%d, %d) is outside the %d-byte data section", off, uint64(off)+uint64(n), len(o.data))
 	}
-	b := o.data[off : off+min(n, MaxMessageLen)]
-	if !utf8.Valid(b) {
-		return strings.ToValidUTF8(string(b), "\uFFFD"), nil
+	return cutText(o.data[off:off+n], MaxMessageLen), nil
+}
+
+// cutText returns b as valid UTF-8 of at most limit bytes, cut at a rune
+// boundary, with invalid sequences replaced by U+FFFD.
+func cutText(b []byte, limit int) string {
+	s := string(b[:min(len(b), 4*limit)]) // replacements can grow text; this is enough
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
 	}
-	return string(b), nil
+	if len(s) <= limit {
+		return s
+	}
+	cut := limit
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut]
 }
 
 // Failed reports whether the rule failed as a whole, and why.
@@ -285,7 +310,8 @@ func (o *Output) Failed() (message string, failed bool) {
 	return o.message, o.status == StatusError
 }
 
-// Quantity returns the quantity of item i in warehouse w.
+// Quantity returns the quantity of item i in warehouse w. An output that
+// Failed has no quantities: check Failed first.
 func (o *Output) Quantity(i, w int) int32 {
 	return int32(binary.LittleEndian.Uint32(o.quantities[(i*o.whs+w)*4:]))
 }
@@ -409,9 +435,19 @@ func DecodeAttrs(b []byte) ([]Attr, error) {
 
 type attrDecoder struct{ b []byte }
 
+// varintLen returns the length of the canonical varint at the start of b, or
+// 0 if there is none: a redundant trailing zero byte (0x80 0x00) is refused,
+// so every accepted encoding is the one AppendAttr writes.
+func varintLen(b []byte, n int) int {
+	if n <= 0 || (n > 1 && b[n-1] == 0) {
+		return 0
+	}
+	return n
+}
+
 func (d *attrDecoder) uvarint() (uint64, error) {
 	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
+	if n = varintLen(d.b, n); n == 0 {
 		return 0, contractErr("attribute has a bad length")
 	}
 	d.b = d.b[n:]
@@ -457,7 +493,7 @@ func (d *attrDecoder) attr(depth int) (Attr, error) {
 		d.b = d.b[1:]
 	case KindInt64:
 		v, n := binary.Varint(d.b)
-		if n <= 0 {
+		if n = varintLen(d.b, n); n == 0 {
 			return a, contractErr("attribute %q has a bad int", a.Key)
 		}
 		a.Int64, d.b = v, d.b[n:]

@@ -234,7 +234,8 @@ func (s *Service) plan(req *Request, probs *problems) (*plan, error) {
 
 func (p *plan) planMappings(mappings []Mapping, whIndex map[string]int, defaultWh int, probs *problems) {
 	req := p.req
-	if len(mappings) == 0 {
+	defaulted := len(mappings) == 0
+	if defaulted {
 		if defaultWh < 0 {
 			probs.add("/settings/mappings", "no mappings and no default warehouse: map locations to a warehouse, or mark one warehouse \"default\"")
 			return
@@ -278,6 +279,9 @@ func (p *plan) planMappings(mappings []Mapping, whIndex map[string]int, defaultW
 			continue
 		}
 		p.mappings = append(p.mappings, [2]uint32{loc, uint32(w)})
+		if defaulted {
+			field = "/settings/mappings" // the default mapping is not in the request
+		}
 		p.warnMapping(field, loc, w)
 	}
 }

@@ -1,0 +1,266 @@
+package cli_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/syncrules/syncrules/host/internal/cli"
+	"github.com/syncrules/syncrules/host/internal/wasmbuild"
+)
+
+const seedRequest = `{
+  "settings": {"percentage": 80, "mappings": [{"location": "A", "warehouse": "beta"}]},
+  "locations": [{"id": "A", "active": true}, {"id": "B", "active": true}],
+  "warehouses": [{"id": "alpha", "active": true, "default": true}, {"id": "beta", "active": true}],
+  "items": [{"id": "v-1", "tracked": true, "available": {"A": 100, "B": 200}}]
+}`
+
+// testConfig writes a config that runs the default rule built from source
+// and keeps its data in a temporary folder.
+func testConfig(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	wasm := filepath.Join(dir, "default.wasm")
+	if err := os.WriteFile(wasm, wasmbuild.ForTest(t, "./rules/defaultrule/module"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "config.toml")
+	text := fmt.Sprintf("[server]\ndata_dir = %q\nshutdown_timeout = \"5s\"\n[rules]\ndefault_module = %q\n", filepath.Join(dir, "data"), wasm)
+	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func run(t *testing.T, stdin string, args ...string) result {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := cli.Main(context.Background(), args, strings.NewReader(stdin), &out, &errOut)
+	return result{code, out.String(), errOut.String()}
+}
+
+func TestUsage(t *testing.T) {
+	tests := []struct {
+		name       string
+		args       []string
+		wantCode   int
+		wantStdout string
+		wantStderr string
+	}{
+		{"no command", nil, 2, "", "Usage:"},
+		{"help", []string{"help"}, 0, "Commands:", ""},
+		{"--help", []string{"--help"}, 0, "serve", ""},
+		{"help of a command", []string{"help", "compute"}, 0, "-explain", ""},
+		{"serve --help", []string{"serve", "--help"}, 0, "-listen", ""},
+		{"compute --help", []string{"compute", "--help"}, 0, "-input", ""},
+		{"compute -h", []string{"compute", "-h"}, 0, "-config", ""},
+		{"version --help", []string{"version", "--help"}, 0, "Usage: syncrules version", ""},
+		{"version", []string{"version"}, 0, "syncrules dev (go", ""},
+		{"unknown command", []string{"frobnicate"}, 2, "", `unknown command "frobnicate"`},
+		{"unknown flag", []string{"compute", "--nope"}, 2, "", "flag provided but not defined: -nope"},
+		{"stray argument", []string{"serve", "now"}, 2, "", `unexpected argument "now"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := run(t, "", tt.args...)
+			if r.code != tt.wantCode {
+				t.Errorf("exit code %d, want %d (stderr %q)", r.code, tt.wantCode, r.stderr)
+			}
+			if !strings.Contains(r.stdout, tt.wantStdout) {
+				t.Errorf("stdout %q, want it to contain %q", r.stdout, tt.wantStdout)
+			}
+			if !strings.Contains(r.stderr, tt.wantStderr) {
+				t.Errorf("stderr %q, want it to contain %q", r.stderr, tt.wantStderr)
+			}
+		})
+	}
+}
+
+func TestCompute(t *testing.T) {
+	cfg := testConfig(t)
+	inputFile := filepath.Join(t.TempDir(), "request.json")
+	if err := os.WriteFile(inputFile, []byte(seedRequest), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const want = `{"items":[{"id":"v-1","quantities":{"alpha":0,"beta":80}}],"warnings":[]}` + "\n"
+	tests := []struct {
+		name  string
+		stdin string
+		args  []string
+	}{
+		{"from stdin", seedRequest, []string{"compute", "--config", cfg}},
+		{"from a file", "", []string{"compute", "--config", cfg, "--input", inputFile}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := run(t, tt.stdin, tt.args...)
+			if r.code != 0 || r.stdout != want {
+				t.Fatalf("exit %d, stdout %q, stderr %q; want exit 0 and %q", r.code, r.stdout, r.stderr, want)
+			}
+		})
+	}
+	t.Run("explain", func(t *testing.T) {
+		r := run(t, seedRequest, "compute", "--config", cfg, "--explain")
+		if r.code != 0 || !strings.Contains(r.stdout, `"exact":"80","floor":80`) {
+			t.Fatalf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+		}
+	})
+}
+
+func TestComputeRefusesBadInput(t *testing.T) {
+	cfg := testConfig(t)
+	tests := []struct {
+		name       string
+		stdin      string
+		args       []string
+		wantStatus int
+		wantField  string
+	}{
+		{"malformed", `{"items": [`, nil, 400, ""},
+		{"invalid percentage", `{"settings":{"percentage":100.5},"warehouses":[{"id":"w","default":true}],"items":[]}`, nil, 422, "/settings/percentage"},
+		{"unknown location", `{"warehouses":[{"id":"w","default":true}],"items":[{"id":"a","available":{"X":1}}]}`, nil, 422, "/items/0/available/X"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := run(t, tt.stdin, append([]string{"compute", "--config", cfg}, tt.args...)...)
+			if r.code != 1 || r.stdout != "" {
+				t.Fatalf("exit %d, stdout %q; want exit 1 and nothing on stdout", r.code, r.stdout)
+			}
+			var p struct {
+				Status int `json:"status"`
+				Errors []struct {
+					Field string `json:"field"`
+				} `json:"errors"`
+			}
+			if err := json.Unmarshal([]byte(r.stderr), &p); err != nil {
+				t.Fatalf("stderr is not a problem document: %q", r.stderr)
+			}
+			if p.Status != tt.wantStatus || (tt.wantField != "" && (len(p.Errors) == 0 || p.Errors[0].Field != tt.wantField)) {
+				t.Errorf("problem = %+v, want status %d at %q", p, tt.wantStatus, tt.wantField)
+			}
+		})
+	}
+	t.Run("missing input file", func(t *testing.T) {
+		r := run(t, "", "compute", "--config", cfg, "--input", filepath.Join(t.TempDir(), "none.json"))
+		if r.code != 1 || !strings.Contains(r.stderr, "no such file") {
+			t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+		}
+	})
+	t.Run("named config file missing", func(t *testing.T) {
+		r := run(t, seedRequest, "compute", "--config", filepath.Join(t.TempDir(), "none.toml"))
+		if r.code != 1 || !strings.Contains(r.stderr, "no such file") {
+			t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+		}
+	})
+}
+
+func TestComputeWithoutBuiltInRule(t *testing.T) {
+	// A plain go build leaves the default rule out; the error says how to
+	// get it.
+	cfg := filepath.Join(t.TempDir(), "config.toml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("[server]\ndata_dir = %q\n", t.TempDir())), 0o644)
+	r := run(t, seedRequest, "compute", "--config", cfg)
+	if r.code != 1 || !strings.Contains(r.stderr, "make build") {
+		t.Fatalf("exit %d, stderr %q; want a hint to run make build", r.code, r.stderr)
+	}
+}
+
+// TestServeGracefulShutdown runs the real binary on loopback, uses the API,
+// then stops it with a signal: it must finish cleanly.
+func TestServeGracefulShutdown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	root, err := wasmbuild.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "syncrules")
+	build := exec.Command("go", "build", "-o", bin, "./host")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		t.Run(sig.String(), func(t *testing.T) {
+			cfg := testConfig(t)
+			cmd := exec.Command(bin, "serve", "--config", cfg, "--listen", "127.0.0.1:0")
+			stderr, err := cmd.StderrPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer cmd.Process.Kill()
+			logs := make(chan string, 100)
+			go func() {
+				sc := bufio.NewScanner(stderr)
+				for sc.Scan() {
+					logs <- sc.Text()
+				}
+				close(logs)
+			}()
+			addr := ""
+			for line := range logs {
+				if m := regexp.MustCompile(`msg=listening addr=(\S+)`).FindStringSubmatch(line); m != nil {
+					addr = m[1]
+					break
+				}
+			}
+			if addr == "" {
+				t.Fatal("the server never logged its address")
+			}
+			resp, err := http.Post(addr+"/v1/compute", "application/json", strings.NewReader(seedRequest))
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || !strings.Contains(string(body), `"beta":80`) {
+				t.Fatalf("POST /v1/compute = %d %s", resp.StatusCode, body)
+			}
+			if err := cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			var rest []string
+			timeout := time.After(10 * time.Second)
+		drain:
+			for {
+				select {
+				case line, ok := <-logs:
+					if !ok {
+						break drain
+					}
+					rest = append(rest, line)
+				case <-timeout:
+					t.Fatal("the server did not stop within 10s of the signal")
+				}
+			}
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("exit: %v; logs %q", err, rest)
+			}
+			if all := strings.Join(rest, "\n"); !strings.Contains(all, "shutting down") || !strings.Contains(all, "msg=stopped") {
+				t.Errorf("logs after the signal = %q, want shutting down and stopped", all)
+			}
+		})
+	}
+}
