@@ -436,7 +436,7 @@ func (p *plan) read(out []byte, resp *Response, explain bool) error {
 		for k, w := range p.active {
 			row[k] = o.Quantity(i, w)
 		}
-		resp.Items[i].Quantities = Quantities{names: p.activeIDs, values: row}
+		resp.Items[i].Quantities = Quantities{names: p.activeIDs, values: row, set: true}
 	}
 	for k := range o.NumItemErrors() {
 		i, msg := o.ItemError(k)

@@ -3,9 +3,12 @@ package compute
 import (
 	"context"
 	"errors"
+	"math/big"
 	"strings"
 	"sync"
 	"testing"
+
+	"pgregory.net/rapid"
 
 	"github.com/syncrules/syncrules/rules/defaultrule"
 	"github.com/syncrules/syncrules/sdk"
@@ -313,5 +316,76 @@ func checkInvariants(t *testing.T, req *Request, resp *Response) {
 		if strings.Join(got, "\x00") != strings.Join(active, "\x00") {
 			t.Fatalf("item %q has warehouses %q, want the active ones %q", it.ID, got, active)
 		}
+	}
+}
+
+// TestDecimalAgreesWithBig is a differential test of the exact decimal
+// reader against math/big on literals with exponents big.Rat can still
+// expand cheaply.
+func TestDecimalAgreesWithBig(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		lit := rapid.StringMatching(`-?(0|[1-9][0-9]{0,22})(\.[0-9]{1,8})?([eE][+-]?[0-9]{1,2})?`).Draw(t, "lit")
+		r, ok := new(big.Rat).SetString(lit)
+		if !ok {
+			t.Fatalf("big.Rat refused %q", lit)
+		}
+		n := NumberOf(lit)
+
+		wantInt, wantIntOK := int64(0), r.IsInt() && r.Num().IsInt64()
+		if wantIntOK {
+			wantInt = r.Num().Int64()
+		}
+		if got, ok := n.Int(); ok != wantIntOK || got != wantInt {
+			t.Fatalf("Int(%q) = %d, %t; want %d, %t", lit, got, ok, wantInt, wantIntOK)
+		}
+
+		bp, msg := percentageBasisPoints(n)
+		hundredths := new(big.Rat).Mul(r, big.NewRat(100, 1))
+		switch {
+		case r.Sign() < 0 || r.Cmp(big.NewRat(100, 1)) > 0:
+			if !strings.Contains(msg, "between 0 and 100") {
+				t.Fatalf("percentage %q: %d, %q; want out of range", lit, bp, msg)
+			}
+		case !hundredths.IsInt():
+			if !strings.Contains(msg, "two decimals") {
+				t.Fatalf("percentage %q: %d, %q; want too many decimals", lit, bp, msg)
+			}
+		default:
+			if msg != "" || int64(bp) != hundredths.Num().Int64() {
+				t.Fatalf("percentage %q = %d, %q; want %s basis points", lit, bp, msg, hundredths.Num())
+			}
+		}
+	})
+}
+
+// TestHugeExponentsAreNotExpanded: a literal such as 1e999999 is judged from
+// its digits and exponent, never by building the number (a request of a few
+// hundred bytes once cost 60 MB that way).
+func TestHugeExponentsAreNotExpanded(t *testing.T) {
+	tests := []struct {
+		lit     string
+		wantInt bool
+		wantBP  string // "" when valid
+	}{
+		{"1e999999", false, "between 0 and 100"},
+		{"1e-999999", false, "two decimals"},
+		{"0e999999999999", true, ""},
+		{"-0.0e-999999", true, ""},
+		{"1e99999999999999999999999", false, "between 0 and 100"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.lit, func(t *testing.T) {
+			n := NumberOf(tt.lit)
+			if _, ok := n.Int(); ok != tt.wantInt {
+				t.Errorf("Int() ok = %t, want %t", ok, tt.wantInt)
+			}
+			if _, msg := percentageBasisPoints(n); !strings.Contains(msg, tt.wantBP) || (tt.wantBP == "") != (msg == "") {
+				t.Errorf("percentage message %q, want %q", msg, tt.wantBP)
+			}
+			allocs := testing.AllocsPerRun(10, func() { n.Int(); percentageBasisPoints(n) })
+			if allocs > 10 {
+				t.Errorf("%.0f allocations per check: the exponent is being expanded", allocs)
+			}
+		})
 	}
 }

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"math/big"
 	"reflect"
 	"strconv"
+	"strings"
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/syncrules/syncrules/sdk/abi"
 )
 
 // Request is the body of a compute request.
@@ -82,24 +84,20 @@ func (f Flag) IsZero() bool { return !f.Set }
 
 // UnmarshalJSONFrom reads true, false or null (not given).
 func (f *Flag) UnmarshalJSONFrom(d *jsontext.Decoder) error {
-	tok, err := d.ReadToken()
-	if err != nil {
-		return err
-	}
-	switch tok.Kind() {
-	case 'n':
-		*f = Flag{}
-	case 't', 'f':
-		*f = Flag{Set: true, Value: tok.Bool()}
-	default:
-		if k := tok.Kind(); k == '{' || k == '[' {
-			if err := d.SkipValue(); err != nil {
-				return err
-			}
+	switch k := d.PeekKind(); k {
+	case 'n', 't', 'f':
+		tok, err := d.ReadToken()
+		if err != nil {
+			return err
 		}
-		return &json.SemanticError{JSONKind: tok.Kind(), Err: errType}
+		*f = Flag{Set: k != 'n', Value: k == 't' && tok.Bool()}
+		return nil
+	default:
+		if err := d.SkipValue(); err != nil {
+			return err
+		}
+		return &json.SemanticError{JSONKind: k, Err: errType}
 	}
-	return nil
 }
 
 // MarshalJSONTo writes the flag's value.
@@ -128,15 +126,125 @@ func (n Number) Int() (int64, bool) {
 	if v, err := strconv.ParseInt(n.lit, 10, 64); err == nil {
 		return v, true
 	}
-	r, ok := new(big.Rat).SetString(n.lit)
-	if !ok || !r.IsInt() || !r.Num().IsInt64() {
+	d, ok := parseDecimal(n.lit)
+	if !ok {
 		return 0, false
 	}
-	return r.Num().Int64(), true
+	return d.scaledInt(0, math.MaxInt64)
 }
 
-// Rat returns the number's exact value.
-func (n Number) Rat() (*big.Rat, bool) { return new(big.Rat).SetString(n.lit) }
+// decimal is a number literal read exactly as ±digits × 10^exp, where digits
+// has no leading or trailing zeros ("" is zero). Reading one costs the length
+// of the literal whatever its exponent: 1e999999 is never expanded.
+type decimal struct {
+	neg    bool
+	digits string
+	exp    int64
+}
+
+// parseDecimal reads a JSON number literal.
+func parseDecimal(lit string) (decimal, bool) {
+	var d decimal
+	s := lit
+	if strings.HasPrefix(s, "-") {
+		d.neg, s = true, s[1:]
+	}
+	end := func(s string) int { return len(s) - len(strings.TrimLeft(s, "0123456789")) }
+	i := end(s)
+	if i == 0 {
+		return d, false
+	}
+	digits, s := s[:i], s[i:]
+	if strings.HasPrefix(s, ".") {
+		f := end(s[1:])
+		if f == 0 {
+			return d, false
+		}
+		digits += s[1 : 1+f]
+		d.exp -= int64(f)
+		s = s[1+f:]
+	}
+	if len(s) > 0 && (s[0] == 'e' || s[0] == 'E') {
+		s = s[1:]
+		sign := int64(1)
+		if len(s) > 0 && (s[0] == '+' || s[0] == '-') {
+			if s[0] == '-' {
+				sign = -1
+			}
+			s = s[1:]
+		}
+		e := end(s)
+		if e == 0 {
+			return d, false
+		}
+		var v int64
+		for _, c := range s[:e] {
+			v = min(v*10+int64(c-'0'), 1<<40) // far past any value accepted
+		}
+		d.exp += sign * v
+		s = s[e:]
+	}
+	if s != "" {
+		return d, false
+	}
+	digits = strings.TrimLeft(digits, "0")
+	trimmed := strings.TrimRight(digits, "0")
+	d.exp += int64(len(digits) - len(trimmed))
+	d.digits = trimmed
+	return d, true
+}
+
+// scaledInt returns the value times 10^scale if that is an integer within
+// [-limit, limit].
+func (d decimal) scaledInt(scale, limit int64) (int64, bool) {
+	if d.digits == "" {
+		return 0, true
+	}
+	exp := d.exp + scale
+	if exp < 0 || int64(len(d.digits))+exp > 19 {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(d.digits+strings.Repeat("0", int(exp)), 10, 64)
+	if err != nil || v > uint64(limit)+1 || (!d.neg && v > uint64(limit)) {
+		return 0, false
+	}
+	if d.neg {
+		return -int64(v-1) - 1, true
+	}
+	return int64(v), true
+}
+
+// cmpInt compares the value with the integer k >= 0: -1, 0 or 1.
+func (d decimal) cmpInt(k int64) int {
+	switch {
+	case d.digits == "" && k == 0:
+		return 0
+	case d.digits == "" || d.neg:
+		return -1
+	case k == 0:
+		return 1
+	}
+	ks := strconv.FormatInt(k, 10)
+	switch intLen := int64(len(d.digits)) + d.exp; { // digits before the point
+	case intLen < int64(len(ks)):
+		return -1
+	case intLen > int64(len(ks)):
+		return 1
+	}
+	// Same number of integer digits: compare digit by digit, then any
+	// fraction makes the value larger.
+	padded := d.digits
+	if d.exp > 0 {
+		padded += strings.Repeat("0", int(d.exp))
+	}
+	if c := strings.Compare(padded[:len(ks)], ks); c != 0 {
+		return c
+	}
+	if len(padded) > len(ks) {
+		return 1
+	}
+	return 0
+}
 
 // UnmarshalJSONFrom reads a number literal or null.
 func (n *Number) UnmarshalJSONFrom(d *jsontext.Decoder) error {
@@ -269,18 +377,18 @@ func got(k jsontext.Kind) string {
 
 // percentageBasisPoints parses a percentage exactly into basis points.
 func percentageBasisPoints(n Number) (uint32, string) {
-	r, ok := n.Rat()
+	d, ok := parseDecimal(n.lit)
 	if !ok {
 		return 0, "must be a number"
 	}
-	if r.Sign() < 0 || r.Cmp(big.NewRat(100, 1)) > 0 {
+	if d.cmpInt(0) < 0 || d.cmpInt(100) > 0 {
 		return 0, fmt.Sprintf("must be between 0 and 100, got %s", n.lit)
 	}
-	bp := new(big.Rat).Mul(r, big.NewRat(100, 1))
-	if !bp.IsInt() {
+	bp, ok := d.scaledInt(2, abi.MaxPercentage)
+	if !ok {
 		return 0, fmt.Sprintf("may have at most two decimals, got %s", n.lit)
 	}
-	return uint32(bp.Num().Int64()), ""
+	return uint32(bp), ""
 }
 
 // int32Of checks that n is an integer within int32, the range of Shopify's

@@ -45,10 +45,11 @@ type Warning struct {
 type Quantities struct {
 	names  []string
 	values []int32
+	set    bool // a failed item has none; a shop with no active warehouse has {}
 }
 
-// IsZero reports whether q holds no warehouses at all (a failed item).
-func (q Quantities) IsZero() bool { return q.names == nil }
+// IsZero reports whether q was never set, as for a failed item.
+func (q Quantities) IsZero() bool { return !q.set }
 
 // Len returns the number of warehouses.
 func (q Quantities) Len() int { return len(q.values) }

@@ -25,6 +25,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -87,6 +88,9 @@ type Engine struct {
 	cfg   Config
 	rt    wazero.Runtime
 	cache wazero.CompilationCache
+
+	mu      sync.Mutex
+	modules map[*Module]struct{} // loaded and not closed
 }
 
 // New returns an Engine.
@@ -112,11 +116,18 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		rt.Close(ctx)
 		return nil, fmt.Errorf("engine: wasi: %w", err)
 	}
-	return &Engine{cfg: cfg, rt: rt, cache: cache}, nil
+	return &Engine{cfg: cfg, rt: rt, cache: cache, modules: map[*Module]struct{}{}}, nil
 }
 
-// Close closes the engine and every module it loaded.
+// Close closes the engine and every module it loaded. Calls in flight fail
+// with ErrClosed, as do calls made after.
 func (e *Engine) Close(ctx context.Context) error {
+	e.mu.Lock()
+	for m := range e.modules {
+		m.pool.close(ctx)
+	}
+	clear(e.modules)
+	e.mu.Unlock()
 	err := e.rt.Close(ctx)
 	if e.cache != nil {
 		err = errors.Join(err, e.cache.Close(ctx))
@@ -130,7 +141,7 @@ type Module struct {
 	sha256     string
 	abiVersion uint32
 	cfg        Config
-	rt         wazero.Runtime
+	eng        *Engine
 	compiled   wazero.CompiledModule
 	pool       pool
 }
@@ -157,7 +168,7 @@ func (e *Engine) Load(ctx context.Context, name string, wasm []byte) (*Module, e
 		compiled.Close(ctx)
 		return nil, fmt.Errorf("%w: %s: %v", ErrInvalidModule, name, err)
 	}
-	m := &Module{name: name, sha256: hex.EncodeToString(sum[:]), cfg: e.cfg, rt: e.rt, compiled: compiled}
+	m := &Module{name: name, sha256: hex.EncodeToString(sum[:]), cfg: e.cfg, eng: e, compiled: compiled}
 	m.pool.init(e.cfg.PoolSize)
 	inst, err := m.instantiate(ctx)
 	if err != nil {
@@ -175,6 +186,9 @@ func (e *Engine) Load(ctx context.Context, name string, wasm []byte) (*Module, e
 	}
 	m.pool.sem <- struct{}{}
 	m.pool.release(ctx, inst, true)
+	e.mu.Lock()
+	e.modules[m] = struct{}{}
+	e.mu.Unlock()
 	return m, nil
 }
 
@@ -247,13 +261,20 @@ func (m *Module) Call(ctx context.Context, input []byte, read func(output []byte
 	}
 	err = inst.call(ctx, input, read)
 	keep := err == nil && uint64(inst.mem.Size()) <= m.cfg.RecycleMemoryBytes
-	m.pool.release(ctx, inst, keep)
+	if closed := m.pool.release(ctx, inst, keep); closed && err != nil {
+		// The engine or module closed under the call; that, not the
+		// guest, is why it failed.
+		return fmt.Errorf("%w: %s", ErrClosed, m.name)
+	}
 	return err
 }
 
 // Close closes the module's idle instances and refuses new calls; calls in
 // flight finish and their instances are closed on release.
 func (m *Module) Close(ctx context.Context) error {
+	m.eng.mu.Lock()
+	delete(m.eng.modules, m)
+	m.eng.mu.Unlock()
 	m.pool.close(ctx)
 	return m.compiled.Close(ctx)
 }

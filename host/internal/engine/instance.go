@@ -33,7 +33,7 @@ func (m *Module) instantiate(ctx context.Context) (*instance, error) {
 		WithStartFunctions(abi.ExportInitialize).
 		WithStdout(log).
 		WithStderr(log)
-	mod, err := m.rt.InstantiateModule(ctx, m.compiled, cfg)
+	mod, err := m.eng.rt.InstantiateModule(ctx, m.compiled, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("it fails to initialise: %w%s", err, log.tail())
 	}
@@ -169,15 +169,18 @@ func (p *pool) acquire(ctx context.Context, m *Module) (*instance, error) {
 	}
 }
 
-func (p *pool) release(ctx context.Context, inst *instance, keep bool) {
+// release returns an instance to the pool, or closes it; it reports whether
+// the pool was closed.
+func (p *pool) release(ctx context.Context, inst *instance, keep bool) (closed bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if keep && !p.closed {
 		p.idle <- inst // never blocks: idle holds at most one per token
-		return
+		return false
 	}
 	inst.close(context.WithoutCancel(ctx))
 	<-p.sem
+	return p.closed
 }
 
 func (p *pool) close(ctx context.Context) {

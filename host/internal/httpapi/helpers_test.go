@@ -1,0 +1,463 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/syncrules/syncrules/host/internal/compute"
+	"github.com/syncrules/syncrules/host/internal/engine"
+	"github.com/syncrules/syncrules/host/internal/httpapi"
+	"github.com/syncrules/syncrules/host/internal/wasmbuild"
+)
+
+const defaultModulePkg = "./rules/defaultrule/module"
+
+// cacheDir holds wazero's compilation cache for the whole test binary, so
+// that each test's engine compiles the default module only once.
+var cacheDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "httpapi-test-cache-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	cacheDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// rule is the real default rule module, loaded in a real engine.
+type rule struct {
+	wasm   []byte
+	module *engine.Module
+	engine *engine.Engine
+}
+
+// loadRule builds the default rule module from source (once per test
+// binary) and loads it in a new engine that the test closes.
+func loadRule(tb testing.TB) *rule {
+	tb.Helper()
+	wasm := wasmbuild.ForTest(tb, defaultModulePkg)
+	ctx := context.Background()
+	eng, err := engine.New(ctx, engine.Config{CacheDir: cacheDir})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if err := eng.Close(context.Background()); err != nil {
+			tb.Errorf("closing engine: %v", err)
+		}
+	})
+	mod, err := eng.Load(ctx, "default", wasm)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return &rule{wasm: wasm, module: mod, engine: eng}
+}
+
+// server is the real API handler served over loopback, with a client whose
+// every exchange is checked against the OpenAPI document.
+type server struct {
+	url     string
+	handler *httpapi.Handler
+	service *compute.Service
+	client  *http.Client
+	// transport reaches the server without checks, for benchmarks.
+	transport http.RoundTripper
+}
+
+// serverConfig configures a server. The zero value serves the real default
+// rule with the default limits.
+type serverConfig struct {
+	runner         compute.Runner // default: the real default rule module
+	limits         compute.Limits
+	maxQuantity    int // default 999999
+	computeTimeout time.Duration
+}
+
+// newServer serves the API on 127.0.0.1 until the test ends. r provides the
+// rule when cfg.runner is nil.
+func newServer(tb testing.TB, r *rule, cfg serverConfig) *server {
+	tb.Helper()
+	runner := cfg.runner
+	var info httpapi.DefaultRule
+	if runner == nil {
+		runner = r.module
+		info = httpapi.DefaultRule{SHA256: r.module.SHA256(), ABIVersion: r.module.ABIVersion()}
+	}
+	if cfg.maxQuantity == 0 {
+		cfg.maxQuantity = compute.MaxMaxQuantity
+	}
+	svc, err := compute.NewService(runner, cfg.limits, cfg.maxQuantity)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	h := httpapi.New(httpapi.Options{
+		Compute:        svc,
+		DefaultRule:    info,
+		ComputeTimeout: cfg.computeTimeout,
+		Logger:         slog.New(slog.DiscardHandler),
+		Version:        "test",
+	})
+	srv := httptest.NewUnstartedServer(h)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	srv.Listener.Close()
+	srv.Listener = ln
+	srv.Start()
+	tb.Cleanup(srv.Close)
+	return &server{
+		url:       srv.URL,
+		handler:   h,
+		service:   svc,
+		client:    &http.Client{Transport: &checkedTransport{base: srv.Client().Transport, contract: loadContract(tb)}},
+		transport: srv.Client().Transport,
+	}
+}
+
+// exchange is one request and its whole response.
+type exchange struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// do sends a request with the server's checked client and reads the whole
+// response.
+func (s *server) do(tb testing.TB, method, path, contentType, body string) exchange {
+	tb.Helper()
+	req, err := http.NewRequest(method, s.url+path, strings.NewReader(body))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return exchange{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+// post sends body to path (with its query) as JSON.
+func (s *server) post(tb testing.TB, path, body string) exchange {
+	tb.Helper()
+	return s.do(tb, http.MethodPost, path, "application/json", body)
+}
+
+// compute posts a request that must succeed and decodes the response.
+func (s *server) compute(tb testing.TB, query, body string) computeResponse {
+	tb.Helper()
+	ex := s.post(tb, "/v1/compute"+query, body)
+	if ex.status != http.StatusOK {
+		tb.Fatalf("POST /v1/compute%s: status %d, want 200\n%s", query, ex.status, ex.body)
+	}
+	if ct := ex.header.Get("Content-Type"); ct != "application/json" {
+		tb.Errorf("Content-Type %q, want application/json", ct)
+	}
+	var resp computeResponse
+	decodeStrict(tb, ex.body, &resp)
+	return resp
+}
+
+// computeResponse mirrors the documented response; quantities keep their
+// order.
+type computeResponse struct {
+	Items []struct {
+		ID         string            `json:"id"`
+		Quantities orderedQuantities `json:"quantities"`
+		Error      *struct {
+			Rule, Code, Detail string
+		} `json:"error"`
+		Trace []struct {
+			Stage      string                                `json:"stage"`
+			Quantities orderedQuantities                     `json:"quantities"`
+			Warehouses map[string]map[string]json.RawMessage `json:"warehouses"`
+			Item       map[string]json.RawMessage            `json:"item"`
+		} `json:"trace"`
+	} `json:"items"`
+	Warnings []warning `json:"warnings"`
+}
+
+type warning struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Field   string `json:"field"`
+}
+
+// quantity is one warehouse's quantity.
+type quantity struct {
+	Warehouse string
+	Quantity  int64
+}
+
+// orderedQuantities is a quantities object with its members in order;
+// absent is nil, {} is empty and not nil.
+type orderedQuantities []quantity
+
+func (q *orderedQuantities) UnmarshalJSON(b []byte) error {
+	dec := jsontext.NewDecoder(bytes.NewReader(b))
+	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {
+		return fmt.Errorf("quantities: want an object, got %s", b)
+	}
+	*q = orderedQuantities{}
+	for dec.PeekKind() != '}' {
+		tok, err := dec.ReadToken()
+		if err != nil {
+			return err
+		}
+		name := tok.String()
+		v, err := dec.ReadToken()
+		if err != nil {
+			return err
+		}
+		if v.Kind() != '0' {
+			return fmt.Errorf("quantities: %s is not a number", name)
+		}
+		n, err := json.Number(v.String()).Int64()
+		if err != nil {
+			return fmt.Errorf("quantities: %s: %v", name, err)
+		}
+		*q = append(*q, quantity{name, n})
+	}
+	return nil
+}
+
+// problemDoc is an RFC 9457 problem document.
+type problemDoc struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail"`
+	Errors []struct {
+		Field  string `json:"field"`
+		Detail string `json:"detail"`
+	} `json:"errors"`
+}
+
+// fields returns the fields of the problem's errors, in order.
+func (p problemDoc) fields() []string {
+	fs := make([]string, len(p.Errors))
+	for i, e := range p.Errors {
+		fs[i] = e.Field
+	}
+	return fs
+}
+
+// decodeStrict decodes b into v, failing on unknown members.
+func decodeStrict(tb testing.TB, b []byte, v any) {
+	tb.Helper()
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		tb.Fatalf("decoding %s: %v", b, err)
+	}
+}
+
+// problemOf checks that ex is a problem document with status and returns it.
+func problemOf(tb testing.TB, ex exchange, status int) problemDoc {
+	tb.Helper()
+	if ex.status != status {
+		tb.Fatalf("status %d, want %d\n%s", ex.status, status, ex.body)
+	}
+	if ct := ex.header.Get("Content-Type"); ct != "application/problem+json" {
+		tb.Errorf("Content-Type %q, want application/problem+json", ct)
+	}
+	var p problemDoc
+	decodeStrict(tb, ex.body, &p)
+	if p.Status != status || p.Title != http.StatusText(status) || p.Type != "about:blank" {
+		tb.Errorf("problem type %q, title %q, status %d; want about:blank, %q, %d", p.Type, p.Title, p.Status, http.StatusText(status), status)
+	}
+	return p
+}
+
+// contract is the OpenAPI document the server serves, ready to check
+// exchanges against.
+type contract struct {
+	doc    *openapi3.T
+	router routers.Router
+}
+
+var loadContractOnce = sync.OnceValues(func() (*contract, error) {
+	doc, err := openapi3.NewLoader().LoadFromData(httpapi.OpenAPI())
+	if err != nil {
+		return nil, err
+	}
+	if err := doc.Validate(context.Background()); err != nil {
+		return nil, err
+	}
+	router, err := gorillamux.NewRouter(doc)
+	if err != nil {
+		return nil, err
+	}
+	return &contract{doc: doc, router: router}, nil
+})
+
+func loadContract(tb testing.TB) *contract {
+	tb.Helper()
+	c, err := loadContractOnce()
+	if err != nil {
+		tb.Fatalf("the OpenAPI document: %v", err)
+	}
+	return c
+}
+
+// checkedTransport checks every exchange against the OpenAPI document. A
+// response that breaks the document fails the request with an error, so the
+// test that sent it fails where it sent it. Beyond the schemas, it checks
+// that the document and the server agree on which requests are acceptable:
+// a request the server answers 200 must satisfy the document, and one it
+// answers 400 must not.
+type checkedTransport struct {
+	base     http.RoundTripper
+	contract *contract
+}
+
+func (t *checkedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	var reqBody []byte
+	if req.Body != nil {
+		var err error
+		if reqBody, err = io.ReadAll(req.Body); err != nil {
+			return nil, err
+		}
+		req.Body.Close()
+	}
+	sent := req.Clone(req.Context())
+	sent.Body = io.NopCloser(bytes.NewReader(reqBody))
+	resp, err := t.base.RoundTrip(sent)
+	if err != nil {
+		return nil, err
+	}
+	respBody, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(respBody))
+	if err := t.contract.check(req, reqBody, resp, respBody); err != nil {
+		return nil, fmt.Errorf("the exchange breaks the OpenAPI document: %w\n%s %s\n%s\n-> %d %s\n%s",
+			err, req.Method, req.URL.RequestURI(), clip(reqBody), resp.StatusCode, resp.Header.Get("Content-Type"), clip(respBody))
+	}
+	return resp, nil
+}
+
+func clip(b []byte) string {
+	if len(b) > 2000 {
+		return string(b[:2000]) + "..."
+	}
+	return string(b)
+}
+
+// check checks one exchange against the document.
+func (c *contract) check(req *http.Request, reqBody []byte, resp *http.Response, respBody []byte) error {
+	ctx := context.Background()
+	vreq := req.Clone(ctx)
+	vreq.Body = io.NopCloser(bytes.NewReader(reqBody))
+	route, params, err := c.router.FindRoute(vreq)
+	switch {
+	case errors.Is(err, routers.ErrPathNotFound):
+		return c.checkUnrouted(resp, respBody, http.StatusNotFound)
+	case errors.Is(err, routers.ErrMethodNotAllowed):
+		if resp.Header.Get("Allow") == "" {
+			return errors.New("a 405 without an Allow header")
+		}
+		return c.checkUnrouted(resp, respBody, http.StatusMethodNotAllowed)
+	case err != nil:
+		return err
+	}
+	in := &openapi3filter.RequestValidationInput{
+		Request: vreq, PathParams: params, Route: route,
+		Options: &openapi3filter.Options{SkipSettingDefaults: true},
+	}
+	reqErr := openapi3filter.ValidateRequest(ctx, in)
+	if reqErr == nil && len(reqBody) > 0 && !jsontext.Value(reqBody).IsValid() {
+		// kin-openapi ignores what follows the first JSON value and
+		// accepts duplicate names; a body like that is not JSON.
+		reqErr = errors.New("the body is not one JSON value with unique names")
+	}
+	switch {
+	case resp.StatusCode/100 == 2 && reqErr != nil:
+		return fmt.Errorf("the server accepted a request that the document rejects: %w", reqErr)
+	case resp.StatusCode == http.StatusBadRequest && reqErr == nil:
+		return errors.New("the server answered 400 to a request that the document accepts")
+	}
+	err = openapi3filter.ValidateResponse(ctx, &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: in,
+		Status:                 resp.StatusCode,
+		Header:                 resp.Header,
+		Body:                   io.NopCloser(bytes.NewReader(respBody)),
+		Options:                &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
+	})
+	if err != nil {
+		return err
+	}
+	return checkProblemStatus(resp, respBody)
+}
+
+// checkUnrouted checks a response to a request the document has no
+// operation for: it must be a problem document with the given status.
+func (c *contract) checkUnrouted(resp *http.Response, respBody []byte, status int) error {
+	if resp.StatusCode != status {
+		return fmt.Errorf("status %d, want %d: the document has no such operation", resp.StatusCode, status)
+	}
+	mt, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	if err != nil || mt != "application/problem+json" {
+		return fmt.Errorf("Content-Type %q, want application/problem+json", resp.Header.Get("Content-Type"))
+	}
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(respBody))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil {
+		return err
+	}
+	if err := c.doc.Components.Schemas["Problem"].Value.VisitJSON(v, openapi3.VisitAsResponse()); err != nil {
+		return err
+	}
+	return checkProblemStatus(resp, respBody)
+}
+
+// checkProblemStatus checks that a problem document's status is the
+// response's.
+func checkProblemStatus(resp *http.Response, respBody []byte) error {
+	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "application/problem+json" {
+		return nil
+	}
+	var p struct{ Status int }
+	if err := json.Unmarshal(respBody, &p); err != nil {
+		return err
+	}
+	if p.Status != resp.StatusCode {
+		return fmt.Errorf("the problem's status %d is not the response's %d", p.Status, resp.StatusCode)
+	}
+	return nil
+}
