@@ -26,13 +26,16 @@ func computeCmd(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	in := e.stdin
+	in, size := e.stdin, int64(-1)
 	if *input != "-" {
 		f, err := os.Open(*input)
 		if err != nil {
 			return err
 		}
 		defer f.Close()
+		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+			size = st.Size()
+		}
 		in = f
 	}
 	eng, mod, _, err := loadDefaultRule(ctx, cfg)
@@ -44,7 +47,7 @@ func computeCmd(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	req, err := compute.ReadRequest(in, svc.Limits())
+	req, err := compute.ReadRequest(in, size, svc.Limits())
 	if err == nil {
 		var resp *compute.Response
 		if resp, err = svc.Compute(ctx, req, compute.Options{Explain: *explain}); err == nil {

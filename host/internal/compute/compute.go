@@ -8,9 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/go-json-experiment/json/jsontext"
@@ -311,17 +309,41 @@ func (p *plan) warnMapping(field string, loc uint32, w int) {
 		Message: fmt.Sprintf("no location is active: nothing is published to %q", wh.ID)})
 }
 
+// location returns the index of location id, the k-th of an item's stock.
+// Items usually list locations in the request's order, so that guess is
+// tried before the map. (Were the id a duplicate, the request is refused
+// anyway.)
+func (p *plan) location(k int, id string) (int, bool) {
+	if k < len(p.req.Locations) && p.req.Locations[k].ID == id {
+		return k, true
+	}
+	l, ok := p.locIndex[id]
+	return l, ok
+}
+
 // encode validates the items, adding what the caller must fix to probs, and
 // encodes the batch into dst's storage.
 func (p *plan) encode(dst []byte, flags uint32, probs *problems) []byte {
 	req := p.req
 	c := abi.InputCounts{Items: len(req.Items), Locations: len(req.Locations), Warehouses: len(req.Warehouses), Mappings: len(p.mappings)}
+	strs := 0 // the string table's exact size, so it never grows by copying
+	for _, l := range req.Locations {
+		strs += len(l.ID)
+	}
+	for _, w := range req.Warehouses {
+		strs += len(w.ID)
+	}
 	for i := range req.Items {
-		c.Tags += len(req.Items[i].Tags)
+		it := &req.Items[i]
+		c.Tags += len(it.Tags)
+		strs += len(it.ID) + len(it.ProductID) + len(it.SKU)
+		for _, t := range it.Tags {
+			strs += len(t)
+		}
 	}
 	settings := p.settings
 	settings.Flags = flags
-	b := abi.NewInputBuilder(dst, c, settings, nil, 16*len(req.Items)+64)
+	b := abi.NewInputBuilder(dst, c, settings, nil, strs)
 	for i, loc := range req.Locations {
 		var f uint32
 		if loc.Active.Or(true) {
@@ -344,7 +366,6 @@ func (p *plan) encode(dst []byte, flags uint32, probs *problems) []byte {
 	}
 
 	ids := make(map[string]int, len(req.Items))
-	var itemProbs []FieldError
 	for i := range req.Items {
 		it := &req.Items[i]
 		switch j, dup := ids[it.ID]; {
@@ -363,26 +384,21 @@ func (p *plan) encode(dst []byte, flags uint32, probs *problems) []byte {
 			f |= abi.ItemContinueSelling
 		}
 		b.SetItem(i, f, it.ID, it.ProductID, it.SKU, it.Tags)
-		itemProbs = itemProbs[:0]
-		for loc, n := range it.Available {
-			l, ok := p.locIndex[loc]
+		for k, e := range it.Available {
+			l, ok := p.location(k, e.Location)
 			if !ok {
-				itemProbs = append(itemProbs, FieldError{ptr("items", i, "available", loc), fmt.Sprintf("names an unknown location %q", loc)})
+				probs.add(ptr("items", i, "available", e.Location), "names an unknown location %q", e.Location)
 				continue
 			}
-			if n.IsZero() {
+			if e.Quantity.IsZero() {
 				continue // null: nothing known, nothing published
 			}
-			v, msg := int32Of(n)
+			v, msg := int32Of(e.Quantity)
 			if msg != "" {
-				itemProbs = append(itemProbs, FieldError{ptr("items", i, "available", loc), msg})
+				probs.add(ptr("items", i, "available", e.Location), "%s", msg)
 				continue
 			}
 			b.SetAvailable(i, l, v)
-		}
-		slices.SortFunc(itemProbs, func(a, b FieldError) int { return strings.Compare(a.Field, b.Field) })
-		for _, fe := range itemProbs {
-			probs.add(fe.Field, "%s", fe.Detail)
 		}
 	}
 	return b.Bytes()

@@ -389,3 +389,43 @@ func TestHugeExponentsAreNotExpanded(t *testing.T) {
 		})
 	}
 }
+
+func TestStockDecoding(t *testing.T) {
+	tests := []struct {
+		name      string
+		available string
+		want      Stock
+		wantField string // of a Malformed error
+	}{
+		{"in request order", `{"B":2,"A":-1,"C":null}`, Stock{{"B", NumberOf("2")}, {"A", NumberOf("-1")}, {"C", Number{}}}, ""},
+		{"exact literals kept", `{"A":1e2,"B":12345678901234567890}`, Stock{{"A", NumberOf("1e2")}, {"B", NumberOf("12345678901234567890")}}, ""},
+		{"null", `null`, nil, ""},
+		{"location named twice", `{"A":1,"A":2}`, nil, "/items/0/available/A"},
+		{"string value", `{"A":"5"}`, nil, "/items/0/available/A"},
+		{"array", `[1]`, nil, "/items/0/available"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, err := DecodeRequest([]byte(`{"items":[{"id":"x","available":` + tt.available + `}]}`))
+			if tt.wantField != "" {
+				var in *InputError
+				if !errors.As(err, &in) || in.Kind != Malformed || in.Errors[0].Field != tt.wantField {
+					t.Fatalf("DecodeRequest() = %v, want Malformed at %s", err, tt.wantField)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := req.Items[0].Available
+			if len(got) != len(tt.want) {
+				t.Fatalf("stock = %+v, want %+v", got, tt.want)
+			}
+			for i := range got {
+				if got[i].Location != tt.want[i].Location || got[i].Quantity.String() != tt.want[i].Quantity.String() || got[i].Quantity.IsZero() != tt.want[i].Quantity.IsZero() {
+					t.Errorf("entry %d = %+v, want %+v", i, got[i], tt.want[i])
+				}
+			}
+		})
+	}
+}

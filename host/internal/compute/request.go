@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -62,7 +63,72 @@ type Item struct {
 	Tags            []string          `json:"tags,omitempty"`
 	Tracked         Flag              `json:"tracked,omitzero"`
 	ContinueSelling bool              `json:"continue_selling,omitempty"`
-	Available       map[string]Number `json:"available,omitempty"`
+	Available       Stock             `json:"available,omitzero"`
+}
+
+// Stock is an item's available stock by location id, in the order the
+// request gives it. It decodes from a JSON object whose values are numbers
+// or null; the decoder refuses a location named twice.
+type Stock []StockEntry
+
+// StockEntry is one location's available stock.
+type StockEntry struct {
+	Location string
+	Quantity Number
+}
+
+// UnmarshalJSONFrom reads an object of location ids to numbers, or null.
+func (s *Stock) UnmarshalJSONFrom(d *jsontext.Decoder) error {
+	switch k := d.PeekKind(); k {
+	case 'n':
+		_, err := d.ReadToken()
+		*s = nil
+		return err
+	case '{':
+	default:
+		if err := d.SkipValue(); err != nil {
+			return err
+		}
+		return &json.SemanticError{JSONKind: k, Err: errType}
+	}
+	if _, err := d.ReadToken(); err != nil {
+		return err
+	}
+	*s = (*s)[:0]
+	for d.PeekKind() != '}' {
+		name, err := d.ReadToken()
+		if err != nil {
+			return err
+		}
+		e := StockEntry{Location: name.String()}
+		if err := e.Quantity.UnmarshalJSONFrom(d); err != nil {
+			var se *json.SemanticError
+			if errors.As(err, &se) && se.JSONPointer == "" {
+				// Say where, and what was wanted: the value, not the object.
+				se.JSONPointer, se.GoType = d.StackPointer(), numberType
+			}
+			return err
+		}
+		*s = append(*s, e)
+	}
+	_, err := d.ReadToken()
+	return err
+}
+
+// MarshalJSONTo writes the stock as an object.
+func (s Stock) MarshalJSONTo(e *jsontext.Encoder) error {
+	if err := e.WriteToken(jsontext.BeginObject); err != nil {
+		return err
+	}
+	for _, entry := range s {
+		if err := e.WriteToken(jsontext.String(entry.Location)); err != nil {
+			return err
+		}
+		if err := entry.Quantity.MarshalJSONTo(e); err != nil {
+			return err
+		}
+	}
+	return e.WriteToken(jsontext.EndObject)
 }
 
 // Flag is a JSON boolean that remembers whether it was given, so that an
@@ -105,24 +171,70 @@ func (f Flag) MarshalJSONTo(e *jsontext.Encoder) error {
 	return e.WriteToken(jsontext.Bool(f.Value))
 }
 
-// Number is a JSON number kept as its literal, so that it is never rounded
-// through float64. null and absent are both the zero Number.
+// Number is a JSON number read exactly, never rounded through float64: a
+// plain integer of up to 18 digits is kept as its value, anything else as
+// its literal. null and absent are both the zero Number.
 type Number struct {
-	lit string
+	lit   string // the literal, unless small
+	small int64
+	kind  uint8
 }
 
+const (
+	numAbsent = iota
+	numSmall
+	numLiteral
+)
+
 // NumberOf returns the Number with the given literal.
-func NumberOf(literal string) Number { return Number{lit: literal} }
+func NumberOf(literal string) Number {
+	if v, ok := smallInt(literal); ok {
+		return Number{small: v, kind: numSmall}
+	}
+	return Number{lit: literal, kind: numLiteral}
+}
+
+// smallInt reads a literal that is only an optional minus and 1 to 18
+// digits, which cannot overflow, without allocating.
+func smallInt[T ~string | ~[]byte](lit T) (int64, bool) {
+	s, neg := lit, false
+	if len(s) > 0 && s[0] == '-' {
+		s, neg = s[1:], true
+	}
+	if len(s) == 0 || len(s) > 18 {
+		return 0, false
+	}
+	var v int64
+	for i := range len(s) {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + int64(c-'0')
+	}
+	if neg {
+		v = -v
+	}
+	return v, true
+}
 
 // IsZero reports whether the number was not given.
-func (n Number) IsZero() bool { return n.lit == "" }
+func (n Number) IsZero() bool { return n.kind == numAbsent }
 
 // String returns the number's literal.
-func (n Number) String() string { return n.lit }
+func (n Number) String() string {
+	if n.kind == numSmall {
+		return strconv.FormatInt(n.small, 10)
+	}
+	return n.lit
+}
 
 // Int returns the number as an int64 if it is an integer in range: 100,
 // 1e2 and 100.0 all give 100.
 func (n Number) Int() (int64, bool) {
+	if n.kind == numSmall {
+		return n.small, true
+	}
 	if v, err := strconv.ParseInt(n.lit, 10, 64); err == nil {
 		return v, true
 	}
@@ -258,7 +370,11 @@ func (n *Number) UnmarshalJSONFrom(d *jsontext.Decoder) error {
 		if err != nil {
 			return err
 		}
-		n.lit = string(v)
+		if small, ok := smallInt(v); ok {
+			*n = Number{small: small, kind: numSmall}
+		} else {
+			*n = Number{lit: string(v), kind: numLiteral}
+		}
 		return nil
 	default:
 		k := d.PeekKind()
@@ -271,8 +387,11 @@ func (n *Number) UnmarshalJSONFrom(d *jsontext.Decoder) error {
 
 // MarshalJSONTo writes the number's literal.
 func (n Number) MarshalJSONTo(e *jsontext.Encoder) error {
-	if n.lit == "" {
+	switch n.kind {
+	case numAbsent:
 		return e.WriteToken(jsontext.Null)
+	case numSmall:
+		return e.WriteToken(jsontext.Int(n.small))
 	}
 	return e.WriteValue(jsontext.Value(n.lit))
 }
@@ -285,19 +404,35 @@ var decodeOptions = json.JoinOptions(
 	json.RejectUnknownMembers(true),
 )
 
+var bodies sync.Pool // *bytes.Buffer, request bodies
+
 // ReadRequest reads and decodes a request of at most limits.MaxBodyBytes.
-// Malformed JSON, an unknown member or a value of the wrong type is a
-// Malformed InputError; a body over the limit is TooLarge.
-func ReadRequest(r io.Reader, limits Limits) (*Request, error) {
+// size is the body's declared length, or -1: a body declared over the limit
+// is refused before it is read. Malformed JSON, an unknown member or a value
+// of the wrong type is a Malformed InputError; a body over the limit is
+// TooLarge.
+func ReadRequest(r io.Reader, size int64, limits Limits) (*Request, error) {
 	limits = limits.withDefaults()
-	body, err := io.ReadAll(io.LimitReader(r, limits.MaxBodyBytes+1))
-	if err != nil {
+	tooBig := tooLarge("", fmt.Sprintf("the body exceeds %d bytes", limits.MaxBodyBytes))
+	if size > limits.MaxBodyBytes {
+		return nil, tooBig
+	}
+	buf, _ := bodies.Get().(*bytes.Buffer)
+	if buf == nil {
+		buf = new(bytes.Buffer)
+	}
+	defer bodies.Put(buf)
+	buf.Reset()
+	if size > 0 {
+		buf.Grow(int(size) + bytes.MinRead)
+	}
+	if _, err := buf.ReadFrom(io.LimitReader(r, limits.MaxBodyBytes+1)); err != nil {
 		return nil, fmt.Errorf("reading request: %w", err)
 	}
-	if int64(len(body)) > limits.MaxBodyBytes {
-		return nil, tooLarge("", fmt.Sprintf("the body exceeds %d bytes", limits.MaxBodyBytes))
+	if int64(buf.Len()) > limits.MaxBodyBytes {
+		return nil, tooBig
 	}
-	return DecodeRequest(body)
+	return DecodeRequest(buf.Bytes()) // the request shares no memory with the body
 }
 
 // DecodeRequest decodes a request body.
@@ -345,6 +480,8 @@ func describe(t reflect.Type) string {
 	switch {
 	case t == numberType:
 		return "a number"
+	case t == reflect.TypeFor[Stock]():
+		return "an object of location ids to numbers"
 	case t == flagType || t.Kind() == reflect.Bool:
 		return "true or false"
 	case t.Kind() == reflect.String:
@@ -377,16 +514,16 @@ func got(k jsontext.Kind) string {
 
 // percentageBasisPoints parses a percentage exactly into basis points.
 func percentageBasisPoints(n Number) (uint32, string) {
-	d, ok := parseDecimal(n.lit)
+	d, ok := parseDecimal(n.String())
 	if !ok {
 		return 0, "must be a number"
 	}
 	if d.cmpInt(0) < 0 || d.cmpInt(100) > 0 {
-		return 0, fmt.Sprintf("must be between 0 and 100, got %s", n.lit)
+		return 0, fmt.Sprintf("must be between 0 and 100, got %s", n)
 	}
 	bp, ok := d.scaledInt(2, abi.MaxPercentage)
 	if !ok {
-		return 0, fmt.Sprintf("may have at most two decimals, got %s", n.lit)
+		return 0, fmt.Sprintf("may have at most two decimals, got %s", n)
 	}
 	return uint32(bp), ""
 }
@@ -396,10 +533,10 @@ func percentageBasisPoints(n Number) (uint32, string) {
 func int32Of(n Number) (int32, string) {
 	v, ok := n.Int()
 	if !ok {
-		return 0, fmt.Sprintf("must be an integer, got %s", n.lit)
+		return 0, fmt.Sprintf("must be an integer, got %s", n)
 	}
 	if v < math.MinInt32 || v > math.MaxInt32 {
-		return 0, fmt.Sprintf("must be between %d and %d, got %s", math.MinInt32, math.MaxInt32, n.lit)
+		return 0, fmt.Sprintf("must be between %d and %d, got %s", math.MinInt32, math.MaxInt32, n)
 	}
 	return int32(v), ""
 }

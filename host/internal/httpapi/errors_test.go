@@ -142,8 +142,8 @@ func TestComputeReportsEveryProblem(t *testing.T) {
 		"/settings/mappings/1/location",
 		"/settings/mappings/2/warehouse",
 		"/items/0/available/A",
-		"/items/0/available/B",
 		"/items/0/available/Q",
+		"/items/0/available/B",
 		"/items/2/id",
 	}
 	p := problemOf(t, s.post(t, "/v1/compute", req), http.StatusUnprocessableEntity)

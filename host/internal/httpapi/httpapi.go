@@ -7,6 +7,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	_ "embed"
 	"encoding/json"
@@ -15,6 +16,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -98,7 +100,7 @@ func (h *Handler) compute(c *gin.Context) {
 		}
 		opt.Explain = b
 	}
-	req, err := compute.ReadRequest(c.Request.Body, h.opt.Compute.Limits())
+	req, err := compute.ReadRequest(c.Request.Body, c.Request.ContentLength, h.opt.Compute.Limits())
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -110,12 +112,22 @@ func (h *Handler) compute(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	c.Header("Content-Type", "application/json")
-	c.Status(http.StatusOK)
-	if err := compute.WriteResponse(c.Writer, resp); err != nil {
-		h.opt.Logger.Error("writing compute response", "err", err)
+	// Encoded whole, then sent with its length: one write instead of a
+	// chunked stream of small ones, and an encoding error is still a 500.
+	buf, _ := responses.Get().(*bytes.Buffer)
+	if buf == nil {
+		buf = new(bytes.Buffer)
 	}
+	defer responses.Put(buf)
+	buf.Reset()
+	if err := compute.WriteResponse(buf, resp); err != nil {
+		h.fail(c, fmt.Errorf("encoding the response: %w", err))
+		return
+	}
+	c.Data(http.StatusOK, "application/json", buf.Bytes())
 }
+
+var responses sync.Pool // *bytes.Buffer, encoded responses
 
 func (h *Handler) healthz(c *gin.Context) {
 	if h.draining.Load() {
