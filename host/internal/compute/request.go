@@ -57,13 +57,13 @@ type Warehouse struct {
 
 // Item is a Shopify variant. Tracked defaults to true.
 type Item struct {
-	ID              string            `json:"id"`
-	ProductID       string            `json:"product_id,omitempty"`
-	SKU             string            `json:"sku,omitempty"`
-	Tags            []string          `json:"tags,omitempty"`
-	Tracked         Flag              `json:"tracked,omitzero"`
-	ContinueSelling bool              `json:"continue_selling,omitempty"`
-	Available       Stock             `json:"available,omitzero"`
+	ID              string   `json:"id"`
+	ProductID       string   `json:"product_id,omitempty"`
+	SKU             string   `json:"sku,omitempty"`
+	Tags            []string `json:"tags,omitempty"`
+	Tracked         Flag     `json:"tracked,omitzero"`
+	ContinueSelling bool     `json:"continue_selling,omitempty"`
+	Available       Stock    `json:"available,omitzero"`
 }
 
 // Stock is an item's available stock by location id, in the order the

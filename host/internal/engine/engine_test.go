@@ -27,7 +27,7 @@ func testdata(name string) string { return "./host/internal/engine/testdata/" + 
 
 func newEngine(t testing.TB, cfg engine.Config) *engine.Engine {
 	t.Helper()
-	eng, err := engine.New(context.Background(), cfg)
+	eng, err := engine.New(context.Background(), engine.WithTestCache(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}

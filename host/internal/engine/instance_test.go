@@ -12,7 +12,7 @@ import (
 func loadInternal(t *testing.T, pkg string, cfg Config) *Module {
 	t.Helper()
 	ctx := context.Background()
-	eng, err := New(ctx, cfg)
+	eng, err := New(ctx, WithTestCache(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,6 +41,9 @@ var smallBatch = sdktest.Batch{
 // "Why yield every eighth call?"). The leaking rule is the control: the same
 // measurement sees it grow.
 func TestMemoryStaysFlat(t *testing.T) {
+	if testing.Short() {
+		t.Skip("400,000 calls, nothing concurrent: make test runs it without -short")
+	}
 	const calls = 100_000
 	input, err := smallBatch.Encode()
 	if err != nil {

@@ -1,0 +1,30 @@
+package engine
+
+import (
+	"os"
+	"testing"
+)
+
+// testCacheDir is one compilation cache for the whole test binary, so each
+// test does not recompile the same modules (slow under the race detector).
+var testCacheDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "syncrules-engine-cache-")
+	if err != nil {
+		panic(err)
+	}
+	testCacheDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// WithTestCache returns cfg with the test binary's shared compilation cache,
+// unless cfg names its own.
+func WithTestCache(cfg Config) Config {
+	if cfg.CacheDir == "" {
+		cfg.CacheDir = testCacheDir
+	}
+	return cfg
+}
