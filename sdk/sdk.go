@@ -40,8 +40,6 @@ import (
 	"iter"
 	"log/slog"
 	"math"
-	"strings"
-	"unicode/utf8"
 
 	"github.com/syncrules/syncrules/sdk/abi"
 )
@@ -342,9 +340,9 @@ func (it Item) Explain(w int, attrs ...slog.Attr) {
 // (a deeper group is shown as a string).
 func toABI(a slog.Attr, depth int) abi.Attr {
 	v := a.Value.Resolve()
-	out := abi.Attr{Key: validText(a.Key, abi.MaxAttrKeyLen)}
+	out := abi.Attr{Key: abi.ValidText(a.Key, abi.MaxAttrKeyLen)}
 	if v.Kind() == slog.KindGroup && depth >= abi.MaxAttrDepth {
-		return abi.Attr{Key: out.Key, Kind: abi.KindString, String: validText(v.String(), abi.MaxMessageLen)}
+		return abi.Attr{Key: out.Key, Kind: abi.KindString, String: abi.ValidText(v.String(), abi.MaxMessageLen)}
 	}
 	switch v.Kind() {
 	case slog.KindBool:
@@ -361,22 +359,7 @@ func toABI(a slog.Attr, depth int) abi.Attr {
 			out.Group = append(out.Group, toABI(g, depth+1))
 		}
 	default:
-		out.Kind, out.String = abi.KindString, validText(v.String(), math.MaxInt)
+		out.Kind, out.String = abi.KindString, abi.ValidText(v.String(), math.MaxInt)
 	}
 	return out
-}
-
-// validText makes s valid UTF-8 of at most limit bytes, cut at a rune.
-func validText(s string, limit int) string {
-	if !utf8.ValidString(s) {
-		s = strings.ToValidUTF8(s, "\uFFFD")
-	}
-	if len(s) <= limit {
-		return s
-	}
-	cut := limit
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut]
 }

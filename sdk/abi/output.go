@@ -285,13 +285,13 @@ func (o *Output) text(off, n uint32) (string, error) {
 	if uint64(off)+uint64(n) > uint64(len(o.data)) {
 		return "", contractErr("message [%d, %d) is outside the %d-byte data section", off, uint64(off)+uint64(n), len(o.data))
 	}
-	return cutText(o.data[off:off+n], MaxMessageLen), nil
+	// Replacements can lengthen text; four times the limit is always enough.
+	return ValidText(string(o.data[off:off+min(n, 4*MaxMessageLen)]), MaxMessageLen), nil
 }
 
-// cutText returns b as valid UTF-8 of at most limit bytes, cut at a rune
-// boundary, with invalid sequences replaced by U+FFFD.
-func cutText(b []byte, limit int) string {
-	s := string(b[:min(len(b), 4*limit)]) // replacements can grow text; this is enough
+// ValidText returns s as valid UTF-8 of at most limit bytes, cut at a rune
+// boundary, with invalid sequences replaced by U+FFFD: text a host accepts.
+func ValidText(s string, limit int) string {
 	if !utf8.ValidString(s) {
 		s = strings.ToValidUTF8(s, "\uFFFD")
 	}

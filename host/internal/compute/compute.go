@@ -166,28 +166,16 @@ func (s *Service) plan(req *Request, probs *problems) (*plan, error) {
 
 	p.locIndex = make(map[string]int, len(req.Locations))
 	for i, loc := range req.Locations {
-		switch j, dup := p.locIndex[loc.ID]; {
-		case loc.ID == "":
-			probs.add(ptr("locations", i, "id"), "is required")
-		case loc.ID == AllLocations:
+		if loc.ID == AllLocations {
 			probs.add(ptr("locations", i, "id"), "%q is reserved for mappings from every active location", AllLocations)
-		case dup:
-			probs.add(ptr("locations", i, "id"), "duplicates the id of /locations/%d", j)
-		default:
-			p.locIndex[loc.ID] = i
+			continue
 		}
+		indexID(p.locIndex, "locations", i, loc.ID, probs)
 	}
 	whIndex := make(map[string]int, len(req.Warehouses))
 	defaultWh := -1
 	for i, wh := range req.Warehouses {
-		switch j, dup := whIndex[wh.ID]; {
-		case wh.ID == "":
-			probs.add(ptr("warehouses", i, "id"), "is required")
-		case dup:
-			probs.add(ptr("warehouses", i, "id"), "duplicates the id of /warehouses/%d", j)
-		default:
-			whIndex[wh.ID] = i
-		}
+		indexID(whIndex, "warehouses", i, wh.ID, probs)
 		if wh.Default {
 			if defaultWh >= 0 {
 				probs.add(ptr("warehouses", i, "default"), "only one warehouse may be the default; /warehouses/%d already is", defaultWh)
@@ -228,6 +216,19 @@ func (s *Service) plan(req *Request, probs *problems) (*plan, error) {
 	}
 	p.planMappings(st.Mappings, whIndex, defaultWh, probs)
 	return p, nil
+}
+
+// indexID records that id is element i of list, reporting an empty id, or
+// one the list already has.
+func indexID(index map[string]int, list string, i int, id string, probs *problems) {
+	switch j, dup := index[id]; {
+	case id == "":
+		probs.add(ptr(list, i, "id"), "is required")
+	case dup:
+		probs.add(ptr(list, i, "id"), "duplicates the id of /%s/%d", list, j)
+	default:
+		index[id] = i
+	}
 }
 
 func (p *plan) planMappings(mappings []Mapping, whIndex map[string]int, defaultWh int, probs *problems) {
@@ -368,14 +369,7 @@ func (p *plan) encode(dst []byte, flags uint32, probs *problems) []byte {
 	ids := make(map[string]int, len(req.Items))
 	for i := range req.Items {
 		it := &req.Items[i]
-		switch j, dup := ids[it.ID]; {
-		case it.ID == "":
-			probs.add(ptr("items", i, "id"), "is required")
-		case dup:
-			probs.add(ptr("items", i, "id"), "duplicates the id of /items/%d", j)
-		default:
-			ids[it.ID] = i
-		}
+		indexID(ids, "items", i, it.ID, probs)
 		var f uint32
 		if it.Tracked.Or(true) {
 			f |= abi.ItemTracked
