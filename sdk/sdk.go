@@ -121,8 +121,8 @@ type Settings struct {
 	// Percentage is the share of available stock to publish, in basis
 	// points: 10000 is 100%, 3333 is 33.33%.
 	Percentage int64
-	// MaxQuantity is the most any warehouse may be given; the host clamps
-	// every result to [0, MaxQuantity].
+	// MaxQuantity is the most any warehouse may be given; the host never
+	// publishes anything outside [0, MaxQuantity].
 	MaxQuantity int64
 }
 
@@ -299,9 +299,9 @@ func (it Item) Available(l int) int64 { return int64(it.Stock()[l]) }
 // range panics.
 func (it Item) Quantity(w int) int64 { return int64(it.Quantities()[w]) }
 
-// SetQuantity sets the item's quantity in warehouse w. The host clamps it to
-// [0, MaxQuantity]. A warehouse out of range panics, never reaching another
-// item.
+// SetQuantity sets the item's quantity in warehouse w. The host never
+// publishes anything outside [0, MaxQuantity]. A warehouse out of range
+// panics, never reaching another item.
 func (it Item) SetQuantity(w int, q int64) {
 	it.Quantities()[w] = int32(min(max(q, math.MinInt32), math.MaxInt32))
 }
