@@ -19,9 +19,9 @@ var (
 )
 
 // Yield policy of syncrules_compute; see RATIONALE.md, "Why yield every
-// eighth call?".
+// sixteenth call?".
 const (
-	yieldEvery       = 8
+	yieldEvery       = 16
 	yieldAlwaysBytes = 64 << 10
 )
 

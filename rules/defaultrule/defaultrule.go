@@ -51,10 +51,10 @@ func Compute(b *sdk.Batch) error {
 	locActive, whActive := table(locActiveA[:], nl), table(whActiveA[:], nw)
 	mapLoc, mapWh := table(mapLocA[:], nm), table(mapWhA[:], nm)
 	for l := range locActive {
-		locActive[l] = b.Location(l).Active
+		locActive[l] = b.LocationActive(l)
 	}
 	for w := range whActive {
-		whActive[w] = b.Warehouse(w).Active
+		whActive[w] = b.WarehouseActive(w)
 	}
 	for m := range mapLoc {
 		mp := b.Mapping(m)
@@ -183,7 +183,7 @@ func explain(b *sdk.Batch, it sdk.Item, t tables) {
 	unlimited := !it.Tracked() || it.ContinueSelling()
 	s := b.Settings()
 	for w := range b.NumWarehouses() {
-		if !b.Warehouse(w).Active {
+		if !b.WarehouseActive(w) {
 			continue
 		}
 		switch {

@@ -242,12 +242,15 @@ func (b *InputBuilder) Bytes() []byte {
 // buffer in place and allocate nothing; strings alias the buffer and are
 // valid only as long as it is.
 type Input struct {
-	buf                            []byte
-	settings                       Settings
-	items, locations, warehouses   int
-	mappings, tags                 int
-	locs, whs, maps, recs, tagRecs []byte
-	params, strtab                 []byte
+	buf                          []byte
+	settings                     Settings
+	items, locations, warehouses int
+	mappings, tags               int
+	// Sections are spans of buf rather than slices: storing a slice costs a
+	// write barrier, which Go's WebAssembly code pays for on every call. The
+	// item records, read once per item, stay a slice.
+	locs, whs, maps, tagRecs, params, strtab span
+	recs                                     []byte
 	// The int32 tables, viewed in place (or converted into the own tables,
 	// on a big-endian machine or an unaligned buffer).
 	available, quantities       []int32
@@ -281,30 +284,39 @@ func (in *Input) Reset(buf []byte) (err error) {
 	if u(0) != uint64(InputMagic) || u(4) != uint64(Version) || u(32) > MaxPercentage || max(n, l, w, m, t) >= maxCount {
 		return in.malformed(buf)
 	}
-	sec := func(at int, size uint64) []byte {
+	sec := func(at int, size uint64) span {
 		off := u(at)
-		if off < InputHeaderSize {
+		if off < InputHeaderSize || off+size > uint64(len(buf)) {
 			panic(ErrMalformedInput)
 		}
-		return buf[off : off+size : off+size]
+		return span{int(off), int(off + size)}
 	}
-	in.buf = buf
+	keep(&in.buf, buf)
 	in.settings = Settings{Flags: uint32(u(8)), Percentage: uint32(u(32)), MaxQuantity: uint32(u(36))}
 	in.items, in.locations, in.warehouses, in.mappings, in.tags = int(n), int(l), int(w), int(m), int(t)
 	in.locs = sec(40, l*LocationRecordSize)
 	in.whs = sec(44, w*WarehouseRecordSize)
 	in.maps = sec(48, m*MappingRecordSize)
-	in.recs = sec(52, n*ItemRecordSize)
+	keep(&in.recs, in.bytes(sec(52, n*ItemRecordSize)))
 	in.tagRecs = sec(56, t*TagRecordSize)
-	in.available, in.ownAvailable = int32s(in.ownAvailable, sec(60, n*l*4))
-	in.quantities, in.ownQuantities = int32s(in.ownQuantities, sec(64, n*w*4))
-	in.params = sec(68, u(72))
-	if len(in.params) == 0 {
-		in.params = nil
+	available, quantities := in.bytes(sec(60, n*l*4)), in.bytes(sec(64, n*w*4))
+	if v, ok := int32View(available); ok {
+		keep(&in.available, v)
+	} else {
+		in.ownAvailable = decodeInt32s(in.ownAvailable, available)
+		in.available = in.ownAvailable
 	}
+	if v, ok := int32View(quantities); ok {
+		keep(&in.quantities, v)
+	} else {
+		in.ownQuantities = decodeInt32s(in.ownQuantities, quantities)
+		in.quantities = in.ownQuantities
+	}
+	in.params = sec(68, u(72))
 	in.strtab = sec(76, u(80))
-	for k := 0; k+MappingRecordSize <= len(in.maps); k += MappingRecordSize {
-		loc, wh := binary.LittleEndian.Uint32(in.maps[k:]), binary.LittleEndian.Uint32(in.maps[k+4:])
+	maps := in.bytes(in.maps)
+	for k := 0; k+MappingRecordSize <= len(maps); k += MappingRecordSize {
+		loc, wh := binary.LittleEndian.Uint32(maps[k:]), binary.LittleEndian.Uint32(maps[k+4:])
 		if (loc != AllLocations && uint64(loc) >= l) || uint64(wh) >= w {
 			return in.malformed(buf)
 		}
@@ -360,14 +372,37 @@ func (in *Input) Counts() InputCounts {
 }
 
 // Params returns the rule's params, as JSON, or nil when there are none.
-func (in *Input) Params() []byte { return in.params }
+func (in *Input) Params() []byte {
+	if in.params.end == in.params.off {
+		return nil
+	}
+	return in.bytes(in.params)
+}
 
-func (in *Input) u32(sec []byte, off int) uint32 { return binary.LittleEndian.Uint32(sec[off:]) }
+// span is a section of the buffer: buf[off:end].
+type span struct{ off, end int }
+
+// bytes returns a section's bytes.
+func (in *Input) bytes(s span) []byte { return in.buf[s.off:s.end:s.end] }
+
+// u32 reads the uint32 at off in a section; off outside it panics.
+func (in *Input) u32(s span, off int) uint32 {
+	return binary.LittleEndian.Uint32(in.buf[s.off:s.end][off:])
+}
 
 // str resolves a string reference. A reference outside the string table
 // panics with an index error, like any out-of-range slice.
-func (in *Input) str(sec []byte, off int) string {
-	b := in.strtab[binary.LittleEndian.Uint32(sec[off:]):][:binary.LittleEndian.Uint32(sec[off+4:])]
+func (in *Input) str(s span, off int) string {
+	return in.strAt(in.buf[s.off:s.end][off:])
+}
+
+// recStr resolves the string reference at off in item i's record.
+func (in *Input) recStr(i, off int) string {
+	return in.strAt(in.recs[i*ItemRecordSize:][off:ItemRecordSize])
+}
+
+func (in *Input) strAt(ref []byte) string {
+	b := in.bytes(in.strtab)[binary.LittleEndian.Uint32(ref):][:binary.LittleEndian.Uint32(ref[4:])]
 	return unsafe.String(unsafe.SliceData(b), len(b))
 }
 
@@ -383,6 +418,12 @@ func (in *Input) Warehouse(w int) (id string, flags uint32) {
 	return in.str(in.whs, off), in.u32(in.whs, off+8)
 }
 
+// LocationFlags returns location l's flags.
+func (in *Input) LocationFlags(l int) uint32 { return in.u32(in.locs, l*LocationRecordSize+8) }
+
+// WarehouseFlags returns warehouse w's flags.
+func (in *Input) WarehouseFlags(w int) uint32 { return in.u32(in.whs, w*WarehouseRecordSize+8) }
+
 // Mapping returns mapping m: its location index (or AllLocations) and
 // warehouse index, both checked to be in range by Reset.
 func (in *Input) Mapping(m int) (location, warehouse uint32) {
@@ -391,23 +432,26 @@ func (in *Input) Mapping(m int) (location, warehouse uint32) {
 }
 
 // ItemFlags returns item i's flags.
-func (in *Input) ItemFlags(i int) uint32 { return in.u32(in.recs, i*ItemRecordSize) }
+func (in *Input) ItemFlags(i int) uint32 {
+	return binary.LittleEndian.Uint32(in.recs[i*ItemRecordSize:])
+}
 
 // ItemID returns item i's id. Like every string accessor, it panics with an
 // index error if the record points outside the string table, which an input
 // built by InputBuilder never does.
-func (in *Input) ItemID(i int) string { return in.str(in.recs, i*ItemRecordSize+4) }
+func (in *Input) ItemID(i int) string { return in.recStr(i, 4) }
 
 // ItemProductID returns item i's product id.
-func (in *Input) ItemProductID(i int) string { return in.str(in.recs, i*ItemRecordSize+12) }
+func (in *Input) ItemProductID(i int) string { return in.recStr(i, 12) }
 
 // ItemSKU returns item i's SKU.
-func (in *Input) ItemSKU(i int) string { return in.str(in.recs, i*ItemRecordSize+20) }
+func (in *Input) ItemSKU(i int) string { return in.recStr(i, 20) }
 
 // ItemTags returns the index of item i's first tag and its number of tags,
 // clipped to the tag section.
 func (in *Input) ItemTags(i int) (first, count int) {
-	f, c := uint64(in.u32(in.recs, i*ItemRecordSize+28)), uint64(in.u32(in.recs, i*ItemRecordSize+32))
+	rec := in.recs[i*ItemRecordSize:][:ItemRecordSize]
+	f, c := uint64(binary.LittleEndian.Uint32(rec[28:])), uint64(binary.LittleEndian.Uint32(rec[32:]))
 	if f > uint64(in.tags) {
 		return 0, 0
 	}
@@ -417,14 +461,13 @@ func (in *Input) ItemTags(i int) (first, count int) {
 // Tag returns tag t of the tag section.
 func (in *Input) Tag(t int) string { return in.str(in.tagRecs, t*TagRecordSize) }
 
-// int32s views a table in place or, where it cannot, converts it into own,
-// storage that belongs to the Input and never to a buffer it viewed.
-func int32s(own []int32, b []byte) (table, newOwn []int32) {
-	if v, ok := int32View(b); ok {
-		return v, own
+// keep stores v in *dst unless *dst is already v. Reset runs on every call
+// of a rule, and in Go's WebAssembly code each store of a slice pays a
+// write-barrier check; with the same buffer and shape, nothing is stored.
+func keep[T any](dst *[]T, v []T) {
+	if unsafe.SliceData(*dst) != unsafe.SliceData(v) || len(*dst) != len(v) || cap(*dst) != cap(v) {
+		*dst = v
 	}
-	own = decodeInt32s(own, b)
-	return own, own
 }
 
 // Available returns the available stock of item i at location l.

@@ -7,6 +7,7 @@ import (
 	"math"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // OutputHeaderSize is the size of the output header. The output buffer is:
@@ -89,22 +90,48 @@ type OutputBuilder struct {
 
 // Reset starts an output for items x warehouses quantities, initialised from
 // quantities (item-major, as Input.Quantities returns them).
+//
+// Reset runs on every call of a rule, and in Go's WebAssembly code every
+// store of a slice costs a write-barrier check, so it stores only what
+// changed: with the same shape of batch, nothing.
 func (b *OutputBuilder) Reset(items, warehouses int, quantities []int32) {
 	size := OutputHeaderSize + items*warehouses*4
 	if cap(b.buf) < size {
 		b.buf = make([]byte, size, size+size/4)
+		b.q = nil
 	}
-	b.buf = b.buf[:size]
-	clear(b.buf[:OutputHeaderSize])
+	if len(b.buf) != size {
+		b.buf = b.buf[:size]
+	}
+	if !b.viewOf(items * warehouses) {
+		if b.q, b.inPlace = int32View(b.buf[OutputHeaderSize:]); !b.inPlace {
+			b.q = make([]int32, items*warehouses)
+		}
+	}
 	b.items, b.whs = items, warehouses
-	if b.q, b.inPlace = int32View(b.buf[OutputHeaderSize:]); !b.inPlace {
-		b.q = make([]int32, items*warehouses)
-	}
 	copy(b.q, quantities)
 	if len(b.errs) > 0 {
 		clear(b.failed)
+		b.errs = b.errs[:0]
 	}
-	b.errs, b.notes, b.data = b.errs[:0], b.notes[:0], b.data[:0]
+	if len(b.notes) > 0 {
+		b.notes = b.notes[:0]
+	}
+	if len(b.data) > 0 {
+		b.data = b.data[:0]
+	}
+}
+
+// viewOf reports whether the quantities table from the last Reset serves n
+// quantities in the current buffer: finish may have moved the buffer.
+func (b *OutputBuilder) viewOf(n int) bool {
+	switch {
+	case b.q == nil || len(b.q) != n:
+		return false
+	case !b.inPlace:
+		return true
+	}
+	return unsafe.Pointer(unsafe.SliceData(b.q)) == unsafe.Pointer(&b.buf[OutputHeaderSize])
 }
 
 // Quantities returns the quantities table, item-major, for the rule to read
@@ -147,7 +174,7 @@ func (b *OutputBuilder) Fail(message string) []byte {
 		b.buf = make([]byte, OutputHeaderSize)
 	}
 	b.buf = b.buf[:OutputHeaderSize]
-	clear(b.buf)
+	b.q = nil // the buffer no longer holds quantities
 	b.errs, b.notes, b.data = b.errs[:0], b.notes[:0], b.data[:0]
 	return b.finish(StatusError, message)
 }
@@ -184,6 +211,7 @@ func (b *OutputBuilder) finish(status uint32, message string) []byte {
 	binary.LittleEndian.PutUint32(h[44:], uint32(len(b.data)))
 	binary.LittleEndian.PutUint32(h[48:], uint32(msgOff))
 	binary.LittleEndian.PutUint32(h[52:], uint32(len(message)))
+	binary.LittleEndian.PutUint64(h[56:], 0) // reserved
 	return b.buf
 }
 

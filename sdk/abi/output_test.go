@@ -444,3 +444,29 @@ func FuzzParseOutput(f *testing.F) {
 		}
 	})
 }
+
+// TestOutputBuilderReuseAfterGrowth: a call whose notes outgrow the buffer
+// moves it; the next call of the same shape must write its quantities into
+// the new buffer, not the old one.
+func TestOutputBuilderReuseAfterGrowth(t *testing.T) {
+	var b abi.OutputBuilder
+	b.Reset(1, 2, []int32{1, 2})
+	for range 100 {
+		b.AppendNote(0, 0, func(dst []byte) []byte {
+			return abi.AppendAttr(dst, abi.Attr{Key: "k", Kind: abi.KindString, String: strings.Repeat("x", 100)})
+		})
+	}
+	if _, err := abi.ParseOutput(b.Bytes(), 1, 2); err != nil {
+		t.Fatal(err)
+	}
+	b.Reset(1, 2, []int32{0, 0})
+	q := b.Quantities()
+	q[0], q[1] = 7, 9
+	out, err := abi.ParseOutput(b.Bytes(), 1, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Quantity(0, 0) != 7 || out.Quantity(0, 1) != 9 {
+		t.Fatalf("quantities = %d, %d; want 7, 9 written through Quantities()", out.Quantity(0, 0), out.Quantity(0, 1))
+	}
+}
