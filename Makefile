@@ -1,10 +1,11 @@
 # syncrules — make run starts the service, make test runs every test.
 # Tool versions are pinned here; go run fetches them through the module proxy.
 
-GO        ?= go
-BENCHSTAT := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
-VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS   := -X github.com/syncrules/syncrules/host/internal/cli.version=$(VERSION)
+GO          ?= go
+BENCHSTAT   := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS     := -X github.com/syncrules/syncrules/host/internal/cli.version=$(VERSION)
 
 WASM_BUILD   := GOOS=wasip1 GOARCH=wasm $(GO) build -trimpath -buildmode=c-shared
 DEFAULT_WASM := host/internal/defaultmodule/default.wasm
@@ -46,11 +47,12 @@ bench: build
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(COUNT) ./... | tee bench.txt
 	$(GO) run $(BENCHSTAT) bench.txt
 
-## check: formatting, vet (native and wasip1) and a tidy go.mod
+## check: formatting, vet (native and wasip1), staticcheck and a tidy go.mod
 check:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo 'gofmt: files above need formatting'; exit 1; }
 	$(GO) vet ./...
 	GOOS=wasip1 GOARCH=wasm $(GO) vet ./sdk/... ./rules/...
+	$(GO) run $(STATICCHECK) ./...
 	$(GO) mod tidy -diff
 
 ## fuzz: run each fuzz target for FUZZTIME (default 30s)

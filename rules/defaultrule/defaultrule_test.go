@@ -82,9 +82,15 @@ func kvs(kv []any) map[string]int64 {
 	return m
 }
 
+// fataler is what testing.TB and *rapid.T have in common for run.
+type fataler interface {
+	Helper()
+	Fatalf(format string, args ...any)
+}
+
 // run runs the default rule on b through sdktest, as the host does, and
 // fails the test on a batch error or an item error.
-func run(t testing.TB, b sdktest.Batch) *sdktest.Result {
+func run(t fataler, b sdktest.Batch) *sdktest.Result {
 	t.Helper()
 	res, err := sdktest.Run(defaultrule.Rule, b)
 	if err != nil {

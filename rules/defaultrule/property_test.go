@@ -235,26 +235,12 @@ func (m model) basis(it sdktest.Item, wh string) string {
 	}
 }
 
-// runRapid runs the rule, failing the check on any error.
-func runRapid(t *rapid.T, b sdktest.Batch) *sdktest.Result {
-	res, err := sdktest.Run(defaultrule.Rule, b)
-	if err != nil {
-		t.Fatalf("sdktest.Run: %v", err)
-	}
-	for i, it := range res.Items {
-		if it.Err != "" {
-			t.Fatalf("item %d failed: %s", i, it.Err)
-		}
-	}
-	return res
-}
-
 // (a) Every quantity is within [0, MaxQuantity], and an inactive warehouse
 // gets 0.
 func TestPropertyBounds(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		b := genBatch(t, anyItem)
-		res := runRapid(t, b)
+		res := run(t, b)
 		for i := range b.Items {
 			for _, w := range b.Warehouses {
 				q := res.Items[i].Quantities[w.ID]
@@ -277,7 +263,7 @@ func TestPropertyNeverAbovePercentageOfStock(t *testing.T) {
 		b.Settings = genSettings(t)
 		b.Items = genItems(t, b, smallShop.maxItems, trackedItem, false)
 		m := newModel(b)
-		res := runRapid(t, b)
+		res := run(t, b)
 		for i, it := range b.Items {
 			for _, w := range b.Warehouses {
 				// bound = floor(total × bp / 10000), in integers.
@@ -299,7 +285,7 @@ func TestPropertyFullPercentageIsTotal(t *testing.T) {
 		b.Settings.Percentage = 10000
 		b.Items = genItems(t, b, smallShop.maxItems, trackedItem, true)
 		m := newModel(b)
-		res := runRapid(t, b)
+		res := run(t, b)
 		for i, it := range b.Items {
 			for _, w := range b.Warehouses {
 				if !m.fed(w.ID) {
@@ -333,7 +319,7 @@ func TestPropertyMonotone(t *testing.T) {
 		old := more.Available[loc]
 		more.Available[loc] = min(old+rapid.Int64Range(0, 3_000_000).Draw(t, "increase"), math.MaxInt32)
 		b.Items = append(b.Items, more)
-		res := runRapid(t, b)
+		res := run(t, b)
 		before, after := res.Items[i].Quantities, res.Items[len(b.Items)-1].Quantities
 		for _, w := range b.Warehouses {
 			if after[w.ID] < before[w.ID] {
@@ -351,7 +337,7 @@ func TestPropertyUnlimitedItems(t *testing.T) {
 		b.Settings = genSettings(t)
 		b.Items = genItems(t, b, smallShop.maxItems, unlimitedItem, false)
 		m := newModel(b)
-		res := runRapid(t, b)
+		res := run(t, b)
 		for i := range b.Items {
 			for _, w := range b.Warehouses {
 				want := int64(0)
@@ -376,7 +362,7 @@ func TestPropertyMatchesModel(t *testing.T) {
 
 func checkModel(t *rapid.T, b sdktest.Batch) {
 	m := newModel(b)
-	res := runRapid(t, b)
+	res := run(t, b)
 	for i, it := range b.Items {
 		for _, w := range b.Warehouses {
 			if q, want := res.Items[i].Quantities[w.ID], m.quantity(it, w.ID); q != want {
@@ -434,9 +420,9 @@ func TestPropertyExplanationAgrees(t *testing.T) {
 				}
 			}
 		}
-		plain := runRapid(t, b)
+		plain := run(t, b)
 		b.Explain = true
-		res := runRapid(t, b)
+		res := run(t, b)
 		m := newModel(b)
 		for i, it := range b.Items {
 			if n := res.Items[i].Notes[""]; len(n) != 0 {
