@@ -115,22 +115,6 @@ func (s *Stock) UnmarshalJSONFrom(d *jsontext.Decoder) error {
 	return err
 }
 
-// MarshalJSONTo writes the stock as an object.
-func (s Stock) MarshalJSONTo(e *jsontext.Encoder) error {
-	if err := e.WriteToken(jsontext.BeginObject); err != nil {
-		return err
-	}
-	for _, entry := range s {
-		if err := e.WriteToken(jsontext.String(entry.Location)); err != nil {
-			return err
-		}
-		if err := entry.Quantity.MarshalJSONTo(e); err != nil {
-			return err
-		}
-	}
-	return e.WriteToken(jsontext.EndObject)
-}
-
 // Flag is a JSON boolean that remembers whether it was given, so that an
 // absent flag can default to true.
 type Flag struct {
@@ -164,11 +148,6 @@ func (f *Flag) UnmarshalJSONFrom(d *jsontext.Decoder) error {
 		}
 		return &json.SemanticError{JSONKind: k, Err: errType}
 	}
-}
-
-// MarshalJSONTo writes the flag's value.
-func (f Flag) MarshalJSONTo(e *jsontext.Encoder) error {
-	return e.WriteToken(jsontext.Bool(f.Value))
 }
 
 // Number is a JSON number read exactly, never rounded through float64: a
@@ -383,17 +362,6 @@ func (n *Number) UnmarshalJSONFrom(d *jsontext.Decoder) error {
 		}
 		return &json.SemanticError{JSONKind: k, Err: errType}
 	}
-}
-
-// MarshalJSONTo writes the number's literal.
-func (n Number) MarshalJSONTo(e *jsontext.Encoder) error {
-	switch n.kind {
-	case numAbsent:
-		return e.WriteToken(jsontext.Null)
-	case numSmall:
-		return e.WriteToken(jsontext.Int(n.small))
-	}
-	return e.WriteValue(jsontext.Value(n.lit))
 }
 
 // errType is returned by unmarshalers for a JSON value of the wrong kind;

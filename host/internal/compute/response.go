@@ -51,9 +51,6 @@ type Quantities struct {
 // IsZero reports whether q was never set, as for a failed item.
 func (q Quantities) IsZero() bool { return !q.set }
 
-// Len returns the number of warehouses.
-func (q Quantities) Len() int { return len(q.values) }
-
 // Get returns the quantity for a warehouse id.
 func (q Quantities) Get(warehouse string) (int32, bool) {
 	for i, n := range q.names {

@@ -140,7 +140,6 @@ type Module struct {
 	name       string
 	sha256     string
 	abiVersion uint32
-	cfg        Config
 	eng        *Engine
 	compiled   wazero.CompiledModule
 	pool       pool
@@ -168,7 +167,7 @@ func (e *Engine) Load(ctx context.Context, name string, wasm []byte) (*Module, e
 		compiled.Close(ctx)
 		return nil, fmt.Errorf("%w: %s: %v", ErrInvalidModule, name, err)
 	}
-	m := &Module{name: name, sha256: hex.EncodeToString(sum[:]), cfg: e.cfg, eng: e, compiled: compiled}
+	m := &Module{name: name, sha256: hex.EncodeToString(sum[:]), eng: e, compiled: compiled}
 	m.pool.init(e.cfg.PoolSize)
 	inst, err := m.instantiate(ctx)
 	if err != nil {
@@ -260,7 +259,7 @@ func (m *Module) Call(ctx context.Context, input []byte, read func(output []byte
 		return err
 	}
 	err = inst.call(ctx, input, read)
-	keep := err == nil && uint64(inst.mem.Size()) <= m.cfg.RecycleMemoryBytes
+	keep := err == nil && uint64(inst.mem.Size()) <= m.eng.cfg.RecycleMemoryBytes
 	if closed := m.pool.release(ctx, inst, keep); closed && err != nil {
 		// The engine or module closed under the call; that, not the
 		// guest, is why it failed.

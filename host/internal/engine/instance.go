@@ -24,7 +24,7 @@ type instance struct {
 }
 
 func (m *Module) instantiate(ctx context.Context) (*instance, error) {
-	log := &logBuffer{limit: m.cfg.LogBytes}
+	log := &logBuffer{limit: m.eng.cfg.LogBytes}
 	// No filesystem, environment or arguments; stdout and stderr go to a
 	// bounded buffer; clocks and random source stay wazero's deterministic
 	// defaults.
