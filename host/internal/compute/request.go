@@ -129,9 +129,6 @@ func (f Flag) Or(def bool) bool {
 	return def
 }
 
-// IsZero reports whether the flag was not given.
-func (f Flag) IsZero() bool { return !f.Set }
-
 // UnmarshalJSONFrom reads true, false or null (not given).
 func (f *Flag) UnmarshalJSONFrom(d *jsontext.Decoder) error {
 	switch k := d.PeekKind(); k {
