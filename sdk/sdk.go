@@ -137,7 +137,8 @@ func (b *Batch) Params() []byte { return b.in.Params() }
 
 // DecodeParams decodes the rule's params into v, which keeps its values
 // when there are no params. Unknown fields are an error, so a mistyped
-// param name is reported rather than ignored.
+// param name is reported rather than ignored. [WithParams] does this once
+// per distinct params and is the usual way to take params.
 func (b *Batch) DecodeParams(v any) error {
 	p := b.in.Params()
 	if len(p) == 0 {

@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/syncrules/syncrules/host/internal/cli"
-	"github.com/syncrules/syncrules/host/internal/wasmbuild"
+	"github.com/syncrules/syncrules/host/wasmbuild"
 )
 
 const seedRequest = `{

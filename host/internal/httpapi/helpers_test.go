@@ -25,9 +25,9 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/syncrules/syncrules/host/internal/compute"
-	"github.com/syncrules/syncrules/host/internal/engine"
+	"github.com/syncrules/syncrules/host/engine"
 	"github.com/syncrules/syncrules/host/internal/httpapi"
-	"github.com/syncrules/syncrules/host/internal/wasmbuild"
+	"github.com/syncrules/syncrules/host/wasmbuild"
 )
 
 const defaultModulePkg = "./rules/defaultrule/module"

@@ -9,7 +9,7 @@ import (
 	"net/http"
 
 	"github.com/syncrules/syncrules/host/internal/compute"
-	"github.com/syncrules/syncrules/host/internal/engine"
+	"github.com/syncrules/syncrules/host/engine"
 )
 
 // ContentType is the media type of a problem document.

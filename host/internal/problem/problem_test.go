@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/syncrules/syncrules/host/internal/compute"
-	"github.com/syncrules/syncrules/host/internal/engine"
+	"github.com/syncrules/syncrules/host/engine"
 )
 
 func TestFrom(t *testing.T) {

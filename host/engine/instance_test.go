@@ -5,7 +5,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/syncrules/syncrules/host/internal/wasmbuild"
+	"github.com/syncrules/syncrules/host/wasmbuild"
 	"github.com/syncrules/syncrules/sdk/sdktest"
 )
 
@@ -56,8 +56,8 @@ func TestMemoryStaysFlat(t *testing.T) {
 		wantFlat bool
 	}{
 		{"default rule", "./rules/defaultrule/module", 1_000, true},
-		{"rule allocating 64 KiB of garbage a call", "./host/internal/engine/testdata/alloc", 100_000, true},
-		{"control: rule keeping 4 KiB a call", "./host/internal/engine/testdata/leak", 1_000, false},
+		{"rule allocating 64 KiB of garbage a call", "./host/engine/testdata/alloc", 100_000, true},
+		{"control: rule keeping 4 KiB a call", "./host/engine/testdata/leak", 1_000, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -6,8 +6,8 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/syncrules/syncrules/host/internal/engine"
-	"github.com/syncrules/syncrules/host/internal/wasmbuild"
+	"github.com/syncrules/syncrules/host/engine"
+	"github.com/syncrules/syncrules/host/wasmbuild"
 	"github.com/syncrules/syncrules/rules/defaultrule"
 	"github.com/syncrules/syncrules/sdk"
 	"github.com/syncrules/syncrules/sdk/abi"

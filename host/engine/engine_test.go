@@ -15,15 +15,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/syncrules/syncrules/host/internal/engine"
-	"github.com/syncrules/syncrules/host/internal/wasmbuild"
+	"github.com/syncrules/syncrules/host/engine"
+	"github.com/syncrules/syncrules/host/wasmbuild"
 	"github.com/syncrules/syncrules/rules/defaultrule"
 	"github.com/syncrules/syncrules/sdk"
 	"github.com/syncrules/syncrules/sdk/abi"
 	"github.com/syncrules/syncrules/sdk/sdktest"
 )
 
-func testdata(name string) string { return "./host/internal/engine/testdata/" + name }
+func testdata(name string) string { return "./host/engine/testdata/" + name }
 
 func newEngine(t testing.TB, cfg engine.Config) *engine.Engine {
 	t.Helper()
