@@ -26,6 +26,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -48,7 +49,8 @@ var (
 	ErrClosed = errors.New("rule module closed")
 )
 
-// Config configures an Engine. The zero value is usable.
+// Config configures an Engine. The zero value is usable and trusts its
+// modules: nothing stops a guest that never returns.
 type Config struct {
 	// CacheDir holds wazero's compilation cache. Empty means in memory.
 	CacheDir string
@@ -58,11 +60,48 @@ type Config struct {
 	// memory larger than this, so one huge batch does not pin memory.
 	// Zero means 64 MiB.
 	RecycleMemoryBytes uint64
+	// RecycleCalls discards an instance after this many calls, so no
+	// guest state lives forever. Zero means 100,000.
+	RecycleCalls int
 	// PoolSize bounds the instances of each module. Zero means GOMAXPROCS.
 	PoolSize int
-	// LogBytes bounds the guest's stdout and stderr kept per instance.
+	// LogBytes bounds the guest's stdout and stderr kept per call.
 	// Zero means 4 KiB.
 	LogBytes int
+	// MaxOutputBytes bounds a call's output. Zero means 256 MiB.
+	MaxOutputBytes int
+
+	// Sandboxed runs every module as untrusted: each call has a deadline
+	// of CallTimeout plus ItemTimeout per item, enforced in process by
+	// wazero's context checks or, for big batches, by killing a worker
+	// process (see Worker).
+	Sandboxed bool
+	// CallTimeout is a sandboxed call's base time. Zero means 100 ms.
+	CallTimeout time.Duration
+	// ItemTimeout is a sandboxed call's time per item. Zero means 10 µs.
+	ItemTimeout time.Duration
+	// Worker runs big sandboxed batches in worker processes.
+	Worker WorkerConfig
+
+	// Observer receives call, pool and compile measurements.
+	Observer Observer
+}
+
+// WorkerConfig configures worker processes. A worker runs one module
+// without deadline checks, which cost a Go guest 4-6x in wazero, and is
+// killed at the deadline instead; its fixed cost per call (a few µs) is why
+// small batches stay in process. See RATIONALE.md, "Why a worker process
+// for big batches?".
+type WorkerConfig struct {
+	// MinItems sends sandboxed batches of at least this many items to a
+	// worker. Zero disables workers.
+	MinItems int
+	// Command is the executable started as a worker; it must call
+	// ServeWorker when IsWorker reports true. Empty means this program.
+	Command string
+	// MaxInputBytes bounds the batches a worker takes; bigger ones run in
+	// process. Zero means 128 MiB.
+	MaxInputBytes int
 }
 
 func (c Config) withDefaults() Config {
@@ -72,13 +111,36 @@ func (c Config) withDefaults() Config {
 	if c.RecycleMemoryBytes == 0 {
 		c.RecycleMemoryBytes = 64 << 20
 	}
+	if c.RecycleCalls <= 0 {
+		c.RecycleCalls = 100_000
+	}
 	if c.PoolSize <= 0 {
 		c.PoolSize = runtime.GOMAXPROCS(0)
 	}
 	if c.LogBytes <= 0 {
 		c.LogBytes = 4 << 10
 	}
+	if c.MaxOutputBytes <= 0 {
+		c.MaxOutputBytes = 256 << 20
+	}
+	if c.CallTimeout <= 0 {
+		c.CallTimeout = 100 * time.Millisecond
+	}
+	if c.ItemTimeout <= 0 {
+		c.ItemTimeout = 10 * time.Microsecond
+	}
+	if c.Worker.MaxInputBytes <= 0 {
+		c.Worker.MaxInputBytes = 128 << 20
+	}
+	if c.Observer == nil {
+		c.Observer = nopObserver{}
+	}
 	return c
+}
+
+// timeout returns a sandboxed call's time for a batch of n items.
+func (c *Config) timeout(n int) time.Duration {
+	return c.CallTimeout + time.Duration(n)*c.ItemTimeout
 }
 
 const pageSize = 65536
@@ -99,7 +161,12 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	if cfg.MaxMemoryBytes > 1<<32 || cfg.MaxMemoryBytes < pageSize {
 		return nil, fmt.Errorf("engine: max memory %d bytes is outside [64 KiB, 4 GiB]", cfg.MaxMemoryBytes)
 	}
-	rc := wazero.NewRuntimeConfig().WithMemoryLimitPages(uint32(cfg.MaxMemoryBytes / pageSize))
+	if cfg.Worker.MinItems > 0 && !workersSupported {
+		return nil, fmt.Errorf("engine: worker processes are not supported on %s", runtime.GOOS)
+	}
+	rc := wazero.NewRuntimeConfig().
+		WithMemoryLimitPages(uint32(cfg.MaxMemoryBytes / pageSize)).
+		WithCloseOnContextDone(cfg.Sandboxed)
 	var cache wazero.CompilationCache
 	if cfg.CacheDir != "" {
 		if err := os.MkdirAll(cfg.CacheDir, 0o755); err != nil {
@@ -124,7 +191,8 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 func (e *Engine) Close(ctx context.Context) error {
 	e.mu.Lock()
 	for m := range e.modules {
-		m.pool.close(ctx)
+		m.pool.close()
+		m.workers.close()
 	}
 	clear(e.modules)
 	e.mu.Unlock()
@@ -135,14 +203,17 @@ func (e *Engine) Close(ctx context.Context) error {
 	return err
 }
 
-// Module is a loaded rule module with its pool of instances.
+// Module is a loaded rule module with its pool of instances and, when the
+// engine has workers, its pool of worker processes.
 type Module struct {
 	name       string
 	sha256     string
 	abiVersion uint32
 	eng        *Engine
 	compiled   wazero.CompiledModule
-	pool       pool
+	wasm       []byte // for workers, which compile it themselves
+	pool       pool[*instance]
+	workers    pool[*worker]
 }
 
 // Name returns the name the module was loaded under.
@@ -154,21 +225,30 @@ func (m *Module) SHA256() string { return m.sha256 }
 // ABIVersion returns the ABI version the module exports.
 func (m *Module) ABIVersion() uint32 { return m.abiVersion }
 
+// Size returns the size of the module's bytes.
+func (m *Module) Size() int { return len(m.wasm) }
+
 // Load compiles and checks a module, and instantiates its first instance.
 // Every reason to refuse the module wraps ErrInvalidModule and says what to
 // change.
 func (e *Engine) Load(ctx context.Context, name string, wasm []byte) (*Module, error) {
+	start := time.Now()
 	sum := sha256.Sum256(wasm)
 	compiled, err := e.rt.CompileModule(ctx, wasm)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s does not compile: %v", ErrInvalidModule, name, err)
+		return nil, fmt.Errorf("%w: %s does not compile: %v", ErrInvalidModule, name, describeCompileError(err, e.cfg.MaxMemoryBytes))
 	}
 	if err := e.check(compiled); err != nil {
 		compiled.Close(ctx)
 		return nil, fmt.Errorf("%w: %s: %v", ErrInvalidModule, name, err)
 	}
-	m := &Module{name: name, sha256: hex.EncodeToString(sum[:]), eng: e, compiled: compiled}
+	m := &Module{name: name, sha256: hex.EncodeToString(sum[:]), eng: e, compiled: compiled, wasm: slices.Clone(wasm)}
+	m.pool = pool[*instance]{name: name, kind: "instance", obs: e.cfg.Observer, create: m.instantiate,
+		destroy: func(inst *instance) { inst.close(context.WithoutCancel(ctx)) }}
 	m.pool.init(e.cfg.PoolSize)
+	m.workers = pool[*worker]{name: name, kind: "worker", obs: e.cfg.Observer, create: m.spawnWorker,
+		destroy: (*worker).destroy}
+	m.workers.init(e.cfg.PoolSize)
 	inst, err := m.instantiate(ctx)
 	if err != nil {
 		compiled.Close(ctx)
@@ -183,12 +263,32 @@ func (e *Engine) Load(ctx context.Context, name string, wasm []byte) (*Module, e
 		compiled.Close(ctx)
 		return nil, fmt.Errorf("%w: %s: %v", ErrInvalidModule, name, err)
 	}
-	m.pool.sem <- struct{}{}
-	m.pool.release(ctx, inst, true)
+	m.pool.add(inst)
 	e.mu.Lock()
 	e.modules[m] = struct{}{}
 	e.mu.Unlock()
+	e.cfg.Observer.Compiled(name, time.Since(start))
+	if e.cfg.Sandboxed && e.cfg.Worker.MinItems > 0 {
+		// Warm one worker now: its first start compiles the module again,
+		// for a runtime without deadline checks, which a request should
+		// not wait for.
+		go func() {
+			if w, err := m.spawnWorker(context.WithoutCancel(ctx)); err == nil {
+				m.workers.add(w)
+			}
+		}()
+	}
 	return m, nil
+}
+
+// describeCompileError turns wazero's refusal of a memory minimum into what
+// the partner must change.
+func describeCompileError(err error, limit uint64) string {
+	msg := err.Error()
+	if strings.Contains(msg, "memory") && strings.Contains(msg, "limit") {
+		return fmt.Sprintf("%s: its initial memory exceeds this host's limit of %d MiB; shrink its static data", msg, limit>>20)
+	}
+	return msg
 }
 
 func versions() string {
@@ -249,23 +349,100 @@ func signature(params, results []api.ValueType) string {
 	return "(" + names(params) + ") -> (" + names(results) + ")"
 }
 
+// CallInfo describes a finished call.
+type CallInfo struct {
+	// Where the call ran: RunTrusted, RunSandboxed or RunWorker.
+	Where string
+	// Log is what the guest wrote to stdout and stderr, up to the limit;
+	// LogDropped counts the bytes beyond it.
+	Log        []byte
+	LogDropped int
+	// MemoryBytes is the size of the guest's linear memory after the call.
+	MemoryBytes uint64
+	// Timeout is the call's time limit; zero for a trusted call.
+	Timeout time.Duration
+}
+
 // Call runs the module on an encoded batch and passes the output to read,
 // which must copy what it keeps: the output lives in the instance's memory
 // and is reused once Call returns. Call waits for an instance as long as ctx
 // allows. Any error, from the guest or from read, discards the instance.
 func (m *Module) Call(ctx context.Context, input []byte, read func(output []byte) error) error {
-	inst, err := m.pool.acquire(ctx, m)
+	return m.CallInfo(ctx, input, func(out []byte, _ *CallInfo) error { return read(out) })
+}
+
+// CallInfo is Call with what else the call produced: the guest's log and
+// the memory it used. info is valid only during read.
+func (m *Module) CallInfo(ctx context.Context, input []byte, read func(output []byte, info *CallInfo) error) error {
+	start := time.Now()
+	cfg := &m.eng.cfg
+	where, timeout := RunTrusted, time.Duration(0)
+	if cfg.Sandboxed {
+		n, _ := abi.InputItems(input)
+		where, timeout = RunSandboxed, cfg.timeout(n)
+		if cfg.Worker.MinItems > 0 && n >= cfg.Worker.MinItems && len(input) <= cfg.Worker.MaxInputBytes {
+			where = RunWorker
+		}
+	}
+	var err error
+	if where == RunWorker {
+		err = m.callWorker(ctx, timeout, input, read)
+	} else {
+		err = m.callInstance(ctx, where, timeout, input, read)
+	}
+	cfg.Observer.Called(m.name, where, KindOf(err), time.Since(start))
+	if err != nil && KindOf(err) != KindCanceled {
+		err = fmt.Errorf("%s: %w", m.name, err)
+	}
+	return err
+}
+
+func (m *Module) callInstance(ctx context.Context, where string, timeout time.Duration, input []byte, read func([]byte, *CallInfo) error) error {
+	inst, err := m.pool.acquire(ctx)
 	if err != nil {
 		return err
 	}
-	err = inst.call(ctx, input, read)
-	keep := err == nil && uint64(inst.mem.Size()) <= m.eng.cfg.RecycleMemoryBytes
-	if closed := m.pool.release(ctx, inst, keep); closed && err != nil {
+	callCtx := ctx
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		callCtx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	err = inst.call(callCtx, input, m.eng.cfg.MaxOutputBytes, func(out []byte) error {
+		info := CallInfo{Where: where, Log: inst.log.buf.Bytes(), LogDropped: inst.log.dropped,
+			MemoryBytes: uint64(inst.mem.Size()), Timeout: timeout}
+		return read(out, &info)
+	})
+	if err != nil {
+		err = inst.classify(ctx, err, timeout)
+	}
+	inst.calls++
+	keep := err == nil && uint64(inst.mem.Size()) <= m.eng.cfg.RecycleMemoryBytes && inst.calls < m.eng.cfg.RecycleCalls
+	if closed := m.pool.release(inst, keep); closed && err != nil {
 		// The engine or module closed under the call; that, not the
 		// guest, is why it failed.
-		return fmt.Errorf("%w: %s", ErrClosed, m.name)
+		return ErrClosed
 	}
 	return err
+}
+
+// Stats describes the module's pools.
+func (m *Module) Stats() PoolStats {
+	live, idle := m.pool.stats()
+	workers, _ := m.workers.stats()
+	return PoolStats{Module: m.name, Instances: live, Idle: idle, Workers: workers}
+}
+
+// PoolStats returns the pools of every loaded module.
+func (e *Engine) PoolStats() []PoolStats {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]PoolStats, 0, len(e.modules))
+	for m := range e.modules {
+		out = append(out, m.Stats())
+	}
+	slices.SortFunc(out, func(a, b PoolStats) int { return strings.Compare(a.Module, b.Module) })
+	return out
 }
 
 // Close closes the module's idle instances and refuses new calls; calls in
@@ -274,6 +451,7 @@ func (m *Module) Close(ctx context.Context) error {
 	m.eng.mu.Lock()
 	delete(m.eng.modules, m)
 	m.eng.mu.Unlock()
-	m.pool.close(ctx)
+	m.pool.close()
+	m.workers.close()
 	return m.compiled.Close(ctx)
 }

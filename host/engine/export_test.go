@@ -10,6 +10,10 @@ import (
 var testCacheDir string
 
 func TestMain(m *testing.M) {
+	// Sandboxed engines start this test binary as their worker process.
+	if IsWorker() {
+		os.Exit(ServeWorker())
+	}
 	dir, err := os.MkdirTemp("", "syncrules-engine-cache-")
 	if err != nil {
 		panic(err)

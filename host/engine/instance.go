@@ -3,12 +3,14 @@ package engine
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math"
-	"sync"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/syncrules/syncrules/sdk/abi"
 )
@@ -21,6 +23,7 @@ type instance struct {
 	inPtr, inCap            uint32 // the guest's input buffer, once it gave us one
 	stack                   []uint64
 	log                     *logBuffer
+	calls                   int
 }
 
 func (m *Module) instantiate(ctx context.Context) (*instance, error) {
@@ -60,7 +63,7 @@ func (inst *instance) abiVersion(ctx context.Context) (uint32, error) {
 	return uint32(inst.stack[0]), nil
 }
 
-func (inst *instance) call(ctx context.Context, input []byte, read func([]byte) error) error {
+func (inst *instance) call(ctx context.Context, input []byte, maxOutput int, read func([]byte) error) error {
 	inst.log.Reset()
 	if len(input) > math.MaxUint32 {
 		return fmt.Errorf("engine: input of %d bytes exceeds 4 GiB", len(input))
@@ -84,6 +87,9 @@ func (inst *instance) call(ctx context.Context, input []byte, read func([]byte) 
 		return fmt.Errorf("%s: %w", abi.ExportCompute, inst.trap(err))
 	}
 	ptr, size := abi.UnpackResult(inst.stack[0])
+	if uint64(size) > uint64(maxOutput) {
+		return fmt.Errorf("%w: output of %d bytes exceeds the limit of %d", abi.ErrContract, size, maxOutput)
+	}
 	out, ok := inst.mem.Read(ptr, size)
 	if !ok {
 		return fmt.Errorf("%w: output [%d, %d) is outside the guest's memory", abi.ErrContract, ptr, uint64(ptr)+uint64(size))
@@ -94,7 +100,39 @@ func (inst *instance) call(ctx context.Context, input []byte, read func([]byte) 
 // trap wraps an error from the guest with ErrTrap and the tail of what the
 // guest wrote to stderr, which is where a Go panic's message goes.
 func (inst *instance) trap(err error) error {
-	return fmt.Errorf("%w: %v%s", ErrTrap, err, inst.log.tail())
+	return fmt.Errorf("%w: %w%s", ErrTrap, err, inst.log.tail())
+}
+
+// classify says why a call failed: the deadline, the caller giving up, the
+// memory limit, or a trap. ctx is the caller's context, timeout the call's
+// limit.
+func (inst *instance) classify(ctx context.Context, err error, timeout time.Duration) error {
+	var exit *sys.ExitError
+	if errors.As(err, &exit) {
+		switch exit.ExitCode() {
+		case sys.ExitCodeDeadlineExceeded:
+			if ctx.Err() == nil {
+				return timeoutError(timeout)
+			}
+			return context.Cause(ctx)
+		case sys.ExitCodeContextCanceled:
+			return context.Cause(ctx)
+		}
+	}
+	if outOfMemory(inst.log.buf.Bytes()) {
+		return fmt.Errorf("%w: %v", ErrMemory, err)
+	}
+	return err
+}
+
+func timeoutError(timeout time.Duration) error {
+	return fmt.Errorf("%w: stopped at the limit of %v for this batch", ErrTimeout, timeout)
+}
+
+// outOfMemory reports whether a Go guest's stderr says its runtime could not
+// grow memory: the guest hit the engine's limit.
+func outOfMemory(log []byte) bool {
+	return bytes.Contains(log, []byte("out of memory"))
 }
 
 func (inst *instance) close(ctx context.Context) { inst.mod.Close(ctx) }
@@ -127,73 +165,3 @@ func (b *logBuffer) tail() string {
 	return " (guest output: " + string(bytes.ReplaceAll(s, []byte("\n"), []byte(" | "))) + ")"
 }
 
-// pool bounds a module's instances. Acquire reuses an idle instance, makes a
-// new one while under the bound, or waits as long as ctx allows.
-type pool struct {
-	idle   chan *instance
-	sem    chan struct{} // one token per live instance
-	mu     sync.Mutex
-	closed bool
-}
-
-func (p *pool) init(size int) {
-	p.idle = make(chan *instance, size)
-	p.sem = make(chan struct{}, size)
-}
-
-func (p *pool) acquire(ctx context.Context, m *Module) (*instance, error) {
-	select {
-	case inst := <-p.idle:
-		return inst, nil
-	default:
-	}
-	select {
-	case inst := <-p.idle:
-		return inst, nil
-	case p.sem <- struct{}{}:
-		p.mu.Lock()
-		closed := p.closed
-		p.mu.Unlock()
-		if closed {
-			<-p.sem
-			return nil, ErrClosed
-		}
-		inst, err := m.instantiate(ctx)
-		if err != nil {
-			<-p.sem
-			return nil, fmt.Errorf("engine: new instance of %s: %w", m.name, err)
-		}
-		return inst, nil
-	case <-ctx.Done():
-		return nil, fmt.Errorf("engine: waiting for an instance of %s: %w", m.name, context.Cause(ctx))
-	}
-}
-
-// release returns an instance to the pool, or closes it; it reports whether
-// the pool was closed.
-func (p *pool) release(ctx context.Context, inst *instance, keep bool) (closed bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if keep && !p.closed {
-		p.idle <- inst // never blocks: idle holds at most one per token
-		return false
-	}
-	inst.close(context.WithoutCancel(ctx))
-	<-p.sem
-	return p.closed
-}
-
-func (p *pool) close(ctx context.Context) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.closed = true
-	for {
-		select {
-		case inst := <-p.idle:
-			inst.close(ctx)
-			<-p.sem
-		default:
-			return
-		}
-	}
-}

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/syncrules/syncrules/host/wasmbuild"
-	"github.com/syncrules/syncrules/sdk/sdktest"
+	"github.com/syncrules/syncrules/sdk/abi"
 )
 
 func loadInternal(t *testing.T, pkg string, cfg Config) *Module {
@@ -24,14 +24,23 @@ func loadInternal(t *testing.T, pkg string, cfg Config) *Module {
 	return mod
 }
 
-var smallBatch = sdktest.Batch{
-	Locations:  []sdktest.Location{{ID: "A", Active: true}, {ID: "B", Active: true}},
-	Warehouses: []sdktest.Warehouse{{ID: "alpha", Active: true, Default: true}, {ID: "beta", Active: true}},
-	Mappings:   []sdktest.Mapping{{Location: "A", Warehouse: "alpha"}, {Location: "B", Warehouse: "beta"}},
-	Items: []sdktest.Item{
-		{ID: "v-1", Available: map[string]int64{"A": 100, "B": 200}},
-		{ID: "v-2", Untracked: true},
-	},
+// smallInput is two items, two locations mapped one to one to two
+// warehouses, the second item untracked. (Package sdktest builds inputs for
+// the external tests; it imports this package, so these build by hand.)
+func smallInput() []byte {
+	b := abi.NewInputBuilder(nil, abi.InputCounts{Items: 2, Locations: 2, Warehouses: 2, Mappings: 2},
+		abi.Settings{Percentage: abi.MaxPercentage, MaxQuantity: 999_999}, nil, 0)
+	b.SetLocation(0, "A", abi.LocationActive)
+	b.SetLocation(1, "B", abi.LocationActive)
+	b.SetWarehouse(0, "alpha", abi.WarehouseActive|abi.WarehouseDefault)
+	b.SetWarehouse(1, "beta", abi.WarehouseActive)
+	b.SetMapping(0, 0, 0)
+	b.SetMapping(1, 1, 1)
+	b.SetItem(0, abi.ItemTracked, "v-1", "", "", nil)
+	b.SetAvailable(0, 0, 100)
+	b.SetAvailable(0, 1, 200)
+	b.SetItem(1, 0, "v-2", "", "", nil)
+	return b.Bytes()
 }
 
 // TestMemoryStaysFlat calls one instance 100,000 times after a warm-up and
@@ -45,10 +54,7 @@ func TestMemoryStaysFlat(t *testing.T) {
 		t.Skip("500,000 calls, nothing concurrent: make test runs it without -short")
 	}
 	const calls = 100_000
-	input, err := smallBatch.Encode()
-	if err != nil {
-		t.Fatal(err)
-	}
+	input := smallInput()
 	tests := []struct {
 		name     string
 		pkg      string
@@ -63,15 +69,15 @@ func TestMemoryStaysFlat(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			mod := loadInternal(t, tt.pkg, Config{PoolSize: 1})
 			ctx := context.Background()
-			inst, err := mod.pool.acquire(ctx, mod)
+			inst, err := mod.pool.acquire(ctx)
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer mod.pool.release(ctx, inst, false)
+			defer mod.pool.release(inst, false)
 			read := func([]byte) error { return nil }
 			var after uint32
 			for i := range tt.warmup + calls {
-				if err := inst.call(ctx, input, read); err != nil {
+				if err := inst.call(ctx, input, 1<<30, read); err != nil {
 					t.Fatalf("call %d: %v", i, err)
 				}
 				if i == tt.warmup {
@@ -90,30 +96,30 @@ func TestMemoryStaysFlat(t *testing.T) {
 func TestErrorDiscardsInstance(t *testing.T) {
 	mod := loadInternal(t, "./rules/defaultrule/module", Config{PoolSize: 1})
 	ctx := context.Background()
-	input, _ := smallBatch.Encode()
+	input := smallInput()
 
-	first, err := mod.pool.acquire(ctx, mod)
+	first, err := mod.pool.acquire(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mod.pool.release(ctx, first, true)
+	mod.pool.release(first, true)
 	if err := mod.Call(ctx, input, func([]byte) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
-	same, _ := mod.pool.acquire(ctx, mod)
+	same, _ := mod.pool.acquire(ctx)
 	if same != first {
 		t.Fatal("a successful call did not return its instance to the pool")
 	}
-	mod.pool.release(ctx, same, true)
+	mod.pool.release(same, true)
 
 	if err := mod.Call(ctx, input, func([]byte) error { return errors.New("bad output") }); err == nil {
 		t.Fatal("Call() = nil, want the reader's error")
 	}
-	next, err := mod.pool.acquire(ctx, mod)
+	next, err := mod.pool.acquire(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer mod.pool.release(ctx, next, true)
+	defer mod.pool.release(next, true)
 	if next == first {
 		t.Fatal("the instance that returned an error went back to the pool")
 	}

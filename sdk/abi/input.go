@@ -480,3 +480,13 @@ func (in *Input) AvailableRow(i int) []int32 {
 
 // Quantities returns the quantities so far of every item, item-major.
 func (in *Input) Quantities() []int32 { return in.quantities }
+
+// InputItems returns the item count of an encoded input without checking
+// the rest of it, or false when buf is too short or not an input. Hosts use
+// it to size a call's deadline.
+func InputItems(buf []byte) (int, bool) {
+	if len(buf) < InputHeaderSize || binary.LittleEndian.Uint32(buf) != InputMagic {
+		return 0, false
+	}
+	return int(binary.LittleEndian.Uint32(buf[12:])), true
+}

@@ -1,0 +1,110 @@
+package engine_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/syncrules/syncrules/host/engine"
+	"github.com/syncrules/syncrules/host/wasmbuild"
+	"github.com/syncrules/syncrules/sdk/sdktest"
+)
+
+// sandboxed returns a sandboxed engine with workers for batches of at least
+// minItems items (0: none).
+func sandboxed(t testing.TB, minItems int, cfg engine.Config) *engine.Engine {
+	t.Helper()
+	cfg.Sandboxed = true
+	cfg.Worker.MinItems = minItems
+	ctx := context.Background()
+	eng, err := engine.New(ctx, engine.WithTestCache(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { eng.Close(ctx) })
+	return eng
+}
+
+func batchOf(n int, loopAt int) sdktest.Batch {
+	b := sdktest.Batch{
+		Locations:  []sdktest.Location{{ID: "A", Active: true}},
+		Warehouses: []sdktest.Warehouse{{ID: "alpha", Active: true, Default: true}},
+		Mappings:   []sdktest.Mapping{{Location: "*", Warehouse: "alpha"}},
+	}
+	for i := range n {
+		id := fmt.Sprint("v-", i)
+		if i == loopAt {
+			id = "loop"
+		}
+		b.Items = append(b.Items, sdktest.Item{ID: id, Available: map[string]int64{"A": int64(i)}})
+	}
+	return b
+}
+
+// TestSandboxedAgreesWithTrusted runs the default rule trusted, sandboxed in
+// process and in a worker process: the outputs must be identical.
+func TestSandboxedAgreesWithTrusted(t *testing.T) {
+	ctx := context.Background()
+	wasm := wasmbuild.ForTest(t, "./rules/defaultrule/module")
+	input, err := batchOf(5000, -1).Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var outs [][]byte
+	var wheres []string
+	for _, eng := range []*engine.Engine{newEngine(t, engine.Config{}), sandboxed(t, 0, engine.Config{}), sandboxed(t, 1, engine.Config{})} {
+		mod, err := eng.Load(ctx, "default", wasm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			err = mod.CallInfo(ctx, input, func(out []byte, info *engine.CallInfo) error {
+				outs = append(outs, bytes.Clone(out))
+				wheres = append(wheres, info.Where)
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for i := range outs {
+		if !bytes.Equal(outs[i], outs[0]) {
+			t.Errorf("call %d (%s) differs from the trusted call", i, wheres[i])
+		}
+	}
+	if want := []string{"trusted", "trusted", "trusted", "sandboxed", "sandboxed", "sandboxed", "worker", "worker", "worker"}; fmt.Sprint(wheres) != fmt.Sprint(want) {
+		t.Errorf("calls ran %v, want %v", wheres, want)
+	}
+}
+
+// TestEndlessLoopStops: a guest that never returns is stopped at its
+// deadline, in process and in a worker, and the module keeps answering.
+func TestEndlessLoopStops(t *testing.T) {
+	ctx := context.Background()
+	wasm := wasmbuild.ForTest(t, "./host/engine/testdata/loop")
+	for _, minItems := range []int{0, 1} {
+		eng := sandboxed(t, minItems, engine.Config{CallTimeout: 50 * time.Millisecond, ItemTimeout: time.Microsecond})
+		mod, err := eng.Load(ctx, "loop", wasm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		looping, _ := batchOf(10, 3).Encode()
+		fine, _ := batchOf(10, -1).Encode()
+		for range 3 {
+			start := time.Now()
+			err := mod.Call(ctx, looping, func([]byte) error { return nil })
+			took := time.Since(start)
+			if !errors.Is(err, engine.ErrTimeout) {
+				t.Fatalf("workers from %d items: Call() = %v, want ErrTimeout", minItems, err)
+			}
+			t.Logf("workers from %d items: stopped after %v (limit 50.01ms): %v", minItems, took, err)
+			if err := mod.Call(ctx, fine, func([]byte) error { return nil }); err != nil {
+				t.Fatalf("after a timeout: %v", err)
+			}
+		}
+	}
+}

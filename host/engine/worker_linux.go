@@ -1,0 +1,414 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/syncrules/syncrules/sdk/abi"
+)
+
+// A worker process runs one module with wazero's deadline checks off and is
+// killed at the deadline. Host and worker share one memory file: the host
+// writes a batch into it and one byte into a pipe; the worker runs the
+// module, writes the output beside the batch and one byte back.
+
+const workersSupported = true
+
+// workerEnv carries a worker's spec; its presence makes a process a worker.
+const workerEnv = "SYNCRULES_ENGINE_WORKER"
+
+// IsWorker reports whether an engine started this process as a worker. A
+// program whose engines use workers starts with
+//
+//	if engine.IsWorker() {
+//		os.Exit(engine.ServeWorker())
+//	}
+//
+// and so must a test binary's TestMain.
+func IsWorker() bool { return os.Getenv(workerEnv) != "" }
+
+// workerSpec is what a worker needs to know, passed in its environment.
+type workerSpec struct {
+	Name               string
+	CacheDir           string
+	MaxMemoryBytes     uint64
+	RecycleMemoryBytes uint64
+	RecycleCalls       int
+	LogBytes           int
+	MaxOutputBytes     int
+	SharedBytes        int
+}
+
+// Layout of the shared memory: a header of little-endian uint64s, then the
+// data: the batch (or, to load, the module), the output and the guest's log
+// after it, and the error message in the last errBytes.
+const (
+	hOp         = 0  // opLoad or opCall
+	hStatus     = 8  // statusOK or an error kind code
+	hInLen      = 16 // input bytes at sharedData
+	hOutOff     = 24
+	hOutLen     = 32
+	hLogLen     = 40 // log bytes right after the output
+	hLogDropped = 48
+	hErrLen     = 56 // message bytes at len(shm)-errBytes
+	hMemory     = 64 // guest memory after the call
+	sharedData  = 4096
+	errBytes    = 4096
+
+	opLoad = 1
+	opCall = 2
+)
+
+// Status codes, errors by kind.
+const (
+	statusOK = iota
+	statusTrap
+	statusMemory
+	statusContract
+	statusInvalid
+	statusOther
+)
+
+func put64(b []byte, off int, v uint64) { binary.LittleEndian.PutUint64(b[off:], v) }
+func get64(b []byte, off int) uint64    { return binary.LittleEndian.Uint64(b[off:]) }
+
+type worker struct {
+	cmd    *exec.Cmd
+	shm    []byte
+	req    *os.File // write end: wake the worker
+	resp   *os.File // read end: the worker is done
+	stderr *lockedLog
+	exited chan struct{}
+	killed atomic.Bool
+	once   sync.Once
+}
+
+// lockedLog keeps the first bytes a worker process writes to stderr (a
+// crash report of the worker itself), written from exec's copying goroutine.
+type lockedLog struct {
+	mu sync.Mutex
+	logBuffer
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.logBuffer.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.tail()
+}
+
+// spawnWorker starts a worker process for m and has it load the module. It
+// takes as long as compiling does (tens of milliseconds from the cache).
+func (m *Module) spawnWorker(ctx context.Context) (_ *worker, err error) {
+	cfg := &m.eng.cfg
+	size := sharedData + cfg.Worker.MaxInputBytes + cfg.MaxOutputBytes + cfg.LogBytes + 16 + errBytes
+	size = (size + pageSize - 1) &^ (pageSize - 1)
+	fd, err := unix.MemfdCreate("syncrules-worker", unix.MFD_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("shared memory: %w", err)
+	}
+	memFile := os.NewFile(uintptr(fd), "syncrules-worker-shm")
+	defer memFile.Close()
+	if err := memFile.Truncate(int64(size)); err != nil {
+		return nil, fmt.Errorf("shared memory: %w", err)
+	}
+	shm, err := unix.Mmap(fd, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		return nil, fmt.Errorf("shared memory: %w", err)
+	}
+	w := &worker{shm: shm, stderr: &lockedLog{logBuffer: logBuffer{limit: 4096}}, exited: make(chan struct{})}
+	defer func() {
+		if err != nil {
+			w.destroy()
+		}
+	}()
+	reqR, reqW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	respR, respW, err := os.Pipe()
+	if err != nil {
+		reqR.Close()
+		reqW.Close()
+		return nil, err
+	}
+	w.req, w.resp = reqW, respR
+	spec, _ := json.Marshal(workerSpec{
+		Name: m.name, CacheDir: cfg.CacheDir, MaxMemoryBytes: cfg.MaxMemoryBytes,
+		RecycleMemoryBytes: cfg.RecycleMemoryBytes, RecycleCalls: cfg.RecycleCalls,
+		LogBytes: cfg.LogBytes, MaxOutputBytes: cfg.MaxOutputBytes, SharedBytes: size,
+	})
+	exe := cfg.Worker.Command
+	if exe == "" {
+		if exe, err = os.Executable(); err != nil {
+			return nil, err
+		}
+	}
+	cmd := exec.Command(exe)
+	// The worker needs nothing of the server's environment, and gets none
+	// of its secrets.
+	cmd.Env = []string{workerEnv + "=" + string(spec)}
+	cmd.ExtraFiles = []*os.File{memFile, reqR, respW} // fds 3, 4, 5
+	cmd.Stderr = w.stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	err = cmd.Start()
+	reqR.Close()
+	respW.Close()
+	if err != nil {
+		return nil, fmt.Errorf("start %s: %w", exe, err)
+	}
+	w.cmd = cmd
+	go func() {
+		cmd.Wait()
+		close(w.exited)
+	}()
+
+	if len(m.wasm) > cfg.Worker.MaxInputBytes {
+		return nil, fmt.Errorf("module of %d bytes exceeds the worker's input limit", len(m.wasm))
+	}
+	copy(shm[sharedData:], m.wasm)
+	put64(shm, hInLen, uint64(len(m.wasm)))
+	put64(shm, hOp, opLoad)
+	// Loading compiles, unless the cache has the module; allow for that.
+	if err := w.roundTrip(ctx, time.Now().Add(time.Minute), time.Minute); err != nil {
+		return nil, err
+	}
+	return w, w.status()
+}
+
+// roundTrip wakes the worker and waits for it until deadline or ctx ends,
+// killing it then.
+func (w *worker) roundTrip(ctx context.Context, deadline time.Time, timeout time.Duration) error {
+	var tok [1]byte
+	if _, err := w.req.Write(tok[:]); err != nil {
+		w.kill()
+		return w.died()
+	}
+	w.resp.SetReadDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { w.resp.SetReadDeadline(time.Unix(1, 0)) })
+	_, err := w.resp.Read(tok[:])
+	stop()
+	if err == nil {
+		return nil
+	}
+	w.kill()
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
+		return timeoutError(timeout)
+	}
+	return w.died()
+}
+
+// died describes a worker that exited on its own: a crash of the worker,
+// or the kernel killing it.
+func (w *worker) died() error {
+	select {
+	case <-w.exited:
+	case <-time.After(time.Second):
+	}
+	state := "still running"
+	if w.cmd != nil && w.cmd.ProcessState != nil {
+		state = w.cmd.ProcessState.String()
+	}
+	log := w.stderr.String()
+	if outOfMemory([]byte(log)) {
+		return fmt.Errorf("%w: the worker process died (%s)%s", ErrMemory, state, log)
+	}
+	return fmt.Errorf("%w: the worker process died (%s)%s", ErrTrap, state, log)
+}
+
+// status turns the worker's reply into an error.
+func (w *worker) status() error {
+	code := get64(w.shm, hStatus)
+	if code == statusOK {
+		return nil
+	}
+	n := min(get64(w.shm, hErrLen), errBytes)
+	msg := string(w.shm[len(w.shm)-errBytes:][:n])
+	var kind error
+	switch code {
+	case statusTrap:
+		kind = ErrTrap
+	case statusMemory:
+		kind = ErrMemory
+	case statusContract:
+		kind = abi.ErrContract
+	case statusInvalid:
+		kind = ErrInvalidModule
+	default:
+		return errors.New(msg)
+	}
+	return fmt.Errorf("%w: %s", kind, msg)
+}
+
+// kill stops the worker process; its shared memory stays mapped until
+// destroy, so a caller holding the worker may still read it.
+func (w *worker) kill() {
+	w.once.Do(func() {
+		w.killed.Store(true)
+		if w.cmd != nil && w.cmd.Process != nil {
+			w.cmd.Process.Kill()
+		}
+		if w.req != nil {
+			w.req.Close()
+		}
+		if w.resp != nil {
+			w.resp.Close()
+		}
+	})
+}
+
+// destroy kills the worker and unmaps its shared memory once it is gone.
+func (w *worker) destroy() {
+	w.kill()
+	go func() {
+		if w.cmd != nil {
+			<-w.exited
+		}
+		unix.Munmap(w.shm)
+	}()
+}
+
+func (m *Module) callWorker(ctx context.Context, timeout time.Duration, input []byte, read func([]byte, *CallInfo) error) error {
+	w, err := m.workers.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	err = w.call(ctx, timeout, input, read)
+	// A guest's error leaves the worker sound: it replaces its instance.
+	keep := !w.killed.Load() && (err == nil || get64(w.shm, hStatus) != statusOK)
+	if closed := m.workers.release(w, keep); closed && err != nil {
+		return ErrClosed
+	}
+	return err
+}
+
+func (w *worker) call(ctx context.Context, timeout time.Duration, input []byte, read func([]byte, *CallInfo) error) error {
+	copy(w.shm[sharedData:], input)
+	put64(w.shm, hInLen, uint64(len(input)))
+	put64(w.shm, hOp, opCall)
+	put64(w.shm, hStatus, statusOK)
+	if err := w.roundTrip(ctx, time.Now().Add(timeout), timeout); err != nil {
+		return err
+	}
+	if err := w.status(); err != nil {
+		return err
+	}
+	off, n := get64(w.shm, hOutOff), get64(w.shm, hOutLen)
+	logN := get64(w.shm, hLogLen)
+	if off+n+logN > uint64(len(w.shm)-errBytes) {
+		return fmt.Errorf("%w: the worker's output is outside shared memory", abi.ErrContract)
+	}
+	info := CallInfo{Where: RunWorker, Log: w.shm[off+n : off+n+logN], LogDropped: int(get64(w.shm, hLogDropped)),
+		MemoryBytes: get64(w.shm, hMemory), Timeout: timeout}
+	return read(w.shm[off:off+n:off+n], &info)
+}
+
+// ServeWorker runs this process as a worker until its engine closes the
+// pipe or kills it, and returns the exit code.
+func ServeWorker() int {
+	var spec workerSpec
+	if err := json.Unmarshal([]byte(os.Getenv(workerEnv)), &spec); err != nil {
+		fmt.Fprintln(os.Stderr, "syncrules worker:", err)
+		return 2
+	}
+	shm, err := unix.Mmap(3, 0, spec.SharedBytes, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "syncrules worker: shared memory:", err)
+		return 2
+	}
+	req, resp := os.NewFile(4, "req"), os.NewFile(5, "resp")
+	ctx := context.Background()
+	var tok [1]byte
+	var mod *Module
+	for {
+		if _, err := io.ReadFull(req, tok[:]); err != nil {
+			return 0 // the engine closed the pipe: it is done with us
+		}
+		in := shm[sharedData:][:get64(shm, hInLen)]
+		switch get64(shm, hOp) {
+		case opLoad:
+			eng, err := New(ctx, Config{
+				CacheDir: spec.CacheDir, MaxMemoryBytes: spec.MaxMemoryBytes, RecycleMemoryBytes: spec.RecycleMemoryBytes,
+				RecycleCalls: spec.RecycleCalls, PoolSize: 1, LogBytes: spec.LogBytes, MaxOutputBytes: spec.MaxOutputBytes,
+			})
+			if err == nil {
+				mod, err = eng.Load(ctx, spec.Name, in)
+			}
+			reply(shm, err)
+		case opCall:
+			if mod == nil {
+				reply(shm, errors.New("no module loaded"))
+				break
+			}
+			err := mod.callInstance(ctx, RunTrusted, 0, in, func(out []byte, info *CallInfo) error {
+				off := uint64((sharedData + len(in) + 7) &^ 7)
+				if int(off)+len(out)+len(info.Log) > len(shm)-errBytes {
+					return fmt.Errorf("%w: output of %d bytes does not fit the shared memory", abi.ErrContract, len(out))
+				}
+				copy(shm[off:], out)
+				copy(shm[int(off)+len(out):], info.Log)
+				put64(shm, hOutOff, off)
+				put64(shm, hOutLen, uint64(len(out)))
+				put64(shm, hLogLen, uint64(len(info.Log)))
+				put64(shm, hLogDropped, uint64(info.LogDropped))
+				put64(shm, hMemory, info.MemoryBytes)
+				return nil
+			})
+			reply(shm, err)
+		default:
+			reply(shm, errors.New("unknown operation"))
+		}
+		if _, err := resp.Write(tok[:]); err != nil {
+			return 0
+		}
+	}
+}
+
+func reply(shm []byte, err error) {
+	if err == nil {
+		put64(shm, hStatus, statusOK)
+		return
+	}
+	code := uint64(statusOther)
+	switch KindOf(err) {
+	case KindTrap:
+		code = statusTrap
+	case KindMemory:
+		code = statusMemory
+	case KindContract:
+		code = statusContract
+	}
+	if errors.Is(err, ErrInvalidModule) {
+		code = statusInvalid
+	}
+	msg := []byte(err.Error())
+	// Keep the message's end, where the guest's own words are.
+	if len(msg) > errBytes {
+		msg = append([]byte("…"), msg[len(msg)-errBytes+len("…"):]...)
+	}
+	msg = bytes.ToValidUTF8(msg, nil)
+	copy(shm[len(shm)-errBytes:], msg)
+	put64(shm, hErrLen, uint64(len(msg)))
+	put64(shm, hStatus, code)
+}

@@ -1,0 +1,29 @@
+//go:build !linux
+
+package engine
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+const workersSupported = false
+
+var errNoWorkers = errors.New("engine: worker processes need Linux")
+
+// IsWorker reports false: worker processes need Linux.
+func IsWorker() bool { return false }
+
+// ServeWorker fails: worker processes need Linux.
+func ServeWorker() int { return 2 }
+
+type worker struct{}
+
+func (w *worker) destroy() {}
+
+func (m *Module) spawnWorker(context.Context) (*worker, error) { return nil, errNoWorkers }
+
+func (m *Module) callWorker(context.Context, time.Duration, []byte, func([]byte, *CallInfo) error) error {
+	return errNoWorkers
+}
