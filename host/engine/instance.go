@@ -164,4 +164,3 @@ func (b *logBuffer) tail() string {
 	}
 	return " (guest output: " + string(bytes.ReplaceAll(s, []byte("\n"), []byte(" | "))) + ")"
 }
-

@@ -14,10 +14,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/syncrules/syncrules/host/engine"
 	"github.com/syncrules/syncrules/host/internal/compute"
 	"github.com/syncrules/syncrules/host/internal/config"
 	"github.com/syncrules/syncrules/host/internal/defaultmodule"
-	"github.com/syncrules/syncrules/host/engine"
 )
 
 // version is set by the Makefile with -ldflags -X.

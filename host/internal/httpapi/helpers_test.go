@@ -24,8 +24,8 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 	"github.com/go-json-experiment/json/jsontext"
 
-	"github.com/syncrules/syncrules/host/internal/compute"
 	"github.com/syncrules/syncrules/host/engine"
+	"github.com/syncrules/syncrules/host/internal/compute"
 	"github.com/syncrules/syncrules/host/internal/httpapi"
 	"github.com/syncrules/syncrules/host/wasmbuild"
 )

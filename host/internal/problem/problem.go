@@ -8,8 +8,8 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/syncrules/syncrules/host/internal/compute"
 	"github.com/syncrules/syncrules/host/engine"
+	"github.com/syncrules/syncrules/host/internal/compute"
 )
 
 // ContentType is the media type of a problem document.

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/syncrules/syncrules/host/internal/compute"
 	"github.com/syncrules/syncrules/host/engine"
+	"github.com/syncrules/syncrules/host/internal/compute"
 )
 
 func TestFrom(t *testing.T) {
