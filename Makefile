@@ -9,6 +9,8 @@ LDFLAGS     := -X github.com/syncrules/syncrules/host/internal/cli.version=$(VER
 
 WASM_BUILD   := GOOS=wasip1 GOARCH=wasm $(GO) build -trimpath -buildmode=c-shared
 DEFAULT_WASM := host/internal/defaultmodule/default.wasm
+PLUGINS      := buffer threshold cap packsize tags
+PLUGIN_WASM  := $(PLUGINS:%=bin/plugins/%.wasm)
 GUEST_SRC    := $(shell find sdk rules -name '*.go' -not -name '*_test.go') go.mod go.sum
 HOST_SRC     := $(shell find host sdk -name '*.go' -not -name '*_test.go') host/internal/httpapi/openapi.json go.mod go.sum
 
@@ -18,10 +20,15 @@ COUNT ?= 6
 
 .PHONY: build wasm run test test-race bench check fuzz clean
 
-## build: the default rule module and bin/syncrules, with the module built in
-build: bin/syncrules
+## build: bin/syncrules with the default rule built in, and the example plugins
+build: bin/syncrules $(PLUGIN_WASM)
 
-wasm: $(DEFAULT_WASM)
+wasm: $(DEFAULT_WASM) $(PLUGIN_WASM)
+
+.SECONDEXPANSION:
+bin/plugins/%.wasm: $$(wildcard plugins/$$*/*.go) $(GUEST_SRC)
+	@mkdir -p bin/plugins
+	$(WASM_BUILD) -o $@ ./plugins/$*
 
 $(DEFAULT_WASM): $(GUEST_SRC)
 	$(WASM_BUILD) -o $@ ./rules/defaultrule/module

@@ -49,6 +49,8 @@ func TestWithParams(t *testing.T) {
 		{params: `{"units": -1}`, wantErr: "params: units must be at least 0"},
 		{params: `{"units": "4"}`, wantErr: "params: json: cannot unmarshal string"},
 		{params: `{"units": 4} {}`, wantErr: "params: unexpected data after the JSON value"},
+		{params: `{"units": 4}]`, wantErr: "params: "},
+		{params: `{"units": 4}}`, wantErr: "params: "},
 	}
 	for _, tt := range tests {
 		res, err := sdktest.Run(rule, batch(tt.params, 1))
@@ -68,5 +70,27 @@ func TestWithParams(t *testing.T) {
 		if got := res.Items[0].Quantities["w"]; got != tt.want {
 			t.Errorf("params %s: quantity %d, want %d", tt.params, got, tt.want)
 		}
+	}
+}
+
+// Params must not leak from one batch into the next through the defaults'
+// maps and slices.
+func TestWithParamsDefaultsStayPut(t *testing.T) {
+	type params struct {
+		Overrides map[string]int64 `json:"overrides"`
+		Tags      []string         `json:"tags"`
+	}
+	var seen []params
+	rule := sdk.WithParams(params{Overrides: map[string]int64{}, Tags: []string{"a", "b"}}, func(b *sdk.Batch, p params) error {
+		seen = append(seen, p)
+		return nil
+	})
+	for _, ps := range []string{`{"overrides": {"x": 1}, "tags": ["z"]}`, `{}`} {
+		if _, err := sdktest.Run(rule, sdktest.Batch{Params: ps}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := seen[1]; len(got.Overrides) != 0 || len(got.Tags) != 2 || got.Tags[0] != "a" {
+		t.Errorf("params {} after others decoded to %+v, want the defaults", got)
 	}
 }

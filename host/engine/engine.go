@@ -285,6 +285,9 @@ func (e *Engine) Load(ctx context.Context, name string, wasm []byte) (*Module, e
 // the partner must change.
 func describeCompileError(err error, limit uint64) string {
 	msg := err.Error()
+	if strings.Contains(msg, "invalid magic number") {
+		return "it is not a WebAssembly module (wrong magic number): send the .wasm file that \"syncrules rule build\" writes"
+	}
 	if strings.Contains(msg, "memory") && strings.Contains(msg, "limit") {
 		return fmt.Sprintf("%s: its initial memory exceeds this host's limit of %d MiB; shrink its static data", msg, limit>>20)
 	}

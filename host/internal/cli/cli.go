@@ -157,7 +157,7 @@ func newLogger(w io.Writer, cfg config.Server) *slog.Logger {
 }
 
 // loadDefaultRule compiles the default rule module into a new engine.
-func loadDefaultRule(ctx context.Context, cfg config.Config) (*engine.Engine, *engine.Module, string, error) {
+func loadDefaultRule(ctx context.Context, cfg config.Config, obs engine.Observer) (*engine.Engine, *engine.Module, string, error) {
 	wasm, source := defaultmodule.Bytes(), "built-in"
 	if cfg.Rules.DefaultModule != "" {
 		var err error
@@ -174,6 +174,7 @@ func loadDefaultRule(ctx context.Context, cfg config.Config) (*engine.Engine, *e
 		MaxMemoryBytes:     uint64(cfg.Engine.MaxMemoryMiB) << 20,
 		RecycleMemoryBytes: uint64(cfg.Engine.RecycleMemoryMiB) << 20,
 		PoolSize:           cfg.Engine.PoolSize,
+		Observer:           obs,
 	})
 	if err != nil {
 		return nil, nil, "", err
@@ -188,7 +189,8 @@ func loadDefaultRule(ctx context.Context, cfg config.Config) (*engine.Engine, *e
 
 func limitsOf(cfg config.Config) compute.Limits {
 	l := cfg.Limits
-	return compute.Limits{MaxBodyBytes: l.MaxBodyBytes, MaxItems: l.MaxItems, MaxLocations: l.MaxLocations, MaxWarehouses: l.MaxWarehouses, MaxCells: l.MaxCells}
+	return compute.Limits{MaxBodyBytes: l.MaxBodyBytes, MaxItems: l.MaxItems, MaxLocations: l.MaxLocations,
+		MaxWarehouses: l.MaxWarehouses, MaxCells: l.MaxCells, MaxRules: cfg.Sandbox.MaxRules}
 }
 
 func printVersion(_ context.Context, e *env, args []string) error {

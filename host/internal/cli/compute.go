@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"os"
+	"path/filepath"
 
 	"github.com/syncrules/syncrules/host/internal/compute"
 	"github.com/syncrules/syncrules/host/internal/problem"
@@ -38,15 +40,12 @@ func computeCmd(ctx context.Context, e *env, args []string) error {
 		}
 		in = f
 	}
-	eng, mod, _, err := loadDefaultRule(ctx, cfg)
+	h, err := openHost(ctx, cfg, filepath.Dir(*configPath), slog.New(slog.DiscardHandler))
 	if err != nil {
 		return err
 	}
-	defer eng.Close(context.WithoutCancel(ctx))
-	svc, err := compute.NewService(mod, limitsOf(cfg), cfg.Rules.MaxQuantity)
-	if err != nil {
-		return err
-	}
+	defer h.close(context.WithoutCancel(ctx))
+	svc := h.svc
 	req, err := compute.ReadRequest(in, size, svc.Limits())
 	if err == nil {
 		var resp *compute.Response

@@ -7,9 +7,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"time"
 
-	"github.com/syncrules/syncrules/host/internal/compute"
 	"github.com/syncrules/syncrules/host/internal/httpapi"
 )
 
@@ -37,24 +37,20 @@ func serve(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("data directory: %w", err)
 	}
 
-	start := time.Now()
-	eng, mod, source, err := loadDefaultRule(ctx, cfg)
+	h, err := openHost(ctx, cfg, filepath.Dir(*configPath), log)
 	if err != nil {
 		return err
 	}
-	defer eng.Close(context.WithoutCancel(ctx))
-	log.Info("default rule loaded", "source", source, "sha256", mod.SHA256(), "abi_version", mod.ABIVersion(), "took", durationSince(start))
-
-	svc, err := compute.NewService(mod, limitsOf(cfg), cfg.Rules.MaxQuantity)
-	if err != nil {
-		return err
-	}
+	defer h.close(context.WithoutCancel(ctx))
 	api := httpapi.New(httpapi.Options{
-		Compute:        svc,
-		DefaultRule:    httpapi.DefaultRule{SHA256: mod.SHA256(), ABIVersion: mod.ABIVersion()},
+		Compute:        h.svc,
+		DefaultRule:    httpapi.DefaultRule{SHA256: h.defaultRule.SHA256(), ABIVersion: h.defaultRule.ABIVersion()},
 		ComputeTimeout: cfg.Server.ComputeTimeout.Duration,
 		Logger:         log,
 		Version:        version,
+		Plugins:        h.registry,
+		MaxModuleBytes: cfg.Sandbox.MaxModuleMiB << 20,
+		Metrics:        h.metrics,
 	})
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"sync"
 
@@ -34,6 +35,9 @@ type Limits struct {
 	// MaxCells bounds items x (locations + warehouses), the size of the
 	// dense tables handed to the rule. Default 20,000,000 (80 MB).
 	MaxCells int
+	// MaxRules bounds settings.rules, the plugins run after the default
+	// rule. Default 8.
+	MaxRules int
 }
 
 func (l Limits) withDefaults() Limits {
@@ -52,6 +56,9 @@ func (l Limits) withDefaults() Limits {
 	if l.MaxCells <= 0 {
 		l.MaxCells = 20_000_000
 	}
+	if l.MaxRules <= 0 {
+		l.MaxRules = 8
+	}
 	return l
 }
 
@@ -60,12 +67,28 @@ type Runner interface {
 	Call(ctx context.Context, input []byte, read func(output []byte) error) error
 }
 
-// Service computes quantities with the default rule.
+// Service computes quantities with the default rule and the plugins a
+// request's settings chain after it.
 type Service struct {
 	rule        Runner
 	limits      Limits
 	maxQuantity uint32
 	inputs      sync.Pool // *[]byte, encoded inputs
+	plugins     Plugins
+	logBytes    int
+	logger      *slog.Logger
+	verdicts    verdicts
+}
+
+// WithPlugins makes s run settings.rules with plugins from p, keeping up to
+// logBytes of each plugin's output per request for explanations, and
+// logging plugin failures to logger. Call it before s serves.
+func (s *Service) WithPlugins(p Plugins, logBytes int, logger *slog.Logger) *Service {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	s.plugins, s.logBytes, s.logger = p, max(logBytes, 0), logger
+	return s
 }
 
 // NewService returns a Service that runs rule. maxQuantity is the default
@@ -97,6 +120,15 @@ func (s *Service) Compute(ctx context.Context, req *Request, opt Options) (*Resp
 	if err != nil {
 		return nil, err
 	}
+	var stages []stage
+	if req.Settings != nil {
+		stages = s.planRules(req.Settings.Rules, &probs)
+	}
+	defer func() {
+		for _, st := range stages {
+			st.release()
+		}
+	}()
 	bufp, _ := s.inputs.Get().(*[]byte)
 	if bufp == nil {
 		bufp = new([]byte)
@@ -106,7 +138,10 @@ func (s *Service) Compute(ctx context.Context, req *Request, opt Options) (*Resp
 	if opt.Explain {
 		flags |= abi.FlagExplain
 	}
-	input := p.encode(*bufp, flags, &probs)
+	input := p.encode(*bufp, flags, nil, nil, nil, &probs)
+	if len(probs.list) == 0 && len(stages) > 0 {
+		s.checkParams(ctx, p, stages, &probs)
+	}
 	if err := probs.err(); err != nil {
 		return nil, err
 	}
@@ -120,6 +155,9 @@ func (s *Service) Compute(ctx context.Context, req *Request, opt Options) (*Resp
 		}
 		return nil, &RuleError{Rule: DefaultRuleName, Err: err}
 	}
+	if err := s.runChain(ctx, p, stages, resp, opt); err != nil {
+		return nil, err
+	}
 	return resp, nil
 }
 
@@ -131,6 +169,7 @@ type plan struct {
 	mappings  [][2]uint32
 	active    []int    // indices of active warehouses: the result's columns
 	activeIDs []string // their ids
+	columns   []int    // column of each warehouse in the result, -1 if inactive
 	warnings  []Warning
 }
 
@@ -183,7 +222,9 @@ func (s *Service) plan(req *Request, probs *problems) (*plan, error) {
 				defaultWh = i
 			}
 		}
+		p.columns = append(p.columns, -1)
 		if wh.Active.Or(true) {
+			p.columns[i] = len(p.active)
 			p.active = append(p.active, i)
 			p.activeIDs = append(p.activeIDs, wh.ID)
 		}
@@ -322,11 +363,24 @@ func (p *plan) location(k int, id string) (int, bool) {
 	return l, ok
 }
 
-// encode validates the items, adding what the caller must fix to probs, and
-// encodes the batch into dst's storage.
-func (p *plan) encode(dst []byte, flags uint32, probs *problems) []byte {
+// encode encodes a batch into dst's storage: every item when items is nil,
+// else the items listed, with their quantities so far from rows (indexed
+// like the request's items, active warehouses only) when rows is not nil.
+// With probs it also validates the items, adding what the caller must fix;
+// without, they were validated before.
+func (p *plan) encode(dst []byte, flags uint32, params []byte, items []int, rows []ItemResult, probs *problems) []byte {
 	req := p.req
-	c := abi.InputCounts{Items: len(req.Items), Locations: len(req.Locations), Warehouses: len(req.Warehouses), Mappings: len(p.mappings)}
+	n := len(req.Items)
+	if items != nil {
+		n = len(items)
+	}
+	item := func(j int) int {
+		if items == nil {
+			return j
+		}
+		return items[j]
+	}
+	c := abi.InputCounts{Items: n, Locations: len(req.Locations), Warehouses: len(req.Warehouses), Mappings: len(p.mappings)}
 	strs := 0 // the string table's exact size, so it never grows by copying
 	for _, l := range req.Locations {
 		strs += len(l.ID)
@@ -334,8 +388,8 @@ func (p *plan) encode(dst []byte, flags uint32, probs *problems) []byte {
 	for _, w := range req.Warehouses {
 		strs += len(w.ID)
 	}
-	for i := range req.Items {
-		it := &req.Items[i]
+	for j := range n {
+		it := &req.Items[item(j)]
 		c.Tags += len(it.Tags)
 		strs += len(it.ID) + len(it.ProductID) + len(it.SKU)
 		for _, t := range it.Tags {
@@ -344,7 +398,7 @@ func (p *plan) encode(dst []byte, flags uint32, probs *problems) []byte {
 	}
 	settings := p.settings
 	settings.Flags = flags
-	b := abi.NewInputBuilder(dst, c, settings, nil, strs)
+	b := abi.NewInputBuilder(dst, c, settings, params, strs)
 	for i, loc := range req.Locations {
 		var f uint32
 		if loc.Active.Or(true) {
@@ -366,10 +420,16 @@ func (p *plan) encode(dst []byte, flags uint32, probs *problems) []byte {
 		b.SetMapping(i, m[0], m[1])
 	}
 
-	ids := make(map[string]int, len(req.Items))
-	for i := range req.Items {
+	var ids map[string]int
+	if probs != nil {
+		ids = make(map[string]int, len(req.Items))
+	}
+	for j := range n {
+		i := item(j)
 		it := &req.Items[i]
-		indexID(ids, "items", i, it.ID, probs)
+		if probs != nil {
+			indexID(ids, "items", i, it.ID, probs)
+		}
 		var f uint32
 		if it.Tracked.Or(true) {
 			f |= abi.ItemTracked
@@ -377,7 +437,7 @@ func (p *plan) encode(dst []byte, flags uint32, probs *problems) []byte {
 		if it.ContinueSelling {
 			f |= abi.ItemContinueSelling
 		}
-		b.SetItem(i, f, it.ID, it.ProductID, it.SKU, it.Tags)
+		b.SetItem(j, f, it.ID, it.ProductID, it.SKU, it.Tags)
 		for k, e := range it.Available {
 			l, ok := p.location(k, e.Location)
 			if !ok {
@@ -392,7 +452,12 @@ func (p *plan) encode(dst []byte, flags uint32, probs *problems) []byte {
 				probs.add(ptr("items", i, "available", e.Location), "%s", msg)
 				continue
 			}
-			b.SetAvailable(i, l, v)
+			b.SetAvailable(j, l, v)
+		}
+		if rows != nil {
+			for k, w := range p.active {
+				b.SetQuantity(j, w, rows[i].Quantities.values[k])
+			}
 		}
 	}
 	return b.Bytes()
@@ -464,28 +529,37 @@ func (p *plan) readNotes(o *abi.Output, resp *Response) error {
 	for i := range stages {
 		stages[i] = Stage{Stage: DefaultRuleName, Quantities: resp.Items[i].Quantities}
 	}
-	activeCol := make(map[int]int, len(p.active))
-	for k, w := range p.active {
-		activeCol[w] = k
-	}
-	for k := range o.NumNotes() {
-		i, w, attrs, err := o.Note(k)
-		if err != nil {
-			return &RuleError{Rule: DefaultRuleName, Err: err}
-		}
-		st := &stages[i]
-		if w < 0 {
-			st.Item = mergeAttrs(st.Item, attrs)
-			continue
-		}
-		col, ok := activeCol[w]
-		if !ok {
-			continue // nothing is published to inactive warehouses
-		}
-		st.Warehouses.add(p.activeIDs, col, attrs)
+	if err := p.collectNotes(o, func(i int) *Stage { return &stages[i] }); err != nil {
+		return &RuleError{Rule: DefaultRuleName, Err: err}
 	}
 	for i := range resp.Items {
 		resp.Items[i].Trace = append(resp.Items[i].Trace, stages[i])
 	}
 	return nil
 }
+
+// collectNotes adds an output's notes to the stages of its items; notes
+// about inactive warehouses are dropped, as nothing is published there.
+func (p *plan) collectNotes(o *abi.Output, stage func(j int) *Stage) error {
+	for k := range o.NumNotes() {
+		j, w, attrs, err := o.Note(k)
+		if err != nil {
+			return err
+		}
+		st := stage(j)
+		if w < 0 {
+			st.Item = mergeAttrs(st.Item, attrs)
+			continue
+		}
+		if col := p.columns[w]; col >= 0 {
+			st.Warehouses.add(p.activeIDs, col, attrs)
+		}
+	}
+	return nil
+}
+
+// isActive reports whether warehouse w is in the result.
+func (p *plan) isActive(w int) bool { return p.columns[w] >= 0 }
+
+// column returns warehouse w's column in the result.
+func (p *plan) column(w int) int { return p.columns[w] }

@@ -79,6 +79,9 @@ type problems struct {
 }
 
 func (p *problems) add(field, format string, args ...any) {
+	if p == nil {
+		return // validated before; nothing to report
+	}
 	if len(p.list) >= maxFieldErrors {
 		p.dropped++
 		return

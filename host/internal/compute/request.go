@@ -30,6 +30,8 @@ type Settings struct {
 	Percentage  Number    `json:"percentage,omitzero"`
 	Mappings    []Mapping `json:"mappings,omitempty"`
 	MaxQuantity Number    `json:"max_quantity,omitzero"`
+	// Rules are plugins run after the default rule, in order.
+	Rules []Rule `json:"rules,omitempty"`
 }
 
 // Mapping sends a Shopify location, or "*" for every active location, to a

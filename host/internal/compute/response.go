@@ -15,6 +15,9 @@ import (
 type Response struct {
 	Items    []ItemResult `json:"items"`
 	Warnings []Warning    `json:"warnings"`
+	// Logs are what each plugin wrote to stdout and stderr, when
+	// explaining.
+	Logs []RuleLog `json:"logs,omitempty"`
 }
 
 // ItemResult is one item's result, in request order.
@@ -95,6 +98,10 @@ type Stage struct {
 	Quantities Quantities     `json:"quantities,omitzero"`
 	Warehouses WarehouseNotes `json:"warehouses,omitzero"`
 	Item       Attrs          `json:"item,omitempty"`
+	// Error is why the stage failed the item; with Skipped, the item kept
+	// its quantities from before the stage.
+	Error   *ItemError `json:"error,omitempty"`
+	Skipped bool       `json:"skipped,omitzero"`
 }
 
 // WarehouseNotes are a stage's notes per warehouse, in warehouse order.

@@ -17,10 +17,12 @@ import (
 
 // Config is the whole configuration.
 type Config struct {
-	Server Server `toml:"server"`
-	Limits Limits `toml:"limits"`
-	Rules  Rules  `toml:"rules"`
-	Engine Engine `toml:"engine"`
+	Server  Server   `toml:"server"`
+	Limits  Limits   `toml:"limits"`
+	Rules   Rules    `toml:"rules"`
+	Engine  Engine   `toml:"engine"`
+	Sandbox Sandbox  `toml:"sandbox"`
+	Plugins []Plugin `toml:"plugins"`
 }
 
 // Server configures the HTTP server and the process.
@@ -56,6 +58,29 @@ type Engine struct {
 	PoolSize         int `toml:"pool_size"`
 	MaxMemoryMiB     int `toml:"max_memory_mib"`
 	RecycleMemoryMiB int `toml:"recycle_memory_mib"`
+}
+
+// Sandbox bounds the plugins partners upload, which run as untrusted code.
+type Sandbox struct {
+	MaxModuleMiB int      `toml:"max_module_mib"`
+	MaxMemoryMiB int      `toml:"max_memory_mib"`
+	CallTimeout  Duration `toml:"call_timeout"`
+	ItemTimeout  Duration `toml:"item_timeout"`
+	MaxOutputMiB int      `toml:"max_output_mib"`
+	LogBytes     int      `toml:"log_bytes"`
+	MaxRules     int      `toml:"max_rules"`
+	PoolSize     int      `toml:"pool_size"`
+	RecycleCalls int      `toml:"recycle_calls"`
+	// WorkerMinItems sends batches of at least this many items to worker
+	// processes; 0 keeps every call in process.
+	WorkerMinItems int `toml:"worker_min_items"`
+}
+
+// Plugin is a plugin module installed from a file at start-up.
+type Plugin struct {
+	Name    string `toml:"name"`
+	Version string `toml:"version"`
+	Path    string `toml:"path"`
 }
 
 // Duration is a time.Duration written as a string such as "15s".
@@ -94,6 +119,17 @@ func Default() Config {
 		},
 		Rules:  Rules{MaxQuantity: 999_999},
 		Engine: Engine{MaxMemoryMiB: 1024, RecycleMemoryMiB: 64},
+		Sandbox: Sandbox{
+			MaxModuleMiB:   16,
+			MaxMemoryMiB:   64,
+			CallTimeout:    Duration{100 * time.Millisecond},
+			ItemTimeout:    Duration{10 * time.Microsecond},
+			MaxOutputMiB:   64,
+			LogBytes:       4096,
+			MaxRules:       8,
+			RecycleCalls:   10_000,
+			WorkerMinItems: 64,
+		},
 	}
 }
 
@@ -158,10 +194,32 @@ func (c Config) Validate() error {
 		{c.Engine.PoolSize < 0, "engine.pool_size", "must be 0 (GOMAXPROCS) or more"},
 		{c.Engine.MaxMemoryMiB < 1 || c.Engine.MaxMemoryMiB > 4096, "engine.max_memory_mib", "must be between 1 and 4096"},
 		{c.Engine.RecycleMemoryMiB < 1, "engine.recycle_memory_mib", "must be at least 1"},
+		{c.Sandbox.MaxModuleMiB < 1 || c.Sandbox.MaxModuleMiB > 256, "sandbox.max_module_mib", "must be between 1 and 256"},
+		{c.Sandbox.MaxMemoryMiB < 1 || c.Sandbox.MaxMemoryMiB > 4096, "sandbox.max_memory_mib", "must be between 1 and 4096"},
+		{c.Sandbox.CallTimeout.Duration <= 0, "sandbox.call_timeout", "must be positive"},
+		{c.Sandbox.ItemTimeout.Duration < 0, "sandbox.item_timeout", "must be 0 or more"},
+		{c.Sandbox.MaxOutputMiB < 1 || c.Sandbox.MaxOutputMiB > 1024, "sandbox.max_output_mib", "must be between 1 and 1024"},
+		{c.Sandbox.LogBytes < 0 || c.Sandbox.LogBytes > 1<<20, "sandbox.log_bytes", "must be between 0 and 1048576"},
+		{c.Sandbox.MaxRules < 0 || c.Sandbox.MaxRules > 64, "sandbox.max_rules", "must be between 0 (no plugins) and 64"},
+		{c.Sandbox.PoolSize < 0, "sandbox.pool_size", "must be 0 (GOMAXPROCS) or more"},
+		{c.Sandbox.RecycleCalls < 1, "sandbox.recycle_calls", "must be at least 1"},
+		{c.Sandbox.WorkerMinItems < 0, "sandbox.worker_min_items", "must be 0 (no workers) or more"},
 	} {
 		if ch.bad {
 			return fmt.Errorf("%s: %s", ch.key, ch.msg)
 		}
+	}
+	seen := map[[2]string]int{}
+	for i, p := range c.Plugins {
+		key := fmt.Sprintf("plugins[%d]", i)
+		switch {
+		case p.Name == "" || p.Version == "" || p.Path == "":
+			return fmt.Errorf("%s: needs name, version and path", key)
+		}
+		if j, dup := seen[[2]string{p.Name, p.Version}]; dup {
+			return fmt.Errorf("%s: %s %s is already listed as plugins[%d]", key, p.Name, p.Version, j)
+		}
+		seen[[2]string{p.Name, p.Version}] = i
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io/fs"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +17,16 @@ func TestRepositoryConfigIsTheDefault(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg != Default() {
+	// It lists the example plugins for make run; the rest is the default.
+	var names []string
+	for _, p := range cfg.Plugins {
+		names = append(names, p.Name+"@"+p.Version)
+	}
+	if want := "buffer@1.0.0 threshold@1.0.0 cap@1.0.0 packsize@1.0.0 tags@1.0.0"; strings.Join(names, " ") != want {
+		t.Errorf("config.toml lists plugins %v, want %s", names, want)
+	}
+	cfg.Plugins = nil
+	if !reflect.DeepEqual(cfg, Default()) {
 		t.Errorf("config.toml = %+v\nDefault() = %+v", cfg, Default())
 	}
 }
@@ -28,12 +38,21 @@ func TestParse(t *testing.T) {
 		check   func(Config) bool
 		wantErr string
 	}{
-		{"empty is the default", "", func(c Config) bool { return c == Default() }, ""},
+		{"empty is the default", "", func(c Config) bool { return reflect.DeepEqual(c, Default()) }, ""},
 		{"overrides keep other defaults", "[server]\nlisten = \"0.0.0.0:9000\"\n[rules]\nmax_quantity = 99999",
 			func(c Config) bool {
 				return c.Server.Listen == "0.0.0.0:9000" && c.Rules.MaxQuantity == 99999 && c.Server.DataDir == "./data"
 			}, ""},
 		{"durations", "[server]\nshutdown_timeout = \"1m30s\"", func(c Config) bool { return c.Server.ShutdownTimeout.Duration == 90*time.Second }, ""},
+		{"sandbox durations", "[sandbox]\ncall_timeout = \"250ms\"\nitem_timeout = \"5us\"",
+			func(c Config) bool {
+				return c.Sandbox.CallTimeout.Duration == 250*time.Millisecond && c.Sandbox.ItemTimeout.Duration == 5*time.Microsecond
+			}, ""},
+		{"plugins", "[[plugins]]\nname = \"buffer\"\nversion = \"1.0.0\"\npath = \"b.wasm\"",
+			func(c Config) bool { return len(c.Plugins) == 1 && c.Plugins[0].Path == "b.wasm" }, ""},
+		{"plugin without a path", "[[plugins]]\nname = \"buffer\"\nversion = \"1.0.0\"", nil, "plugins[0]: needs name, version and path"},
+		{"plugin listed twice", "[[plugins]]\nname = \"b\"\nversion = \"1.0.0\"\npath = \"x\"\n[[plugins]]\nname = \"b\"\nversion = \"1.0.0\"\npath = \"y\"", nil, "plugins[1]: b 1.0.0 is already listed as plugins[0]"},
+		{"sandbox memory", "[sandbox]\nmax_memory_mib = 0", nil, "sandbox.max_memory_mib: must be between 1 and 4096"},
 		{"unknown key", "[server]\nlisten = \"x:1\"\nlisen = \"y\"", nil, "unknown key server.lisen"},
 		{"unknown table", "[sever]\nlisten = \"x:1\"", nil, "unknown key sever"},
 		{"bad duration", "[server]\nshutdown_timeout = \"soon\"", nil, `"soon" is not a duration`},
@@ -73,7 +92,7 @@ func TestParse(t *testing.T) {
 func TestLoadMissingFile(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "absent.toml")
 	cfg, err := Load(missing, false)
-	if err != nil || cfg != Default() {
+	if err != nil || !reflect.DeepEqual(cfg, Default()) {
 		t.Fatalf("Load(absent, optional) = %+v, %v; want the defaults", cfg, err)
 	}
 	if _, err := Load(missing, true); !errors.Is(err, fs.ErrNotExist) {

@@ -1,9 +1,15 @@
 // Package httpapi serves the HTTP API with Gin. It is the only package that
 // imports Gin; the work is done by package compute.
 //
-//	POST /v1/compute     quantities per item and warehouse (?explain=true adds a trace)
-//	GET  /healthz        200 once the default rule is loaded
-//	GET  /openapi.json   the OpenAPI 3 document of this API
+//	POST   /v1/compute                              quantities per item and warehouse (?explain=true adds a trace)
+//	GET    /v1/plugins                              installed plugins
+//	GET    /v1/plugins/{name}                       a plugin's versions
+//	PUT    /v1/plugins/{name}/versions/{version}    upload a version (application/wasm)
+//	GET    /v1/plugins/{name}/versions/{version}    one version
+//	DELETE /v1/plugins/{name}/versions/{version}    delete a version nothing references
+//	GET    /healthz                                 200 once the default rule is loaded
+//	GET    /metrics                                 Prometheus metrics
+//	GET    /openapi.json                            the OpenAPI 3 document of this API
 package httpapi
 
 import (
@@ -24,6 +30,7 @@ import (
 
 	"github.com/syncrules/syncrules/host/internal/compute"
 	"github.com/syncrules/syncrules/host/internal/problem"
+	"github.com/syncrules/syncrules/host/internal/registry"
 )
 
 //go:embed openapi.json
@@ -47,6 +54,18 @@ type Options struct {
 	ComputeTimeout time.Duration
 	Logger         *slog.Logger
 	Version        string
+	// Plugins is the plugin registry; nil serves no plugin endpoints.
+	Plugins *registry.Registry
+	// MaxModuleBytes bounds an upload. Zero means 16 MiB.
+	MaxModuleBytes int
+	// Metrics serves /metrics and observes requests; nil serves none.
+	Metrics Metrics
+}
+
+// Metrics is what the API needs of package metrics.
+type Metrics interface {
+	Handler() http.Handler
+	ObserveHTTP(route, method string, status int, d time.Duration)
 }
 
 // Handler is the API's http.Handler.
@@ -66,11 +85,24 @@ func New(opt Options) *Handler {
 	if opt.ComputeTimeout <= 0 {
 		opt.ComputeTimeout = 30 * time.Second
 	}
+	if opt.MaxModuleBytes <= 0 {
+		opt.MaxModuleBytes = 16 << 20
+	}
 	h := &Handler{opt: opt, engine: gin.New()}
 	r := h.engine
 	r.HandleMethodNotAllowed = true
 	r.Use(h.logRequests, h.recover)
 	r.POST("/v1/compute", h.compute)
+	if opt.Plugins != nil {
+		r.GET("/v1/plugins", h.listPlugins)
+		r.GET("/v1/plugins/:name", h.getPlugin)
+		r.PUT("/v1/plugins/:name/versions/:version", h.putPlugin)
+		r.GET("/v1/plugins/:name/versions/:version", h.getPluginVersion)
+		r.DELETE("/v1/plugins/:name/versions/:version", h.deletePlugin)
+	}
+	if opt.Metrics != nil {
+		r.GET("/metrics", gin.WrapH(opt.Metrics.Handler()))
+	}
 	r.GET("/healthz", h.healthz)
 	r.GET("/openapi.json", func(c *gin.Context) { c.Data(http.StatusOK, "application/json", openAPI) })
 	r.NoRoute(func(c *gin.Context) {
@@ -172,6 +204,13 @@ func (h *Handler) recover(c *gin.Context) {
 func (h *Handler) logRequests(c *gin.Context) {
 	start := time.Now()
 	c.Next()
+	if h.opt.Metrics != nil {
+		route := c.FullPath() // the template, so labels stay few
+		if route == "" {
+			route = "unmatched"
+		}
+		h.opt.Metrics.ObserveHTTP(route, c.Request.Method, c.Writer.Status(), time.Since(start))
+	}
 	level := slog.LevelInfo
 	if c.Writer.Status() >= 500 {
 		level = slog.LevelError

@@ -7,9 +7,11 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/syncrules/syncrules/host/engine"
 	"github.com/syncrules/syncrules/host/internal/compute"
+	"github.com/syncrules/syncrules/host/internal/registry"
 )
 
 // ContentType is the media type of a problem document.
@@ -51,6 +53,18 @@ func From(err error) Problem {
 		return New(http.StatusServiceUnavailable, "The service is busy: no rule instance was free in time. Retry later.")
 	case errors.Is(err, engine.ErrClosed), errors.Is(err, context.Canceled):
 		return New(http.StatusServiceUnavailable, "The service is shutting down. Retry later.")
+	case errors.Is(err, registry.ErrInvalidName):
+		return New(http.StatusUnprocessableEntity, "The plugin's name or version is not valid.", compute.FieldError{Field: registry.FieldOf(err), Detail: err.Error()})
+	case errors.Is(err, registry.ErrTooLarge):
+		return New(http.StatusRequestEntityTooLarge, "The module is over the size limit: "+err.Error()+".")
+	case errors.Is(err, registry.ErrConflict):
+		return New(http.StatusConflict, err.Error())
+	case errors.Is(err, registry.ErrInUse):
+		return New(http.StatusConflict, err.Error())
+	case errors.Is(err, registry.ErrNotFound):
+		return New(http.StatusNotFound, err.Error())
+	case errors.Is(err, engine.ErrInvalidModule):
+		return New(http.StatusUnprocessableEntity, "The module is refused: "+strings.TrimPrefix(err.Error(), engine.ErrInvalidModule.Error()+": "))
 	case errors.As(err, &rule):
 		return New(http.StatusInternalServerError, "The "+rule.Rule+" rule failed: "+rule.Err.Error())
 	}

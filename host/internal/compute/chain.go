@@ -1,0 +1,449 @@
+package compute
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/bits"
+	"strings"
+	"sync"
+
+	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/syncrules/syncrules/host/engine"
+	"github.com/syncrules/syncrules/sdk/abi"
+)
+
+// Rule is one stage of settings.rules: a plugin version run after the
+// default rule, with its params.
+type Rule struct {
+	Plugin  string         `json:"plugin"`
+	Version string         `json:"version"`
+	Params  jsontext.Value `json:"params,omitzero"`
+	OnError string         `json:"on_error,omitempty"`
+}
+
+// What a stage does with items it fails on.
+const (
+	// OnErrorFail gives the items an error and no quantities: publishing
+	// more than the merchant's rule allows is how overselling happens.
+	OnErrorFail = "fail"
+	// OnErrorSkip keeps the items' quantities from before the stage, with
+	// a warning.
+	OnErrorSkip = "skip"
+)
+
+// Plugins finds the plugin versions a chain names; package registry
+// implements it.
+type Plugins interface {
+	// Acquire returns a plugin version's module, and a release to call
+	// once the request is done with it. Its error says what is installed.
+	Acquire(name, version string) (Plugin, func(), error)
+}
+
+// Errors Acquire wraps for a plugin, or a version of it, not installed.
+var (
+	ErrUnknownPlugin  = errors.New("unknown plugin")
+	ErrUnknownVersion = errors.New("unknown plugin version")
+)
+
+// Plugin is a loaded plugin module; *engine.Module is one.
+type Plugin interface {
+	CallInfo(ctx context.Context, input []byte, read func(output []byte, info *engine.CallInfo) error) error
+	SHA256() string
+}
+
+// stage is a resolved rule of the chain.
+type stage struct {
+	rule    Rule
+	index   int
+	label   string // "buffer@1.0.0"
+	mod     Plugin
+	release func()
+	params  []byte
+	skip    bool
+}
+
+// planRules checks settings.rules and acquires their modules; the caller
+// releases them.
+func (s *Service) planRules(rules []Rule, probs *problems) []stage {
+	if len(rules) == 0 {
+		return nil
+	}
+	if len(rules) > s.limits.MaxRules {
+		probs.add("/settings/rules", "%d rules exceed the limit of %d per chain", len(rules), s.limits.MaxRules)
+		return nil
+	}
+	if s.plugins == nil {
+		probs.add("/settings/rules", "this server runs no plugins")
+		return nil
+	}
+	stages := make([]stage, 0, len(rules))
+	for i, r := range rules {
+		field := ptr("settings", "rules", i)
+		st := stage{rule: r, index: i, label: r.Plugin + "@" + r.Version}
+		switch r.OnError {
+		case "", OnErrorFail:
+		case OnErrorSkip:
+			st.skip = true
+		default:
+			probs.add(field+"/on_error", "must be %q or %q, got %q", OnErrorFail, OnErrorSkip, r.OnError)
+		}
+		switch {
+		case r.Plugin == "":
+			probs.add(field+"/plugin", "is required: name an installed plugin")
+			continue
+		case r.Version == "":
+			probs.add(field+"/version", "is required: name a version of %q, such as \"1.0.0\"", r.Plugin)
+			continue
+		}
+		if len(r.Params) > 0 {
+			v := r.Params.Clone()
+			if err := v.Compact(); err != nil {
+				probs.add(field+"/params", "%v", err)
+				continue
+			}
+			if !bytes.Equal(v, []byte("null")) {
+				st.params = v
+			}
+		}
+		mod, release, err := s.plugins.Acquire(r.Plugin, r.Version)
+		if err != nil {
+			at := "/plugin"
+			if errors.Is(err, ErrUnknownVersion) {
+				at = "/version"
+			}
+			probs.add(field+at, "%v", err)
+			continue
+		}
+		st.mod, st.release = mod, release
+		stages = append(stages, st)
+	}
+	return stages
+}
+
+// checkParams asks each plugin whether it takes its params, by running it
+// on a batch of no items; a plugin that fails that batch refuses them.
+// Verdicts are cached by module and params.
+func (s *Service) checkParams(ctx context.Context, p *plan, stages []stage, probs *problems) {
+	for i := range stages {
+		st := &stages[i]
+		key := st.mod.SHA256() + "\x00" + string(st.params)
+		msg, known := s.verdicts.get(key)
+		if !known {
+			input := p.encode(nil, 0, st.params, []int{}, nil, nil)
+			refused := false
+			err := st.mod.CallInfo(ctx, input, func(out []byte, _ *engine.CallInfo) error {
+				o, err := abi.ParseOutput(out, 0, len(p.req.Warehouses))
+				if err != nil {
+					return err
+				}
+				msg, refused = o.Failed()
+				return nil
+			})
+			if err != nil {
+				continue // a broken module fails in the chain, as on_error says
+			}
+			if !refused {
+				msg = ""
+			}
+			s.verdicts.put(key, msg)
+		}
+		if msg != "" {
+			probs.add(ptr("settings", "rules", st.index, "params"), "%s refuses its params: %s", st.label, msg)
+		}
+	}
+}
+
+// verdicts caches params checks. It is bounded: when full it starts over.
+type verdicts struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+const maxVerdicts = 4096
+
+func (v *verdicts) get(key string) (string, bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	msg, ok := v.m[key]
+	return msg, ok
+}
+
+func (v *verdicts) put(key, msg string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.m == nil || len(v.m) >= maxVerdicts {
+		v.m = make(map[string]string)
+	}
+	v.m[key] = msg
+}
+
+// stageRun runs one stage of the chain over the items still in it.
+type stageRun struct {
+	p       *plan
+	st      *stage
+	resp    *Response
+	explain bool
+	flags   uint32
+	buf     []byte
+	budget  int // calls left; narrowing a failing batch spends them
+
+	logger    *slog.Logger
+	clamped   int
+	failed    int // items the stage failed, skipped or not
+	skipped   int
+	firstErr  string
+	firstCode string
+	log       ruleLog
+	stages    map[int]*Stage // the stage's trace per item, when explaining
+}
+
+// result is what one call produced for one item of its batch.
+type result struct {
+	values  []int32 // active warehouses
+	err     *ItemError
+	clamped bool
+	notes   *Stage
+}
+
+// runChain runs every stage after the default rule on the items that have
+// quantities.
+func (s *Service) runChain(ctx context.Context, p *plan, stages []stage, resp *Response, opt Options) error {
+	flags := uint32(0)
+	if opt.Explain {
+		flags |= abi.FlagExplain
+	}
+	for i := range stages {
+		live := make([]int, 0, len(resp.Items))
+		for i := range resp.Items {
+			if resp.Items[i].Error == nil {
+				live = append(live, i)
+			}
+		}
+		if len(live) == 0 {
+			return nil
+		}
+		r := &stageRun{p: p, st: &stages[i], resp: resp, explain: opt.Explain, flags: flags, logger: s.logger,
+			budget: 4*bits.Len(uint(len(live))) + 8, log: ruleLog{Rule: stages[i].label, limit: s.logBytes}}
+		if opt.Explain {
+			r.stages = make(map[int]*Stage, len(live))
+		}
+		r.run(ctx, live)
+		if err := ctx.Err(); err != nil {
+			return context.Cause(ctx)
+		}
+		r.finish()
+	}
+	return nil
+}
+
+// run runs the stage on items, narrowing a failing batch by halves so that
+// only the items that fail it fail.
+func (r *stageRun) run(ctx context.Context, items []int) {
+	res, err := r.call(ctx, items)
+	if err == nil {
+		for j, i := range items {
+			r.apply(i, res[j])
+		}
+		return
+	}
+	if len(items) == 1 || r.budget <= 0 || ctx.Err() != nil {
+		e := itemError(r.st.label, err)
+		for _, i := range items {
+			r.apply(i, result{err: e})
+		}
+		return
+	}
+	mid := len(items) / 2
+	r.run(ctx, items[:mid])
+	r.run(ctx, items[mid:])
+}
+
+// batchError is a stage's failure of a whole batch, reported by the rule.
+type batchError struct{ msg string }
+
+func (e *batchError) Error() string { return e.msg }
+
+// call runs the stage once on items and returns each item's result, or the
+// error that failed the batch.
+func (r *stageRun) call(ctx context.Context, items []int) ([]result, error) {
+	r.budget--
+	p := r.p
+	r.buf = p.encode(r.buf, r.flags, r.st.params, items, r.resp.Items, nil)
+	nw, na := len(p.req.Warehouses), len(p.active)
+	maxQ := int32(p.settings.MaxQuantity)
+	var res []result
+	var failed *batchError
+	err := r.st.mod.CallInfo(ctx, r.buf, func(out []byte, info *engine.CallInfo) error {
+		r.log.add(info)
+		o, err := abi.ParseOutput(out, len(items), nw)
+		if err != nil {
+			return err
+		}
+		if msg, ok := o.Failed(); ok {
+			failed = &batchError{msg}
+			return nil
+		}
+		res = make([]result, len(items))
+		values := make([]int32, len(items)*na)
+		for j := range items {
+			rs := &res[j]
+			rs.values = values[j*na : (j+1)*na : (j+1)*na]
+			for w := range nw {
+				q := o.Quantity(j, w)
+				if !p.isActive(w) {
+					if q != 0 && rs.err == nil {
+						rs.err = &ItemError{Rule: r.st.label, Code: "contract",
+							Detail: fmt.Sprintf("the rule set %d for inactive warehouse %q; only active warehouses may be set", q, p.req.Warehouses[w].ID)}
+					}
+					continue
+				}
+				if q < 0 || q > maxQ {
+					q = min(max(q, 0), maxQ)
+					rs.clamped = true
+				}
+				rs.values[p.column(w)] = q
+			}
+		}
+		for k := range o.NumItemErrors() {
+			j, msg := o.ItemError(k)
+			res[j].err = &ItemError{Rule: r.st.label, Code: "rule_failed", Detail: msg}
+		}
+		if r.explain {
+			stages := make([]Stage, len(items))
+			for j := range items {
+				res[j].notes = &stages[j]
+			}
+			return p.collectNotes(o, func(j int) *Stage { return &stages[j] })
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if failed != nil {
+		return nil, failed
+	}
+	return res, nil
+}
+
+// apply records an item's result of the stage.
+func (r *stageRun) apply(i int, rs result) {
+	it := &r.resp.Items[i]
+	var trace *Stage
+	if r.explain {
+		trace = rs.notes
+		if trace == nil {
+			trace = &Stage{}
+		}
+		trace.Stage = r.st.label
+		r.stages[i] = trace
+	}
+	if rs.err != nil {
+		r.failed++
+		if r.firstErr == "" {
+			r.firstErr, r.firstCode = rs.err.Detail, rs.err.Code
+		}
+		if trace != nil {
+			trace.Error = rs.err
+		}
+		if r.st.skip {
+			r.skipped++
+			if trace != nil {
+				trace.Skipped = true
+				trace.Quantities = it.Quantities
+			}
+			return
+		}
+		it.Quantities = Quantities{}
+		it.Error = rs.err
+		return
+	}
+	if rs.clamped {
+		r.clamped++
+	}
+	it.Quantities = Quantities{names: r.p.activeIDs, values: rs.values, set: true}
+	if trace != nil {
+		trace.Quantities = it.Quantities
+	}
+}
+
+// finish adds the stage's traces, warnings and log to the response.
+func (r *stageRun) finish() {
+	field := ptr("settings", "rules", r.st.index)
+	if r.failed > 0 && r.logger != nil {
+		onError := OnErrorFail
+		if r.st.skip {
+			onError = OnErrorSkip
+		}
+		r.logger.Warn("plugin failed", "plugin", r.st.rule.Plugin, "version", r.st.rule.Version, "sha256", r.st.mod.SHA256(),
+			"items", r.failed, "code", r.firstCode, "on_error", onError, "err", r.firstErr)
+	}
+	if r.clamped > 0 {
+		r.resp.Warnings = append(r.resp.Warnings, Warning{Code: "quantity_clamped", Field: field,
+			Message: fmt.Sprintf("%s returned quantities outside [0, %d] for %d items; they were clamped", r.st.label, r.p.settings.MaxQuantity, r.clamped)})
+	}
+	if r.skipped > 0 {
+		r.resp.Warnings = append(r.resp.Warnings, Warning{Code: "rule_skipped", Field: field,
+			Message: fmt.Sprintf("%s failed for %d items, which keep their quantities from before it (on_error \"skip\"); first error: %s", r.st.label, r.skipped, r.firstErr)})
+	}
+	if !r.explain {
+		return
+	}
+	for i, st := range r.stages {
+		r.resp.Items[i].Trace = append(r.resp.Items[i].Trace, *st)
+	}
+	r.resp.Logs = append(r.resp.Logs, r.log.result())
+}
+
+// itemError describes a call's failure for the items it failed.
+func itemError(rule string, err error) *ItemError {
+	var be *batchError
+	if errors.As(err, &be) {
+		return &ItemError{Rule: rule, Code: "rule_failed", Detail: be.msg}
+	}
+	code := string(engine.KindOf(err))
+	if code == "" || code == string(engine.KindOther) {
+		code = "rule_failed"
+	}
+	return &ItemError{Rule: rule, Code: code, Detail: err.Error()}
+}
+
+// RuleLog is what a plugin wrote to stdout and stderr during a request,
+// shown when explaining.
+type RuleLog struct {
+	Rule      string `json:"rule"`
+	Calls     int    `json:"calls"`
+	Output    string `json:"output"`
+	Truncated bool   `json:"truncated"`
+}
+
+type ruleLog struct {
+	Rule      string
+	limit     int
+	calls     int
+	buf       []byte
+	truncated bool
+}
+
+func (l *ruleLog) add(info *engine.CallInfo) {
+	l.calls++
+	room := l.limit - len(l.buf)
+	if len(info.Log) > room {
+		l.buf = append(l.buf, info.Log[:max(room, 0)]...)
+		l.truncated = true
+	} else {
+		l.buf = append(l.buf, info.Log...)
+	}
+	if info.LogDropped > 0 {
+		l.truncated = true
+	}
+}
+
+func (l *ruleLog) result() RuleLog {
+	// A rune cut at the limit, or bytes that are not text, show as U+FFFD.
+	return RuleLog{Rule: l.Rule, Calls: l.calls, Output: strings.ToValidUTF8(string(l.buf), "\uFFFD"), Truncated: l.truncated}
+}
