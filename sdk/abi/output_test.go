@@ -470,3 +470,25 @@ func TestOutputBuilderReuseAfterGrowth(t *testing.T) {
 		t.Fatalf("quantities = %d, %d; want 7, 9 written through Quantities()", out.Quantity(0, 0), out.Quantity(0, 1))
 	}
 }
+
+// A batch that fails as a whole after failing an item must not leave the
+// item marked: the next batch's failure of the same item would be lost, and
+// the item published.
+func TestOutputBuilderFailForgetsFailedItems(t *testing.T) {
+	var b abi.OutputBuilder
+	b.Reset(3, 1, nil)
+	b.FailItem(1, "first batch")
+	b.Fail("the whole batch failed")
+	b.Reset(3, 1, nil)
+	b.FailItem(1, "second batch")
+	o, err := abi.ParseOutput(b.Bytes(), 3, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.NumItemErrors() != 1 {
+		t.Fatalf("%d item errors, want the second batch's failure of item 1", o.NumItemErrors())
+	}
+	if i, msg := o.ItemError(0); i != 1 || msg != "second batch" {
+		t.Fatalf("item error %d %q, want 1 \"second batch\"", i, msg)
+	}
+}

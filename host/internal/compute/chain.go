@@ -227,11 +227,11 @@ func (s *Service) runChain(ctx context.Context, p *plan, stages []stage, resp *R
 			return nil
 		}
 		r := &stageRun{p: p, st: &stages[i], resp: resp, explain: opt.Explain, flags: flags, logger: s.logger,
-			budget: 4*bits.Len(uint(len(live))) + 8, log: ruleLog{Rule: stages[i].label, limit: s.logBytes}}
+			budget: narrowingBudget(len(live)), log: ruleLog{Rule: stages[i].label, limit: s.logBytes}}
 		if opt.Explain {
 			r.stages = make(map[int]*Stage, len(live))
 		}
-		r.run(ctx, live)
+		r.run(ctx, live, nil)
 		if err := ctx.Err(); err != nil {
 			return context.Cause(ctx)
 		}
@@ -240,9 +240,26 @@ func (s *Service) runChain(ctx context.Context, p *plan, stages []stage, resp *R
 	return nil
 }
 
+// narrowingBudget bounds the calls a stage makes on n items. Halving finds
+// one failing item in about 2·log2(n) calls, so this isolates some four
+// failing items exactly; past it, a plugin is broken for the batch and the
+// items not yet isolated fail with its error. Nothing is published for
+// them, so running out never oversells, and a plugin that times out on
+// every item costs at most this many deadlines.
+func narrowingBudget(n int) int { return 8 * (bits.Len(uint(n)) + 1) }
+
 // run runs the stage on items, narrowing a failing batch by halves so that
-// only the items that fail it fail.
-func (r *stageRun) run(ctx context.Context, items []int) {
+// only the items that fail it fail. parent is the error of the batch items
+// was cut from, given to them if the budget is spent.
+func (r *stageRun) run(ctx context.Context, items []int, parent error) {
+	if parent != nil && r.budget <= 0 {
+		e := itemError(r.st.label, parent)
+		e.Detail += " (not isolated: the plugin failed too many items of this batch)"
+		for _, i := range items {
+			r.apply(i, result{err: e})
+		}
+		return
+	}
 	res, err := r.call(ctx, items)
 	if err == nil {
 		for j, i := range items {
@@ -250,7 +267,7 @@ func (r *stageRun) run(ctx context.Context, items []int) {
 		}
 		return
 	}
-	if len(items) == 1 || r.budget <= 0 || ctx.Err() != nil {
+	if len(items) == 1 || ctx.Err() != nil {
 		e := itemError(r.st.label, err)
 		for _, i := range items {
 			r.apply(i, result{err: e})
@@ -258,8 +275,8 @@ func (r *stageRun) run(ctx context.Context, items []int) {
 		return
 	}
 	mid := len(items) / 2
-	r.run(ctx, items[:mid])
-	r.run(ctx, items[mid:])
+	r.run(ctx, items[:mid], err)
+	r.run(ctx, items[mid:], err)
 }
 
 // batchError is a stage's failure of a whole batch, reported by the rule.

@@ -1,0 +1,308 @@
+package compute
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"pgregory.net/rapid"
+
+	"github.com/syncrules/syncrules/host/engine"
+	"github.com/syncrules/syncrules/host/wasmbuild"
+)
+
+var testCacheDir string
+
+func TestMain(m *testing.M) {
+	// Sandboxed engines start this test binary as their worker process.
+	if engine.IsWorker() {
+		os.Exit(engine.ServeWorker())
+	}
+	dir, err := os.MkdirTemp("", "syncrules-compute-cache-")
+	if err != nil {
+		panic(err)
+	}
+	testCacheDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// pluginSet lends loaded modules by "name@version".
+type pluginSet map[string]*engine.Module
+
+func (ps pluginSet) Acquire(name, version string) (Plugin, func(), error) {
+	m, ok := ps[name+"@"+version]
+	if !ok {
+		return nil, nil, fmt.Errorf("%w: %s@%s", ErrUnknownPlugin, name, version)
+	}
+	return m, func() {}, nil
+}
+
+// chainService runs the default rule natively and the chaos and buffer
+// plugins in a sandboxed engine, with workers for batches of at least
+// workerMin items (0: none).
+func chainService(t testing.TB, workerMin int, logBytes int) *Service {
+	t.Helper()
+	ctx := context.Background()
+	eng, err := engine.New(ctx, engine.Config{
+		CacheDir: testCacheDir, Sandboxed: true, CallTimeout: 50 * time.Millisecond, ItemTimeout: time.Microsecond,
+		MaxMemoryBytes: 64 << 20, Worker: engine.WorkerConfig{MinItems: workerMin},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { eng.Close(ctx) })
+	ps := pluginSet{}
+	for name, pkg := range map[string]string{"chaos@1.0.0": "./host/internal/compute/testdata/chaos", "buffer@1.0.0": "./plugins/buffer"} {
+		m, err := eng.Load(ctx, name, wasmbuild.ForTest(t, pkg))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps[name] = m
+	}
+	return newService(t, newNativeRule()).WithPlugins(ps, logBytes, nil)
+}
+
+// chaosRequest has items "v-0" … with stock 10+i at one location feeding
+// warehouse "alpha", an inactive warehouse "beta", and the given tags.
+func chaosRequest(n int, tags map[int][]string, onError string) *Request {
+	var b strings.Builder
+	b.WriteString(`{"settings": {"rules": [{"plugin": "chaos", "version": "1.0.0"`)
+	if onError != "" {
+		fmt.Fprintf(&b, `, "on_error": %q`, onError)
+	}
+	b.WriteString(`}]}, "locations": [{"id": "A"}], "warehouses": [{"id": "alpha", "default": true}, {"id": "beta", "active": false}], "items": [`)
+	for i := range n {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		tagJSON := "[]"
+		if len(tags[i]) > 0 {
+			tagJSON = `["` + strings.Join(tags[i], `","`) + `"]`
+		}
+		fmt.Fprintf(&b, `{"id": "v-%d", "available": {"A": %d}, "tags": %s}`, i, 10+i, tagJSON)
+	}
+	b.WriteString("]}")
+	req, err := DecodeRequest([]byte(b.String()))
+	if err != nil {
+		panic(err)
+	}
+	return req
+}
+
+// want is the oracle: what the chaos plugin's tags mean for item i, whose
+// default-rule quantity in alpha is 10+i.
+func want(i int, tags []string, skip bool) (q int32, code string) {
+	before := int32(10 + i)
+	has := func(t string) bool { return slices.Contains(tags, t) }
+	code = ""
+	switch {
+	case has("panic"):
+		code = "rule_failed"
+	case has("trap"):
+		code = "trap"
+	case has("loop"):
+		code = "timeout"
+	case has("fail"):
+		code = "rule_failed"
+	case has("inactive"):
+		code = "contract"
+	}
+	if code != "" {
+		if skip {
+			return before, code
+		}
+		return 0, code
+	}
+	switch {
+	case has("negative"):
+		return 0, ""
+	case has("huge"):
+		return 999_999, ""
+	}
+	return max(0, before-1), ""
+}
+
+// fataler is what checkChaos needs of testing.T and rapid.T.
+type fataler interface {
+	Helper()
+	Fatalf(format string, args ...any)
+}
+
+func checkChaos(t fataler, resp *Response, n int, tags map[int][]string, skip bool) {
+	t.Helper()
+	for i := range n {
+		it := resp.Items[i]
+		q, code := want(i, tags[i], skip)
+		failed := code != "" && !skip
+		if failed {
+			if it.Error == nil || it.Error.Code != code || it.Error.Rule != "chaos@1.0.0" || !it.Quantities.IsZero() {
+				t.Fatalf("item %d tagged %v: error %+v, quantities %v; want code %q and no quantities", i, tags[i], it.Error, it.Quantities, code)
+			}
+			continue
+		}
+		if it.Error != nil {
+			t.Fatalf("item %d tagged %v failed: %+v", i, tags[i], it.Error)
+		}
+		if got, _ := it.Quantities.Get("alpha"); got != q {
+			t.Fatalf("item %d tagged %v: alpha = %d, want %d", i, tags[i], got, q)
+		}
+		if got, ok := it.Quantities.Get("beta"); ok {
+			t.Fatalf("item %d has a quantity %d for the inactive warehouse", i, got)
+		}
+	}
+}
+
+// TestChainNarrowsToFailingItems: whatever way an item breaks the plugin,
+// only that item fails (or, with on_error skip, keeps its quantities from
+// before the stage); every other item of its batch gets the plugin's
+// result.
+func TestChainNarrowsToFailingItems(t *testing.T) {
+	for _, mode := range []struct {
+		name      string
+		workerMin int
+	}{{"in process", 0}, {"worker", 8}} {
+		svc := chainService(t, mode.workerMin, 4096)
+		for _, tag := range []string{"panic", "trap", "loop", "fail", "inactive", "negative", "huge"} {
+			for _, onError := range []string{"", OnErrorSkip} {
+				t.Run(fmt.Sprintf("%s/%s/on_error=%q", mode.name, tag, onError), func(t *testing.T) {
+					const n = 40
+					tags := map[int][]string{3: {tag}, 29: {tag}}
+					resp, err := svc.Compute(context.Background(), chaosRequest(n, tags, onError), Options{})
+					if err != nil {
+						t.Fatal(err)
+					}
+					checkChaos(t, resp, n, tags, onError == OnErrorSkip)
+					var codes []string
+					for _, w := range resp.Warnings {
+						codes = append(codes, w.Code)
+					}
+					switch wantWarning := map[string]string{"negative": "quantity_clamped", "huge": "quantity_clamped"}[tag]; {
+					case wantWarning != "":
+						if !slices.Contains(codes, wantWarning) {
+							t.Errorf("warnings %v, want %s", codes, wantWarning)
+						}
+					case onError == OnErrorSkip:
+						if !slices.Contains(codes, "rule_skipped") || !strings.Contains(resp.Warnings[0].Message, "for 2 items") {
+							t.Errorf("warnings %+v, want rule_skipped for 2 items", resp.Warnings)
+						}
+					}
+				})
+			}
+		}
+	}
+}
+
+// TestChainProperty compares the chain with the oracle on random batches:
+// random tags on random items, a few of them failing their batch.
+func TestChainProperty(t *testing.T) {
+	svc := chainService(t, 0, 4096)
+	rapid.Check(t, func(t *rapid.T) {
+		n := rapid.IntRange(1, 200).Draw(t, "n")
+		tags := map[int][]string{}
+		perItem := rapid.SampledFrom([]string{"fail", "inactive", "negative", "huge", "print"})
+		for range rapid.IntRange(0, n).Draw(t, "tagged") {
+			i := rapid.IntRange(0, n-1).Draw(t, "item")
+			tags[i] = append(tags[i], perItem.Draw(t, "tag"))
+		}
+		// Batch failures, few enough for narrowing to isolate each.
+		for range rapid.IntRange(0, 3).Draw(t, "breakers") {
+			i := rapid.IntRange(0, n-1).Draw(t, "item")
+			tags[i] = append(tags[i], rapid.SampledFrom([]string{"panic", "trap"}).Draw(t, "breaker"))
+		}
+		skip := rapid.Bool().Draw(t, "skip")
+		onError := ""
+		if skip {
+			onError = OnErrorSkip
+		}
+		resp, err := svc.Compute(context.Background(), chaosRequest(n, tags, onError), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkChaos(t, resp, n, tags, skip)
+	})
+}
+
+// TestChainBudget: a plugin that breaks every item costs a bounded number
+// of calls, and every item fails: none is published.
+func TestChainBudget(t *testing.T) {
+	svc := chainService(t, 0, 4096)
+	const n = 1000
+	tags := map[int][]string{}
+	for i := range n {
+		tags[i] = []string{"panic"}
+	}
+	resp, err := svc.Compute(context.Background(), chaosRequest(n, tags, ""), Options{Explain: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, it := range resp.Items {
+		if it.Error == nil || !it.Quantities.IsZero() {
+			t.Fatalf("item %d: %+v, want an error and no quantities", i, it)
+		}
+	}
+	if calls := resp.Logs[0].Calls; calls > narrowingBudget(n) {
+		t.Errorf("%d calls, more than the budget of %d", calls, narrowingBudget(n))
+	}
+}
+
+func TestChainExplainAndLogs(t *testing.T) {
+	svc := chainService(t, 0, 64)
+	req := chaosRequest(3, map[int][]string{0: {"print"}, 1: {"print"}, 2: {"print"}}, "")
+	req.Settings.Rules = append(req.Settings.Rules, Rule{Plugin: "buffer", Version: "1.0.0", Params: []byte(`{"units": 2}`)})
+	resp, err := svc.Compute(context.Background(), req, Options{Explain: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	it := resp.Items[2] // 12 → default 12 → chaos 11 → buffer 9
+	var stages []string
+	var qs []int32
+	for _, st := range it.Trace {
+		stages = append(stages, st.Stage)
+		q, _ := st.Quantities.Get("alpha")
+		qs = append(qs, q)
+	}
+	if fmt.Sprint(stages) != "[default chaos@1.0.0 buffer@1.0.0]" || fmt.Sprint(qs) != "[12 11 9]" {
+		t.Errorf("trace %v %v, want [default chaos@1.0.0 buffer@1.0.0] [12 11 9]", stages, qs)
+	}
+	if len(resp.Logs) != 2 {
+		t.Fatalf("logs %+v, want one per rule", resp.Logs)
+	}
+	l := resp.Logs[0]
+	if l.Rule != "chaos@1.0.0" || !strings.HasPrefix(l.Output, "chaos says hello from v-0\n") || len(l.Output) > 64 || !l.Truncated {
+		t.Errorf("chaos log %+v, want its output cut at 64 bytes and marked truncated", l)
+	}
+	if l := resp.Logs[1]; l.Output != "" || l.Truncated || l.Calls != 1 {
+		t.Errorf("buffer log %+v, want empty", l)
+	}
+}
+
+func TestChainRequestErrors(t *testing.T) {
+	svc := chainService(t, 0, 4096)
+	tests := []struct {
+		rules string
+		field string
+		want  string
+	}{
+		{`[{"plugin": "chaos", "version": "1.0.0", "params": {"refuse": true}}]`, "/settings/rules/0/params", "chaos@1.0.0 refuses its params: params: refuse is set"},
+		{`[{"plugin": "chaos", "version": "1.0.0", "params": {"refuze": true}}]`, "/settings/rules/0/params", `unknown field "refuze"`},
+		{`[{"plugin": "nope", "version": "1.0.0"}]`, "/settings/rules/0/plugin", "unknown plugin"},
+		{`[{"plugin": "chaos"}]`, "/settings/rules/0/version", "is required"},
+		{`[{"version": "1.0.0"}]`, "/settings/rules/0/plugin", "is required"},
+		{`[{"plugin": "chaos", "version": "1.0.0", "on_error": "ignore"}]`, "/settings/rules/0/on_error", `must be "fail" or "skip"`},
+		{`[` + strings.Repeat(`{"plugin": "chaos", "version": "1.0.0"},`, 8) + `{"plugin": "chaos", "version": "1.0.0"}]`, "/settings/rules", "9 rules exceed the limit of 8"},
+	}
+	for _, tt := range tests {
+		body := `{"settings": {"rules": ` + tt.rules + `}, "locations": [{"id": "A"}], "warehouses": [{"id": "alpha", "default": true}], "items": [{"id": "v", "available": {"A": 1}}]}`
+		_, err := svc.Compute(context.Background(), decode(t, body), Options{})
+		in, ok := err.(*InputError)
+		if !ok || in.Kind != Invalid || len(in.Errors) == 0 || in.Errors[0].Field != tt.field || !strings.Contains(in.Errors[0].Detail, tt.want) {
+			t.Errorf("rules %s: err = %v, want %s: %s", tt.rules, err, tt.field, tt.want)
+		}
+	}
+}
