@@ -174,7 +174,7 @@ func (b *OutputBuilder) Fail(message string) []byte {
 		b.buf = make([]byte, OutputHeaderSize)
 	}
 	b.buf = b.buf[:OutputHeaderSize]
-	b.q = nil // the buffer no longer holds quantities
+	b.q = nil       // the buffer no longer holds quantities
 	clear(b.failed) // or the next batch's failures of these items are lost
 	b.errs, b.notes, b.data = b.errs[:0], b.notes[:0], b.data[:0]
 	return b.finish(StatusError, message)
