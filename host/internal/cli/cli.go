@@ -38,6 +38,7 @@ type command struct {
 var commands = []command{
 	{"serve", "run the HTTP API", serve},
 	{"compute", "compute quantities for a request file, as POST /v1/compute does", computeCmd},
+	{"rule", "build a rule plugin, or run one on a request file as the server would", ruleCmd},
 	{"version", "print the version", printVersion},
 }
 
@@ -97,7 +98,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "syncrules computes the inventory to publish to TikTok Shop from Shopify stock,")
-	fmt.Fprintln(w, "running the default rule (and, later, custom rules) as WebAssembly modules.")
+	fmt.Fprintln(w, "running the default rule and partners' rule plugins as WebAssembly modules.")
 	fmt.Fprintln(w, "\nUsage:\n  syncrules <command> [flags]\n\nCommands:")
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)

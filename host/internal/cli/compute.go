@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 
 	"github.com/syncrules/syncrules/host/internal/compute"
@@ -28,18 +27,11 @@ func computeCmd(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	in, size := e.stdin, int64(-1)
-	if *input != "-" {
-		f, err := os.Open(*input)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
-			size = st.Size()
-		}
-		in = f
+	in, size, closeIn, err := openInput(e, *input)
+	if err != nil {
+		return err
 	}
+	defer closeIn()
 	h, err := openHost(ctx, cfg, filepath.Dir(*configPath), slog.New(slog.DiscardHandler))
 	if err != nil {
 		return err

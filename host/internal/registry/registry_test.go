@@ -1,0 +1,270 @@
+package registry_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/syncrules/syncrules/host/engine"
+	"github.com/syncrules/syncrules/host/internal/compute"
+	"github.com/syncrules/syncrules/host/internal/registry"
+	"github.com/syncrules/syncrules/host/wasmbuild"
+	"github.com/syncrules/syncrules/sdk/sdktest"
+)
+
+var cacheDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "syncrules-registry-cache-")
+	if err != nil {
+		panic(err)
+	}
+	cacheDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func open(t *testing.T, dir string, opt registry.Options) *registry.Registry {
+	t.Helper()
+	ctx := context.Background()
+	eng, err := engine.New(ctx, engine.Config{CacheDir: cacheDir, Sandboxed: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt.Dir = dir
+	r, err := registry.Open(ctx, eng, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		r.Close(ctx)
+		eng.Close(ctx)
+	})
+	return r
+}
+
+func sum(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+func TestCheckName(t *testing.T) {
+	for _, tt := range []struct {
+		name, version, field string
+	}{
+		{"buffer", "1.0.0", ""},
+		{"safety-stock2", "1.2.0-beta.1", ""},
+		{"Buffer", "1.0.0", "name"},
+		{"-buffer", "1.0.0", "name"},
+		{"buffer-", "1.0.0", "name"},
+		{"buf--fer", "1.0.0", "name"},
+		{"buf_fer", "1.0.0", "name"},
+		{"", "1.0.0", "name"},
+		{strings.Repeat("a", 65), "1.0.0", "name"},
+		{"buffer", "1.0", "version"},
+		{"buffer", "v1.0.0", "version"},
+		{"buffer", "1.0.0+build.5", "version"},
+		{"buffer", "01.0.0", "version"},
+		{"buffer", "", "version"},
+		{"buffer", "../1.0.0", "version"},
+	} {
+		err := registry.CheckName(tt.name, tt.version)
+		if got := registry.FieldOf(err); got != tt.field || (tt.field != "") != errors.Is(err, registry.ErrInvalidName) {
+			t.Errorf("CheckName(%q, %q) = %v (field %q), want field %q", tt.name, tt.version, err, got, tt.field)
+		}
+	}
+}
+
+func TestPutGetDeletePersist(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	buffer := wasmbuild.ForTest(t, "./plugins/buffer")
+	capWasm := wasmbuild.ForTest(t, "./plugins/cap")
+	r := open(t, dir, registry.Options{})
+
+	info, created, err := r.Put(ctx, "buffer", "1.0.0", buffer)
+	if err != nil || !created {
+		t.Fatalf("Put = %+v, %t, %v", info, created, err)
+	}
+	if info.SHA256 != sum(buffer) || info.Size != len(buffer) || info.ABIVersion != 1 || info.Source != "upload" || info.CompileTime <= 0 {
+		t.Errorf("info %+v", info)
+	}
+	if _, created, err := r.Put(ctx, "buffer", "1.0.0", buffer); err != nil || created {
+		t.Errorf("same bytes again: created %t, err %v; want accepted, not created", created, err)
+	}
+	if _, _, err := r.Put(ctx, "buffer", "1.0.0", capWasm); !errors.Is(err, registry.ErrConflict) || !strings.Contains(err.Error(), "immutable") {
+		t.Errorf("other bytes for 1.0.0: %v, want ErrConflict", err)
+	}
+	if _, _, err := r.Put(ctx, "buffer", "1.1.0", capWasm); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := r.Put(ctx, "buffer", "1.10.0", buffer); err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for _, in := range r.List() {
+		order = append(order, in.Name+"@"+in.Version)
+	}
+	if strings.Join(order, " ") != "buffer@1.0.0 buffer@1.1.0 buffer@1.10.0" {
+		t.Errorf("List() in order %v, want by semantic version", order)
+	}
+
+	// A compute can use it; an unknown version says what is installed.
+	mod, release, err := r.Acquire("buffer", "1.0.0")
+	if err != nil || mod.SHA256() != sum(buffer) {
+		t.Fatalf("Acquire = %v", err)
+	}
+	release()
+	_, _, err = r.Acquire("buffer", "2.0.0")
+	if !errors.Is(err, compute.ErrUnknownVersion) || !strings.Contains(err.Error(), "installed versions: 1.0.0, 1.1.0, 1.10.0") {
+		t.Errorf("Acquire(2.0.0) = %v", err)
+	}
+	if _, _, err := r.Acquire("nope", "1.0.0"); !errors.Is(err, compute.ErrUnknownPlugin) || errors.Is(err, compute.ErrUnknownVersion) {
+		t.Errorf("Acquire(nope) = %v", err)
+	}
+
+	if err := r.Delete(ctx, "buffer", "1.1.0"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Delete(ctx, "buffer", "1.1.0"); !errors.Is(err, registry.ErrNotFound) {
+		t.Errorf("second Delete = %v, want ErrNotFound", err)
+	}
+
+	// Another process opening the same folder finds what was kept.
+	r2 := open(t, dir, registry.Options{})
+	got, err := r2.Versions("buffer")
+	if err != nil || len(got) != 2 || got[0].Version != "1.0.0" || got[1].Version != "1.10.0" || got[0].SHA256 != sum(buffer) {
+		t.Fatalf("after reopening: %+v, %v", got, err)
+	}
+	if !got[0].Created.Equal(info.Created) {
+		t.Errorf("created %v after reopening, want %v", got[0].Created, info.Created)
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	r := open(t, dir, registry.Options{MaxModuleBytes: 8 << 20})
+	tests := []struct {
+		name string
+		wasm []byte
+		kind error
+		want string
+	}{
+		{"not wasm", []byte("hello, world"), engine.ErrInvalidModule, "not a WebAssembly module"},
+		{"bad abi", wasmbuild.ForTest(t, "./host/engine/testdata/badabi"), engine.ErrInvalidModule, "ABI version"},
+		{"forbidden import", wasmbuild.ForTest(t, "./host/engine/testdata/envimport"), engine.ErrInvalidModule, "a rule may import only wasi_snapshot_preview1"},
+		{"too large", make([]byte, 8<<20+1), registry.ErrTooLarge, "exceed the limit"},
+	}
+	for _, tt := range tests {
+		_, _, err := r.Put(ctx, "p", "1.0.0", tt.wasm)
+		if !errors.Is(err, tt.kind) || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: %v, want %v saying %q", tt.name, err, tt.kind, tt.want)
+		}
+	}
+	if n := len(r.List()); n != 0 {
+		t.Errorf("%d versions installed after refusals", n)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("refused modules left files: %v", entries)
+	}
+}
+
+func TestDeleteInUse(t *testing.T) {
+	ctx := context.Background()
+	buffer := wasmbuild.ForTest(t, "./plugins/buffer")
+	path := filepath.Join(t.TempDir(), "buffer.wasm")
+	if err := os.WriteFile(path, buffer, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var forgotten []string
+	r := open(t, t.TempDir(), registry.Options{
+		InUse: func(name, version string) []string {
+			if version == "2.0.0" {
+				return []string{"shop acme"}
+			}
+			return nil
+		},
+		Forget: func(m string) { forgotten = append(forgotten, m) },
+	})
+	if _, err := r.Register(ctx, "buffer", "1.0.0", path); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Delete(ctx, "buffer", "1.0.0"); !errors.Is(err, registry.ErrInUse) || !strings.Contains(err.Error(), "config.toml") {
+		t.Errorf("deleting a config-listed plugin: %v, want ErrInUse naming config.toml", err)
+	}
+	if _, _, err := r.Put(ctx, "buffer", "2.0.0", buffer); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Delete(ctx, "buffer", "2.0.0"); !errors.Is(err, registry.ErrInUse) || !strings.Contains(err.Error(), "shop acme") {
+		t.Errorf("deleting a referenced version: %v", err)
+	}
+
+	// A request holding a version keeps its module until it is done.
+	if _, _, err := r.Put(ctx, "buffer", "3.0.0", buffer); err != nil {
+		t.Fatal(err)
+	}
+	mod, release, err := r.Acquire("buffer", "3.0.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Delete(ctx, "buffer", "3.0.0"); err != nil {
+		t.Fatal(err)
+	}
+	if len(forgotten) != 0 {
+		t.Errorf("forgot %v while a request held it", forgotten)
+	}
+	in, err := sdktest.Batch{
+		Warehouses: []sdktest.Warehouse{{ID: "w", Active: true, Default: true}},
+		Params:     `{"units": 1}`,
+		Items:      []sdktest.Item{{ID: "v", Quantities: map[string]int64{"w": 5}}},
+	}.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mod.CallInfo(ctx, in, func([]byte, *engine.CallInfo) error { return nil }); err != nil {
+		t.Errorf("a call by the request holding a deleted version: %v", err)
+	}
+	release()
+	if strings.Join(forgotten, ",") != "buffer@3.0.0" {
+		t.Errorf("forgot %v, want buffer@3.0.0 once released", forgotten)
+	}
+	if err := mod.CallInfo(ctx, in, func([]byte, *engine.CallInfo) error { return nil }); !errors.Is(err, engine.ErrClosed) {
+		t.Errorf("a call after the last release: %v, want ErrClosed", err)
+	}
+}
+
+// A concurrent upload of one version compiles it once; the others see it.
+func TestConcurrentPuts(t *testing.T) {
+	ctx := context.Background()
+	buffer := wasmbuild.ForTest(t, "./plugins/buffer")
+	r := open(t, t.TempDir(), registry.Options{})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	created := 0
+	for range 4 {
+		wg.Go(func() {
+			_, c, err := r.Put(ctx, "buffer", "1.0.0", buffer)
+			if err != nil {
+				t.Error(err)
+			}
+			mu.Lock()
+			if c {
+				created++
+			}
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if created != 1 {
+		t.Errorf("%d uploads created the version, want 1", created)
+	}
+}
+
