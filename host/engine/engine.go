@@ -102,6 +102,9 @@ type WorkerConfig struct {
 	// MaxInputBytes bounds the batches a worker takes; bigger ones run in
 	// process. Zero means 128 MiB.
 	MaxInputBytes int
+	// IdleTimeout stops a worker unused for this long, so that plugins
+	// nobody calls do not keep processes. Zero means two minutes.
+	IdleTimeout time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -132,6 +135,9 @@ func (c Config) withDefaults() Config {
 	if c.Worker.MaxInputBytes <= 0 {
 		c.Worker.MaxInputBytes = 128 << 20
 	}
+	if c.Worker.IdleTimeout <= 0 {
+		c.Worker.IdleTimeout = 2 * time.Minute
+	}
 	if c.Observer == nil {
 		c.Observer = nopObserver{}
 	}
@@ -153,6 +159,7 @@ type Engine struct {
 
 	mu      sync.Mutex
 	modules map[*Module]struct{} // loaded and not closed
+	stop    chan struct{}        // stops the reaper of idle workers
 }
 
 // New returns an Engine.
@@ -183,13 +190,42 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		rt.Close(ctx)
 		return nil, fmt.Errorf("engine: wasi: %w", err)
 	}
-	return &Engine{cfg: cfg, rt: rt, cache: cache, modules: map[*Module]struct{}{}}, nil
+	e := &Engine{cfg: cfg, rt: rt, cache: cache, modules: map[*Module]struct{}{}, stop: make(chan struct{})}
+	if cfg.Sandboxed && cfg.Worker.MinItems > 0 {
+		go e.reapIdleWorkers()
+	}
+	return e, nil
+}
+
+// reapIdleWorkers stops workers idle for longer than Worker.IdleTimeout.
+func (e *Engine) reapIdleWorkers() {
+	idle := e.cfg.Worker.IdleTimeout
+	t := time.NewTicker(max(idle/4, 10*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-e.stop:
+			return
+		case now := <-t.C:
+			e.mu.Lock()
+			mods := slices.Collect(maps.Keys(e.modules))
+			e.mu.Unlock()
+			for _, m := range mods {
+				m.workers.reap(func(w *worker) bool { return now.Sub(w.lastUsed()) > idle })
+			}
+		}
+	}
 }
 
 // Close closes the engine and every module it loaded. Calls in flight fail
 // with ErrClosed, as do calls made after.
 func (e *Engine) Close(ctx context.Context) error {
 	e.mu.Lock()
+	select {
+	case <-e.stop:
+	default:
+		close(e.stop)
+	}
 	for m := range e.modules {
 		m.pool.close()
 		m.workers.close()

@@ -87,6 +87,21 @@ func (p *pool[T]) release(v T, keep bool) (closed bool) {
 
 func (p *pool[T]) stats() (live, idle int) { return len(p.sem), len(p.idle) }
 
+// reap destroys the idle ones that stale reports, keeping the others.
+func (p *pool[T]) reap(stale func(T) bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for range len(p.idle) {
+		v := <-p.idle
+		if stale(v) {
+			p.destroy(v)
+			<-p.sem
+			continue
+		}
+		p.idle <- v
+	}
+}
+
 func (p *pool[T]) close() {
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -108,3 +108,31 @@ func TestEndlessLoopStops(t *testing.T) {
 		}
 	}
 }
+
+// TestIdleWorkersStop: a worker nobody calls is stopped after IdleTimeout,
+// and the next big batch starts another.
+func TestIdleWorkersStop(t *testing.T) {
+	ctx := context.Background()
+	eng := sandboxed(t, 1, engine.Config{Worker: engine.WorkerConfig{IdleTimeout: 200 * time.Millisecond}})
+	mod, err := eng.Load(ctx, "default", wasmbuild.ForTest(t, "./rules/defaultrule/module"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	input, _ := batchOf(10, -1).Encode()
+	if err := mod.Call(ctx, input, func([]byte) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if w := mod.Stats().Workers; w < 1 {
+		t.Fatalf("%d workers after a big batch, want at least 1", w)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for mod.Stats().Workers > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d workers still live 10 s after their last call", mod.Stats().Workers)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := mod.Call(ctx, input, func([]byte) error { return nil }); err != nil {
+		t.Fatalf("after the workers stopped: %v", err)
+	}
+}

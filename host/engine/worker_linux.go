@@ -97,8 +97,11 @@ type worker struct {
 	exited    chan struct{}
 	killed    atomic.Bool
 	stop      atomic.Int32 // why the process was killed: stopDeadline, stopCanceled
+	used      atomic.Int64 // unix nanoseconds of the last call's end
 	once      sync.Once
 }
+
+func (w *worker) lastUsed() time.Time { return time.Unix(0, w.used.Load()) }
 
 const (
 	stopDeadline = 1
@@ -193,6 +196,7 @@ func (m *Module) spawnWorker(ctx context.Context) (_ *worker, err error) {
 	if len(m.wasm) > cfg.Worker.MaxInputBytes {
 		return nil, fmt.Errorf("module of %d bytes exceeds the worker's input limit", len(m.wasm))
 	}
+	w.used.Store(time.Now().UnixNano())
 	copy(shm[sharedData:], m.wasm)
 	put64(shm, hInLen, uint64(len(m.wasm)))
 	put64(shm, hOp, opLoad)
@@ -316,6 +320,7 @@ func (m *Module) callWorker(ctx context.Context, timeout time.Duration, input []
 		return err
 	}
 	err = w.call(ctx, timeout, input, read)
+	w.used.Store(time.Now().UnixNano())
 	// A guest's error leaves the worker sound: it replaces its instance.
 	keep := !w.killed.Load() && (err == nil || get64(w.shm, hStatus) != statusOK)
 	if closed := m.workers.release(w, keep); closed && err != nil {

@@ -22,6 +22,8 @@ type worker struct{}
 
 func (w *worker) destroy() {}
 
+func (w *worker) lastUsed() time.Time { return time.Time{} }
+
 func (m *Module) spawnWorker(context.Context) (*worker, error) { return nil, errNoWorkers }
 
 func (m *Module) callWorker(context.Context, time.Duration, []byte, func([]byte, *CallInfo) error) error {
