@@ -68,17 +68,17 @@ type stage struct {
 
 // planRules checks settings.rules and acquires their modules; the caller
 // releases them.
-func (s *Service) planRules(rules []Rule, probs *problems) []stage {
+func (s *Service) planRules(rules []Rule, probs *problems) ([]stage, error) {
 	if len(rules) == 0 {
-		return nil
+		return nil, nil
 	}
 	if len(rules) > s.limits.MaxRules {
 		probs.add("/settings/rules", "%d rules exceed the limit of %d per chain", len(rules), s.limits.MaxRules)
-		return nil
+		return nil, nil
 	}
 	if s.plugins == nil {
 		probs.add("/settings/rules", "this server runs no plugins")
-		return nil
+		return nil, nil
 	}
 	stages := make([]stage, 0, len(rules))
 	for i, r := range rules {
@@ -110,6 +110,9 @@ func (s *Service) planRules(rules []Rule, probs *problems) []stage {
 			}
 		}
 		mod, release, err := s.plugins.Acquire(r.Plugin, r.Version)
+		if errors.Is(err, engine.ErrClosed) {
+			return stages, err // shutting down: not the caller's mistake
+		}
 		if err != nil {
 			at := "/plugin"
 			if errors.Is(err, ErrUnknownVersion) {
@@ -121,7 +124,7 @@ func (s *Service) planRules(rules []Rule, probs *problems) []stage {
 		st.mod, st.release = mod, release
 		stages = append(stages, st)
 	}
-	return stages
+	return stages, nil
 }
 
 // checkParams asks each plugin whether it takes its params, by running it
@@ -152,7 +155,7 @@ func (s *Service) checkParams(ctx context.Context, p *plan, stages []stage, prob
 			s.verdicts.put(key, msg)
 		}
 		if msg != "" {
-			probs.add(ptr("settings", "rules", st.index, "params"), "%s refuses its params: %s", st.label, msg)
+			probs.add(ptr("settings", "rules", st.index, "params"), "%s refuses its params: %s", st.label, strings.TrimPrefix(msg, "params: "))
 		}
 	}
 }
@@ -192,6 +195,7 @@ type stageRun struct {
 	budget  int // calls left; narrowing a failing batch spends them
 
 	logger    *slog.Logger
+	abort     error // the module closed under the stage: the service is stopping
 	clamped   int
 	failed    int // items the stage failed, skipped or not
 	skipped   int
@@ -235,6 +239,9 @@ func (s *Service) runChain(ctx context.Context, p *plan, stages []stage, resp *R
 		if err := ctx.Err(); err != nil {
 			return context.Cause(ctx)
 		}
+		if r.abort != nil {
+			return r.abort
+		}
 		r.finish()
 	}
 	return nil
@@ -252,6 +259,9 @@ func narrowingBudget(n int) int { return 8 * (bits.Len(uint(n)) + 1) }
 // only the items that fail it fail. parent is the error of the batch items
 // was cut from, given to them if the budget is spent.
 func (r *stageRun) run(ctx context.Context, items []int, parent error) {
+	if r.abort != nil {
+		return
+	}
 	if parent != nil && r.budget <= 0 {
 		e := itemError(r.st.label, parent)
 		e.Detail += " (not isolated: the plugin failed too many items of this batch)"
@@ -265,6 +275,12 @@ func (r *stageRun) run(ctx context.Context, items []int, parent error) {
 		for j, i := range items {
 			r.apply(i, res[j])
 		}
+		return
+	}
+	if errors.Is(err, engine.ErrClosed) {
+		// Not the plugin's failure: skipping it would publish more than
+		// the merchant's rule allows, failing the items would blame it.
+		r.abort = err
 		return
 	}
 	if len(items) == 1 || ctx.Err() != nil {

@@ -2,6 +2,7 @@ package compute
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -289,7 +290,7 @@ func TestChainRequestErrors(t *testing.T) {
 		field string
 		want  string
 	}{
-		{`[{"plugin": "chaos", "version": "1.0.0", "params": {"refuse": true}}]`, "/settings/rules/0/params", "chaos@1.0.0 refuses its params: params: refuse is set"},
+		{`[{"plugin": "chaos", "version": "1.0.0", "params": {"refuse": true}}]`, "/settings/rules/0/params", "chaos@1.0.0 refuses its params: refuse is set"},
 		{`[{"plugin": "chaos", "version": "1.0.0", "params": {"refuze": true}}]`, "/settings/rules/0/params", `unknown field "refuze"`},
 		{`[{"plugin": "nope", "version": "1.0.0"}]`, "/settings/rules/0/plugin", "unknown plugin"},
 		{`[{"plugin": "chaos"}]`, "/settings/rules/0/version", "is required"},
@@ -304,5 +305,30 @@ func TestChainRequestErrors(t *testing.T) {
 		if !ok || in.Kind != Invalid || len(in.Errors) == 0 || in.Errors[0].Field != tt.field || !strings.Contains(in.Errors[0].Detail, tt.want) {
 			t.Errorf("rules %s: err = %v, want %s: %s", tt.rules, err, tt.field, tt.want)
 		}
+	}
+}
+
+// A plugin closed under a request (the server stopping) fails the request,
+// so that it is retried: skipping the plugin would publish more than the
+// merchant's rule allows, failing the items would blame the plugin.
+func TestChainModuleClosed(t *testing.T) {
+	ctx := context.Background()
+	eng, err := engine.New(ctx, engine.Config{CacheDir: testCacheDir, Sandboxed: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod, err := eng.Load(ctx, "chaos@1.0.0", wasmbuild.ForTest(t, "./host/internal/compute/testdata/chaos"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := newService(t, newNativeRule()).WithPlugins(pluginSet{"chaos@1.0.0": mod}, 0, nil)
+	req := chaosRequest(3, nil, OnErrorSkip)
+	if _, err := svc.Compute(ctx, req, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	eng.Close(ctx)
+	resp, err := svc.Compute(ctx, chaosRequest(3, nil, OnErrorSkip), Options{})
+	if !errors.Is(err, engine.ErrClosed) {
+		t.Fatalf("Compute after the plugin closed = %+v, %v; want ErrClosed", resp, err)
 	}
 }

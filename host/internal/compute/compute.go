@@ -122,13 +122,16 @@ func (s *Service) Compute(ctx context.Context, req *Request, opt Options) (*Resp
 	}
 	var stages []stage
 	if req.Settings != nil {
-		stages = s.planRules(req.Settings.Rules, &probs)
+		stages, err = s.planRules(req.Settings.Rules, &probs)
 	}
 	defer func() {
 		for _, st := range stages {
 			st.release()
 		}
 	}()
+	if err != nil {
+		return nil, err
+	}
 	bufp, _ := s.inputs.Get().(*[]byte)
 	if bufp == nil {
 		bufp = new([]byte)

@@ -466,6 +466,9 @@ func TestUnknownRoutes(t *testing.T) {
 		{"GET compute", http.MethodGet, "/v1/compute", http.StatusMethodNotAllowed, "POST"},
 		{"POST healthz", http.MethodPost, "/healthz", http.StatusMethodNotAllowed, "GET"},
 		{"DELETE openapi.json", http.MethodDelete, "/openapi.json", http.StatusMethodNotAllowed, "GET"},
+		// Not redirected to the path without the slash.
+		{"healthz with a trailing slash", http.MethodGet, "/healthz/", http.StatusNotFound, ""},
+		{"compute with a trailing slash", http.MethodPost, "/v1/compute/", http.StatusNotFound, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -27,6 +28,8 @@ import (
 	"github.com/syncrules/syncrules/host/engine"
 	"github.com/syncrules/syncrules/host/internal/compute"
 	"github.com/syncrules/syncrules/host/internal/httpapi"
+	"github.com/syncrules/syncrules/host/internal/metrics"
+	"github.com/syncrules/syncrules/host/internal/registry"
 	"github.com/syncrules/syncrules/host/wasmbuild"
 )
 
@@ -37,6 +40,11 @@ const defaultModulePkg = "./rules/defaultrule/module"
 var cacheDir string
 
 func TestMain(m *testing.M) {
+	// Sandboxed engines with workers start this test binary as their
+	// worker process.
+	if engine.IsWorker() {
+		os.Exit(engine.ServeWorker())
+	}
 	dir, err := os.MkdirTemp("", "httpapi-test-cache-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -89,12 +97,17 @@ type server struct {
 }
 
 // serverConfig configures a server. The zero value serves the real default
-// rule with the default limits.
+// rule with the default limits, and no plugins.
 type serverConfig struct {
 	runner         compute.Runner // default: the real default rule module
 	limits         compute.Limits
 	maxQuantity    int // default 999999
 	computeTimeout time.Duration
+	// plugins, if not nil, serves the plugin endpoints, settings.rules and
+	// /metrics with its registry and metrics, as the server does.
+	plugins *pluginHost
+	// maxModuleBytes bounds an upload; zero means the API's default.
+	maxModuleBytes int
 }
 
 // newServer serves the API on 127.0.0.1 until the test ends. r provides the
@@ -114,13 +127,24 @@ func newServer(tb testing.TB, r *rule, cfg serverConfig) *server {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	h := httpapi.New(httpapi.Options{
+	opt := httpapi.Options{
 		Compute:        svc,
 		DefaultRule:    info,
 		ComputeTimeout: cfg.computeTimeout,
 		Logger:         slog.New(slog.DiscardHandler),
 		Version:        "test",
-	})
+		MaxModuleBytes: cfg.maxModuleBytes,
+	}
+	if p := cfg.plugins; p != nil {
+		svc.WithPlugins(p.registry, 4<<10, slog.New(slog.DiscardHandler))
+		opt.Plugins, opt.Metrics = p.registry, p.metrics
+		if opt.ComputeTimeout == 0 {
+			// A worker process compiles its module on its first start:
+			// tens of seconds under the race detector.
+			opt.ComputeTimeout = 5 * time.Minute
+		}
+	}
+	h := httpapi.New(opt)
 	srv := httptest.NewUnstartedServer(h)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -150,23 +174,40 @@ type exchange struct {
 // response.
 func (s *server) do(tb testing.TB, method, path, contentType, body string) exchange {
 	tb.Helper()
-	req, err := http.NewRequest(method, s.url+path, strings.NewReader(body))
+	return s.send(tb, method, path, contentType, strings.NewReader(body))
+}
+
+// send is do with any body: a *bytes.Reader or *strings.Reader is sent
+// with its length, another reader chunked, without one.
+func (s *server) send(tb testing.TB, method, path, contentType string, body io.Reader) exchange {
+	tb.Helper()
+	ex, err := s.try(method, path, contentType, body)
 	if err != nil {
 		tb.Fatal(err)
+	}
+	return ex
+}
+
+// try is send for goroutines other than the test's: it returns the error
+// instead of failing the test.
+func (s *server) try(method, path, contentType string, body io.Reader) (exchange, error) {
+	req, err := http.NewRequest(method, s.url+path, body)
+	if err != nil {
+		return exchange{}, err
 	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
 	resp, err := s.client.Do(req)
 	if err != nil {
-		tb.Fatal(err)
+		return exchange{}, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		tb.Fatal(err)
+		return exchange{}, err
 	}
-	return exchange{status: resp.StatusCode, header: resp.Header, body: b}
+	return exchange{status: resp.StatusCode, header: resp.Header, body: b}, nil
 }
 
 // post sends body to path (with its query) as JSON.
@@ -196,17 +237,33 @@ type computeResponse struct {
 	Items []struct {
 		ID         string            `json:"id"`
 		Quantities orderedQuantities `json:"quantities"`
-		Error      *struct {
-			Rule, Code, Detail string
-		} `json:"error"`
-		Trace []struct {
+		Error      *itemError        `json:"error"`
+		Trace      []struct {
 			Stage      string                                `json:"stage"`
 			Quantities orderedQuantities                     `json:"quantities"`
 			Warehouses map[string]map[string]json.RawMessage `json:"warehouses"`
 			Item       map[string]json.RawMessage            `json:"item"`
+			Error      *itemError                            `json:"error"`
+			Skipped    bool                                  `json:"skipped"`
 		} `json:"trace"`
 	} `json:"items"`
 	Warnings []warning `json:"warnings"`
+	Logs     []ruleLog `json:"logs"`
+}
+
+// itemError is why an item, or a stage of its trace, has no quantities.
+type itemError struct {
+	Rule   string `json:"rule"`
+	Code   string `json:"code"`
+	Detail string `json:"detail"`
+}
+
+// ruleLog is what a plugin wrote during a request.
+type ruleLog struct {
+	Rule      string `json:"rule"`
+	Calls     int    `json:"calls"`
+	Output    string `json:"output"`
+	Truncated bool   `json:"truncated"`
 }
 
 type warning struct {
@@ -277,11 +334,19 @@ func (p problemDoc) fields() []string {
 // decodeStrict decodes b into v, failing on unknown members.
 func decodeStrict(tb testing.TB, b []byte, v any) {
 	tb.Helper()
+	if err := decodeStrictErr(b, v); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// decodeStrictErr is decodeStrict for goroutines other than the test's.
+func decodeStrictErr(b []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		tb.Fatalf("decoding %s: %v", b, err)
+		return fmt.Errorf("decoding %s: %w", b, err)
 	}
+	return nil
 }
 
 // problemOf checks that ex is a problem document with status and returns it.
@@ -372,6 +437,9 @@ func (t *checkedTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 }
 
 func clip(b []byte) string {
+	if !utf8.Valid(b) {
+		return fmt.Sprintf("(%d bytes, not text)", len(b))
+	}
 	if len(b) > 2000 {
 		return string(b[:2000]) + "..."
 	}
@@ -400,7 +468,7 @@ func (c *contract) check(req *http.Request, reqBody []byte, resp *http.Response,
 		Options: &openapi3filter.Options{SkipSettingDefaults: true},
 	}
 	reqErr := openapi3filter.ValidateRequest(ctx, in)
-	if reqErr == nil && len(reqBody) > 0 && !jsontext.Value(reqBody).IsValid() {
+	if mt, _, _ := mime.ParseMediaType(req.Header.Get("Content-Type")); reqErr == nil && mt == "application/json" && len(reqBody) > 0 && !jsontext.Value(reqBody).IsValid() {
 		// kin-openapi ignores what follows the first JSON value and
 		// accepts duplicate names; a body like that is not JSON.
 		reqErr = errors.New("the body is not one JSON value with unique names")
@@ -460,4 +528,156 @@ func checkProblemStatus(resp *http.Response, respBody []byte) error {
 		return fmt.Errorf("the problem's status %d is not the response's %d", p.Status, resp.StatusCode)
 	}
 	return nil
+}
+
+// pluginHost is what the server assembles for plugins (see cli's openHost):
+// a sandboxed engine that reports to metrics, and a registry that stores
+// its uploads in a temporary folder.
+type pluginHost struct {
+	dir      string
+	cfg      pluginHostConfig
+	engine   *engine.Engine
+	registry *registry.Registry
+	metrics  *metrics.Metrics
+}
+
+// pluginHostConfig configures a pluginHost. The zero value runs every call
+// in process, with deadlines generous enough that a loaded machine under
+// the race detector does not turn slowness into timeouts.
+type pluginHostConfig struct {
+	// workerMinItems sends batches of at least this many items to worker
+	// processes; zero: none.
+	workerMinItems int
+	// callTimeout is a call's base deadline; zero means 10 s.
+	callTimeout time.Duration
+	// maxModuleBytes bounds a module in the registry; zero means its
+	// default.
+	maxModuleBytes int
+}
+
+// newPluginHost returns a pluginHost with an empty registry; the test
+// closes it.
+func newPluginHost(tb testing.TB, cfg pluginHostConfig) *pluginHost {
+	tb.Helper()
+	if cfg.callTimeout == 0 {
+		cfg.callTimeout = 10 * time.Second
+	}
+	h := &pluginHost{dir: tb.TempDir(), cfg: cfg}
+	h.metrics = metrics.New(func() []engine.PoolStats { return h.engine.PoolStats() })
+	eng, err := engine.New(context.Background(), engine.Config{
+		CacheDir:       cacheDir,
+		MaxMemoryBytes: 128 << 20,
+		Sandboxed:      true,
+		CallTimeout:    cfg.callTimeout,
+		Worker:         engine.WorkerConfig{MinItems: cfg.workerMinItems},
+		Observer:       h.metrics,
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	h.engine = eng
+	tb.Cleanup(func() {
+		if err := eng.Close(context.Background()); err != nil {
+			tb.Errorf("closing the sandboxed engine: %v", err)
+		}
+	})
+	h.open(tb)
+	return h
+}
+
+// open opens the registry on the host's folder, loading what it stores.
+func (h *pluginHost) open(tb testing.TB) {
+	tb.Helper()
+	reg, err := registry.Open(context.Background(), h.engine, registry.Options{
+		Dir:            h.dir,
+		MaxModuleBytes: h.cfg.maxModuleBytes,
+		Forget:         h.metrics.Forget,
+		Logger:         slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	h.registry = reg
+	tb.Cleanup(func() { reg.Close(context.Background()) })
+}
+
+// reopen closes the registry and opens a new one on the same folder, as a
+// restart does. Servers made before keep the closed one.
+func (h *pluginHost) reopen(tb testing.TB) {
+	tb.Helper()
+	h.registry.Close(context.Background())
+	h.open(tb)
+}
+
+// install puts the module of plugin pkg (see pluginModule) as name
+// version, without going through the API.
+func (h *pluginHost) install(tb testing.TB, name, version, pkg string) registry.Info {
+	tb.Helper()
+	info, _, err := h.registry.Put(context.Background(), name, version, pluginModule(tb, pkg))
+	if err != nil {
+		tb.Fatalf("installing %s %s: %v", name, version, err)
+	}
+	return info
+}
+
+// examplePlugins are the example plugins the tests install. Under -short
+// they are buffer and cap alone: each module costs a compile per test
+// binary, seconds, and tens of seconds under the race detector.
+func examplePlugins() []string {
+	if testing.Short() {
+		return []string{"buffer", "cap"}
+	}
+	return []string{"buffer", "cap", "packsize", "tags", "threshold"}
+}
+
+// installExamples installs the example plugins at 1.0.0.
+func installExamples(tb testing.TB, h *pluginHost) {
+	tb.Helper()
+	for _, name := range examplePlugins() {
+		h.install(tb, name, "1.0.0", name)
+	}
+}
+
+// pluginModule builds a module from source once per test binary: an
+// example plugin of ./plugins by its name ("buffer"), an engine test module
+// ("badabi", "envimport"), or compute's "chaos" plugin, whose behaviour per
+// item its tags choose.
+func pluginModule(tb testing.TB, pkg string) []byte {
+	tb.Helper()
+	switch pkg {
+	case "badabi", "envimport":
+		return wasmbuild.ForTest(tb, "./host/engine/testdata/"+pkg)
+	case "chaos":
+		return wasmbuild.ForTest(tb, "./host/internal/compute/testdata/chaos")
+	}
+	return wasmbuild.ForTest(tb, "./plugins/"+pkg)
+}
+
+// pluginDoc mirrors the documented Plugin.
+type pluginDoc struct {
+	Name       string    `json:"name"`
+	Version    string    `json:"version"`
+	SHA256     string    `json:"sha256"`
+	Size       int       `json:"size"`
+	ABIVersion uint32    `json:"abi_version"`
+	CompileMS  float64   `json:"compile_ms"`
+	Created    time.Time `json:"created"`
+	Source     string    `json:"source"`
+}
+
+// pluginVersionsDoc mirrors the documented PluginVersions.
+type pluginVersionsDoc struct {
+	Name     string      `json:"name"`
+	Versions []pluginDoc `json:"versions"`
+}
+
+// upload puts wasm as name version through the API.
+func (s *server) upload(tb testing.TB, name, version string, wasm []byte) exchange {
+	tb.Helper()
+	return s.send(tb, http.MethodPut, versionPath(name, version), httpapi.WasmContentType, bytes.NewReader(wasm))
+}
+
+// versionPath is the URL path of a plugin version.
+func versionPath(name, version string) string {
+	return "/v1/plugins/" + name + "/versions/" + version
 }

@@ -91,6 +91,9 @@ func New(opt Options) *Handler {
 	h := &Handler{opt: opt, engine: gin.New()}
 	r := h.engine
 	r.HandleMethodNotAllowed = true
+	// A path with a trailing slash is unknown, not redirected: Gin's
+	// redirect is a text/html 301 (307 for a POST), not a problem document.
+	r.RedirectTrailingSlash = false
 	r.Use(h.logRequests, h.recover)
 	r.POST("/v1/compute", h.compute)
 	if opt.Plugins != nil {

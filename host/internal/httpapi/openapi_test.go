@@ -41,7 +41,7 @@ func TestOpenAPIDocument(t *testing.T) {
 		t.Fatalf("the document is not valid OpenAPI 3: %v", err)
 	}
 	// The server rejects unknown members; so must every request schema.
-	for _, name := range []string{"ComputeRequest", "Settings", "Mapping", "Location", "Warehouse", "Item"} {
+	for _, name := range []string{"ComputeRequest", "Settings", "Mapping", "Rule", "Location", "Warehouse", "Item"} {
 		s := doc.Components.Schemas[name]
 		if s == nil || s.Value.AdditionalProperties.Has == nil || *s.Value.AdditionalProperties.Has {
 			t.Errorf("schema %s does not forbid unknown members", name)
@@ -50,10 +50,13 @@ func TestOpenAPIDocument(t *testing.T) {
 }
 
 // TestOpenAPIExamples sends each documented request example to the real
-// server and expects the documented response example, so the examples
-// cannot go stale.
+// server, with the plugins the examples name installed, and expects the
+// documented response example, so the examples cannot go stale.
 func TestOpenAPIExamples(t *testing.T) {
-	s := newServer(t, loadRule(t), serverConfig{})
+	h := newPluginHost(t, pluginHostConfig{})
+	h.install(t, "buffer", "1.0.0", "buffer")
+	h.install(t, "cap", "1.0.0", "cap")
+	s := newServer(t, loadRule(t), serverConfig{plugins: h})
 	doc := loadContract(t).doc
 	op := doc.Paths.Value("/v1/compute").Post
 	reqExamples := op.RequestBody.Value.Content.Get("application/json").Examples
@@ -66,6 +69,8 @@ func TestOpenAPIExamples(t *testing.T) {
 		{"seed", "", http.StatusOK, "seed"},
 		{"seed", "?explain=true", http.StatusOK, "seed_explained"},
 		{"invalid", "", http.StatusUnprocessableEntity, "invalid"},
+		{"chain", "", http.StatusOK, "chain"},
+		{"chain", "?explain=true", http.StatusOK, "chain_explained"},
 	}
 	covered := map[string]bool{}
 	for _, tt := range tests {
@@ -127,12 +132,19 @@ func TestOpenAPIExamples(t *testing.T) {
 func TestContractChecker(t *testing.T) {
 	const validReq = `{"locations":[{"id":"A"}],"warehouses":[{"id":"alpha","default":true}],"items":[{"id":"v","available":{"A":1}}]}`
 	const okResp = `{"items":[{"id":"v","quantities":{"alpha":1}}],"warnings":[]}`
+	const plugin = `{"name":"buffer","version":"1.0.0","sha256":"1cbe423a7a0a3fe3f8dcaede253a21c4cdc7ba2dbb9032ec650598631c7c9f18","size":3776822,"abi_version":1,"compile_ms":1.5,"created":"2026-11-27T14:27:27.128529521Z","source":"upload"}`
+	// withItem is a compute response with one item, as JSON members.
+	withItem := func(members string) string {
+		return `{"items":[{"id":"v",` + members + `}],"warnings":[]}`
+	}
 	tests := []struct {
 		name        string
 		method      string
 		path        string
 		reqBody     string
+		reqType     string // the request's Content-Type; application/json when there is a body
 		status      int
+		location    string
 		contentType string
 		allow       string
 		respBody    string
@@ -174,16 +186,66 @@ func TestContractChecker(t *testing.T) {
 			respBody: `{"type":"about:blank","title":"Method Not Allowed","status":405}`, wantErr: "Allow"},
 		{name: "a 405 for a documented operation", method: "GET", path: "/healthz", status: 405, contentType: "application/problem+json", allow: "POST",
 			respBody: `{"type":"about:blank","title":"Method Not Allowed","status":405}`, wantErr: "status is not supported"},
-		{name: "a 200 on an undocumented path", method: "GET", path: "/metrics", status: 200, contentType: "text/plain", respBody: `up 1`, wantErr: "the document has no such operation"},
+		{name: "a failed item", path: "/v1/compute", reqBody: validReq, status: 200, contentType: "application/json",
+			respBody: withItem(`"error":{"rule":"buffer@1.0.0","code":"timeout","detail":"d"}`)},
+		{name: "an unknown item error code", path: "/v1/compute", reqBody: validReq, status: 200, contentType: "application/json",
+			respBody: withItem(`"error":{"rule":"buffer@1.0.0","code":"oops","detail":"d"}`), wantErr: "response body doesn't match"},
+		{name: "an item with quantities and an error", path: "/v1/compute", reqBody: validReq, status: 200, contentType: "application/json",
+			respBody: withItem(`"quantities":{"alpha":1},"error":{"rule":"buffer@1.0.0","code":"trap","detail":"d"}`), wantErr: "response body doesn't match"},
+		{name: "a skipped plugin stage", path: "/v1/compute", reqBody: validReq, status: 200, contentType: "application/json",
+			respBody: withItem(`"quantities":{"alpha":1},"trace":[{"stage":"default","quantities":{"alpha":1}},{"stage":"buffer@1.0.0","quantities":{"alpha":1},"error":{"rule":"buffer@1.0.0","code":"trap","detail":"d"},"skipped":true}]`)},
+		{name: "a plugin stage with notes of any kind", path: "/v1/compute", reqBody: validReq, status: 200, contentType: "application/json",
+			respBody: withItem(`"quantities":{"alpha":1},"trace":[{"stage":"buffer@1.0.0","quantities":{"alpha":1},"warehouses":{"alpha":{"sum":"text","capped":{"by":"x"}}},"item":{"n":1.5}}]`)},
+		{name: "a default stage with an error", path: "/v1/compute", reqBody: validReq, status: 200, contentType: "application/json",
+			respBody: withItem(`"quantities":{"alpha":1},"trace":[{"stage":"default","error":{"rule":"default","code":"trap","detail":"d"}}]`), wantErr: "response body doesn't match"},
+		{name: "a default stage with a sum that is not a number", path: "/v1/compute", reqBody: validReq, status: 200, contentType: "application/json",
+			respBody: withItem(`"quantities":{"alpha":1},"trace":[{"stage":"default","warehouses":{"alpha":{"sum":"text"}}}]`), wantErr: "response body doesn't match"},
+		{name: "a stage that is neither default nor a plugin version", path: "/v1/compute", reqBody: validReq, status: 200, contentType: "application/json",
+			respBody: withItem(`"quantities":{"alpha":1},"trace":[{"stage":"buffer"}]`), wantErr: "response body doesn't match"},
+		{name: "a plugin stage with an unknown member", path: "/v1/compute", reqBody: validReq, status: 200, contentType: "application/json",
+			respBody: withItem(`"quantities":{"alpha":1},"trace":[{"stage":"buffer@1.0.0","extra":1}]`), wantErr: "response body doesn't match"},
+		{name: "logs", path: "/v1/compute", reqBody: validReq, status: 200, contentType: "application/json",
+			respBody: `{"items":[],"warnings":[{"code":"rule_skipped","message":"m","field":"/settings/rules/0"}],"logs":[{"rule":"buffer@1.0.0","calls":2,"output":"hi\n","truncated":false}]}`},
+		{name: "a log without calls", path: "/v1/compute", reqBody: validReq, status: 200, contentType: "application/json",
+			respBody: `{"items":[],"warnings":[],"logs":[{"rule":"buffer@1.0.0","output":"","truncated":false}]}`, wantErr: "response body doesn't match"},
+		{name: "200 to a rule with an unknown member", path: "/v1/compute", reqBody: `{"settings":{"rules":[{"plugin":"buffer","version":"1.0.0","retries":1}]},"items":[]}`, status: 200, contentType: "application/json",
+			respBody: `{"items":[],"warnings":[]}`, wantErr: "the server accepted a request that the document rejects"},
+		{name: "a conforming 201", method: "PUT", path: "/v1/plugins/buffer/versions/1.0.0", reqBody: "\x00asm", reqType: "application/wasm",
+			status: 201, contentType: "application/json", location: "/v1/plugins/buffer/versions/1.0.0", respBody: plugin},
+		{name: "a 201 without Location", method: "PUT", path: "/v1/plugins/buffer/versions/1.0.0", reqBody: "\x00asm", reqType: "application/wasm",
+			status: 201, contentType: "application/json", respBody: plugin, wantErr: "Location"},
+		{name: "201 to an upload that is not application/wasm", method: "PUT", path: "/v1/plugins/buffer/versions/1.0.0", reqBody: "\x00asm", reqType: "application/octet-stream",
+			status: 201, contentType: "application/json", location: "/v1/plugins/buffer/versions/1.0.0", respBody: plugin, wantErr: "the server accepted a request that the document rejects"},
+		{name: "200 to an upload under an invalid name", method: "PUT", path: "/v1/plugins/Buffer/versions/1.0.0", reqBody: "\x00asm", reqType: "application/wasm",
+			status: 200, contentType: "application/json", respBody: plugin, wantErr: "the server accepted a request that the document rejects"},
+		{name: "200 to an upload under a version with a leading v", method: "PUT", path: "/v1/plugins/buffer/versions/v1.0.0", reqBody: "\x00asm", reqType: "application/wasm",
+			status: 200, contentType: "application/json", respBody: plugin, wantErr: "the server accepted a request that the document rejects"},
+		{name: "a plugin from an unknown source", method: "GET", path: "/v1/plugins/buffer/versions/1.0.0", status: 200, contentType: "application/json",
+			respBody: strings.Replace(plugin, `"upload"`, `"disk"`, 1), wantErr: "response body doesn't match"},
+		{name: "a plugin created at no date", method: "GET", path: "/v1/plugins/buffer/versions/1.0.0", status: 200, contentType: "application/json",
+			respBody: strings.Replace(plugin, `"2026-11-27T14:27:27.128529521Z"`, `"yesterday"`, 1), wantErr: "response body doesn't match"},
+		{name: "a conforming list", method: "GET", path: "/v1/plugins", status: 200, contentType: "application/json",
+			respBody: `{"plugins":[{"name":"buffer","versions":[` + plugin + `]}]}`},
+		{name: "a 204 for a version", method: "DELETE", path: "/v1/plugins/buffer/versions/1.0.0", status: 204},
+		{name: "a 200 for a delete", method: "DELETE", path: "/v1/plugins/buffer/versions/1.0.0", status: 200, contentType: "application/json", respBody: plugin,
+			wantErr: "status is not supported"},
+		{name: "metrics", method: "GET", path: "/metrics", status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8; escaping=underscores", respBody: "up 1\n"},
+		{name: "metrics as JSON", method: "GET", path: "/metrics", status: 200, contentType: "application/json", respBody: `{"up":1}`, wantErr: "response header Content-Type has unexpected value"},
+		{name: "a 200 on an undocumented path", method: "GET", path: "/debug/vars", status: 200, contentType: "text/plain", respBody: `up 1`, wantErr: "the document has no such operation"},
 		{name: "an unhealthy health", method: "GET", path: "/healthz", status: 200, contentType: "application/json; charset=utf-8",
 			respBody: `{"status":"draining"}`, wantErr: "response body doesn't match"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				w.Header().Set("Content-Type", tt.contentType)
+				if tt.contentType != "" {
+					w.Header().Set("Content-Type", tt.contentType)
+				}
 				if tt.allow != "" {
 					w.Header().Set("Allow", tt.allow)
+				}
+				if tt.location != "" {
+					w.Header().Set("Location", tt.location)
 				}
 				w.WriteHeader(tt.status)
 				w.Write([]byte(tt.respBody))
@@ -198,7 +260,10 @@ func TestContractChecker(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if tt.reqBody != "" {
+			switch {
+			case tt.reqType != "":
+				req.Header.Set("Content-Type", tt.reqType)
+			case tt.reqBody != "":
 				req.Header.Set("Content-Type", "application/json")
 			}
 			resp, err := client.Do(req)

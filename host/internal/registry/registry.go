@@ -119,9 +119,10 @@ type Options struct {
 type Registry struct {
 	eng  *engine.Engine
 	opt  Options
-	put  sync.Mutex // one upload at a time: compiling is the cost anyway
-	mu   sync.Mutex
-	vers map[string]map[string]*entry // name -> version -> entry
+	put    sync.Mutex // one upload at a time: compiling is the cost anyway
+	mu     sync.Mutex
+	vers   map[string]map[string]*entry // name -> version -> entry
+	closed bool
 }
 
 // ModuleName is how a version's module is named in logs and metrics.
@@ -136,9 +137,9 @@ func CheckName(name, version string) error {
 			msg: fmt.Sprintf("name %q must be 1 to 64 lower-case letters, digits and inner hyphens, such as \"safety-stock\"", name)}
 	}
 	v := "v" + version
-	if !semver.IsValid(v) || semver.Canonical(v) != v || strings.HasPrefix(version, "v") {
+	if len(version) > 64 || !semver.IsValid(v) || semver.Canonical(v) != v || strings.HasPrefix(version, "v") {
 		return &kindError{kind: ErrInvalidName, Field: "version",
-			msg: fmt.Sprintf("version %q must be a semantic version such as \"1.0.0\" or \"1.2.0-beta.1\" (no leading v, no build metadata)", version)}
+			msg: fmt.Sprintf("version %q must be a semantic version of at most 64 characters, such as \"1.0.0\" or \"1.2.0-beta.1\" (no leading v, no build metadata)", version)}
 	}
 	return nil
 }
@@ -287,10 +288,15 @@ func (r *Registry) store(e *entry, wasm []byte) error {
 	base := filepath.Join(dir, e.info.Version)
 	// Metadata first: a module without it still loads, and is checked
 	// against nothing; metadata without a module is ignored.
-	if err := writeFile(base+".json", meta); err != nil {
-		return err
+	err := writeFile(base+".json", meta)
+	if err == nil {
+		err = writeFile(base+".wasm", wasm)
 	}
-	return writeFile(base+".wasm", wasm)
+	if err != nil {
+		os.Remove(base + ".json")
+		os.Remove(dir) // only if empty
+	}
+	return err
 }
 
 func writeFile(path string, b []byte) error {
@@ -422,6 +428,10 @@ func (r *Registry) Delete(ctx context.Context, name, version string) error {
 // Acquire lends a version's module to a request until it calls release.
 func (r *Registry) Acquire(name, version string) (compute.Plugin, func(), error) {
 	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil, nil, fmt.Errorf("%w: the plugin registry is closed", engine.ErrClosed)
+	}
 	e := r.vers[name][version]
 	if e == nil {
 		r.mu.Unlock()
@@ -484,6 +494,7 @@ func (e *notFoundError) Is(target error) bool {
 func (r *Registry) Close(ctx context.Context) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.closed = true
 	for _, vs := range r.vers {
 		for _, e := range vs {
 			e.mod.Close(ctx)

@@ -74,6 +74,8 @@ func TestCheckName(t *testing.T) {
 		{"buffer", "01.0.0", "version"},
 		{"buffer", "", "version"},
 		{"buffer", "../1.0.0", "version"},
+		{"buffer", "1.0.0-" + strings.Repeat("a", 59), "version"},
+		{"buffer", "1.0.0-" + strings.Repeat("a", 58), ""},
 	} {
 		err := registry.CheckName(tt.name, tt.version)
 		if got := registry.FieldOf(err); got != tt.field || (tt.field != "") != errors.Is(err, registry.ErrInvalidName) {
@@ -268,3 +270,17 @@ func TestConcurrentPuts(t *testing.T) {
 	}
 }
 
+
+// A closed registry is a service stopping, not a plugin the caller named
+// wrongly.
+func TestAcquireAfterClose(t *testing.T) {
+	ctx := context.Background()
+	r := open(t, t.TempDir(), registry.Options{})
+	if _, _, err := r.Put(ctx, "buffer", "1.0.0", wasmbuild.ForTest(t, "./plugins/buffer")); err != nil {
+		t.Fatal(err)
+	}
+	r.Close(ctx)
+	if _, _, err := r.Acquire("buffer", "1.0.0"); !errors.Is(err, engine.ErrClosed) || errors.Is(err, compute.ErrUnknownPlugin) {
+		t.Errorf("Acquire after Close = %v, want ErrClosed", err)
+	}
+}
