@@ -117,8 +117,8 @@ type Options struct {
 
 // Registry is the set of installed plugins. It is safe for concurrent use.
 type Registry struct {
-	eng  *engine.Engine
-	opt  Options
+	eng    *engine.Engine
+	opt    Options
 	put    sync.Mutex // one upload at a time: compiling is the cost anyway
 	mu     sync.Mutex
 	vers   map[string]map[string]*entry // name -> version -> entry

@@ -270,7 +270,6 @@ func TestConcurrentPuts(t *testing.T) {
 	}
 }
 
-
 // A closed registry is a service stopping, not a plugin the caller named
 // wrongly.
 func TestAcquireAfterClose(t *testing.T) {
