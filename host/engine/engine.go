@@ -144,6 +144,10 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// initTimeout bounds a sandboxed instance's initialisation and the ABI
+// version query at load.
+func (c *Config) initTimeout() time.Duration { return max(time.Second, 10*c.CallTimeout) }
+
 // timeout returns a sandboxed call's time for a batch of n items.
 func (c *Config) timeout(n int) time.Duration {
 	return c.CallTimeout + time.Duration(n)*c.ItemTimeout
@@ -290,7 +294,7 @@ func (e *Engine) Load(ctx context.Context, name string, wasm []byte) (*Module, e
 		compiled.Close(ctx)
 		return nil, fmt.Errorf("%w: %s: %v", ErrInvalidModule, name, err)
 	}
-	m.abiVersion, err = inst.abiVersion(ctx)
+	m.abiVersion, err = inst.abiVersion(ctx, e.cfg.Sandboxed)
 	if err == nil && !slices.Contains(SupportedABIVersions, m.abiVersion) {
 		err = fmt.Errorf("it speaks ABI version %d; this host supports %s: rebuild it against a matching sdk", m.abiVersion, versions())
 	}
@@ -463,6 +467,13 @@ func (m *Module) callInstance(ctx context.Context, where string, timeout time.Du
 		return ErrClosed
 	}
 	return err
+}
+
+// warm makes sure the pool has an idle instance.
+func (m *Module) warm(ctx context.Context) {
+	if inst, err := m.pool.acquire(ctx); err == nil {
+		m.pool.release(inst, true)
+	}
 }
 
 // Stats describes the module's pools.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -36,8 +37,18 @@ func (m *Module) instantiate(ctx context.Context) (*instance, error) {
 		WithStartFunctions(abi.ExportInitialize).
 		WithStdout(log).
 		WithStderr(log)
+	if m.eng.cfg.Sandboxed {
+		// A guest's initialisation is its code too: bound it.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, m.eng.cfg.initTimeout())
+		defer cancel()
+	}
 	mod, err := m.eng.rt.InstantiateModule(ctx, m.compiled, cfg)
 	if err != nil {
+		var exit *sys.ExitError
+		if errors.As(err, &exit) && exit.ExitCode() == sys.ExitCodeDeadlineExceeded {
+			return nil, fmt.Errorf("%w: it did not finish initialising within %v: its init functions must return", ErrTimeout, m.eng.cfg.initTimeout())
+		}
 		return nil, fmt.Errorf("it fails to initialise: %w%s", err, log.tail())
 	}
 	inst := &instance{
@@ -56,7 +67,12 @@ func (m *Module) instantiate(ctx context.Context) (*instance, error) {
 	return inst, nil
 }
 
-func (inst *instance) abiVersion(ctx context.Context) (uint32, error) {
+func (inst *instance) abiVersion(ctx context.Context, bounded bool) (uint32, error) {
+	if bounded {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Second)
+		defer cancel()
+	}
 	if err := inst.version.CallWithStack(ctx, inst.stack); err != nil {
 		return 0, fmt.Errorf("%s: %w", abi.ExportABIVersion, inst.trap(err))
 	}
@@ -119,7 +135,7 @@ func (inst *instance) classify(ctx context.Context, err error, timeout time.Dura
 			return context.Cause(ctx)
 		}
 	}
-	if outOfMemory(inst.log.buf.Bytes()) {
+	if inst.log.oom {
 		return fmt.Errorf("%w: %v", ErrMemory, err)
 	}
 	return err
@@ -129,38 +145,102 @@ func timeoutError(timeout time.Duration) error {
 	return fmt.Errorf("%w: stopped at the limit of %v for this batch", ErrTimeout, timeout)
 }
 
-// outOfMemory reports whether a Go guest's stderr says its runtime could not
-// grow memory: the guest hit the engine's limit.
-func outOfMemory(log []byte) bool {
-	return bytes.Contains(log, []byte("out of memory"))
-}
-
 func (inst *instance) close(ctx context.Context) { inst.mod.Close(ctx) }
 
-// logBuffer keeps the first limit bytes the guest writes and counts the rest.
+// logBuffer keeps the first limit bytes the guest writes and counts the
+// rest. Whatever the limit, it watches the whole stream for what a crashing
+// Go guest says first: its "panic:" or "fatal error:" line, and whether it
+// ran out of memory.
 type logBuffer struct {
 	buf     bytes.Buffer
 	limit   int
 	dropped int
+
+	carry []byte // the end of the last write, for markers split across writes
+	seam  []byte // carry joined to the start of a write
+	crash []byte // the first crash line, as far as seen
+	open  bool   // crash is still being read
+	oom   bool
 }
+
+var (
+	crashMarkers = [][]byte{[]byte("panic: "), []byte("fatal error: ")}
+	oomMarker    = []byte("out of memory")
+)
+
+const maxCrashLine = 512
 
 func (b *logBuffer) Write(p []byte) (int, error) {
 	n := min(len(p), b.limit-b.buf.Len())
 	b.buf.Write(p[:n])
 	b.dropped += len(p) - n
+	b.watch(p)
 	return len(p), nil
 }
 
-func (b *logBuffer) Reset() { b.buf.Reset(); b.dropped = 0 }
+func (b *logBuffer) watch(p []byte) {
+	if b.open {
+		line, _, done := bytes.Cut(p, []byte("\n"))
+		b.crash = append(b.crash, line[:min(len(line), maxCrashLine-len(b.crash))]...)
+		b.open = !done && len(b.crash) < maxCrashLine
+	}
+	if !b.oom || b.crash == nil {
+		// A marker split between two writes is whole in the end of the
+		// last write joined to the start of this one.
+		b.seam = append(append(b.seam[:0], b.carry...), p[:min(len(p), markerMax)]...)
+		b.scan(b.seam)
+		b.scan(p)
+	}
+	if len(p) >= markerMax {
+		b.carry = append(b.carry[:0], p[len(p)-markerMax:]...)
+	} else {
+		b.carry = append(b.carry, p...)
+		b.carry = b.carry[max(0, len(b.carry)-markerMax):]
+	}
+}
 
-// tail returns the last lines the guest wrote, prefixed for an error message.
+// markerMax is longer than every marker.
+const markerMax = 32
+
+func (b *logBuffer) scan(s []byte) {
+	if !b.oom && bytes.Contains(s, oomMarker) {
+		b.oom = true
+	}
+	if b.crash != nil {
+		return
+	}
+	for _, m := range crashMarkers {
+		if i := bytes.Index(s, m); i >= 0 {
+			line, _, done := bytes.Cut(s[i:], []byte("\n"))
+			b.crash = append([]byte{}, line[:min(len(line), maxCrashLine)]...)
+			b.open = !done && len(b.crash) < maxCrashLine
+			return
+		}
+	}
+}
+
+func (b *logBuffer) Reset() {
+	b.buf.Reset()
+	b.dropped = 0
+	b.carry, b.crash, b.open, b.oom = b.carry[:0], nil, false, false
+}
+
+// tail returns, for an error message, the guest's crash line if it wrote
+// one, and the last lines it wrote.
 func (b *logBuffer) tail() string {
 	s := bytes.TrimSpace(b.buf.Bytes())
-	if len(s) == 0 {
-		return ""
-	}
 	if len(s) > 512 {
 		s = s[len(s)-512:]
 	}
-	return " (guest output: " + string(bytes.ReplaceAll(s, []byte("\n"), []byte(" | "))) + ")"
+	var out []string
+	if len(b.crash) > 0 && !bytes.Contains(s, b.crash) {
+		out = append(out, string(bytes.ToValidUTF8(b.crash, nil)))
+	}
+	if len(s) > 0 {
+		out = append(out, string(bytes.ToValidUTF8(bytes.ReplaceAll(s, []byte("\n"), []byte(" | ")), nil)))
+	}
+	if len(out) == 0 {
+		return ""
+	}
+	return " (guest output: " + strings.Join(out, " … ") + ")"
 }

@@ -20,56 +20,98 @@ func TestMain(m *testing.M) {
 	if engine.IsWorker() {
 		os.Exit(engine.ServeWorker())
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if cacheDir != "" {
+		os.RemoveAll(cacheDir)
+	}
+	os.Exit(code)
 }
 
 // BenchmarkChain runs the buffer as one stage of a chain: natively (the
 // baseline), in a runtime without deadline checks (trusted, as the default
 // rule runs), and sandboxed as uploaded plugins really run (in process with
 // wazero's deadline checks below worker_min_items, in a worker process
-// killed at the deadline above). inprocess-deadline is the sandbox without
-// workers, the design RATIONALE.md compares against.
+// killed at the deadline above).
 func BenchmarkChain(b *testing.B) {
+	runtimes := []runtime{
+		{"trusted", load(b, engine.Config{})},
+		{"sandboxed", load(b, engine.Config{Sandboxed: true, Worker: engine.WorkerConfig{MinItems: 64}})},
+	}
+	benchRuntimes(b, runtimes, []int{1, 10_000}, true)
+}
+
+// BenchmarkCrossover compares the two ways of sandboxing by batch size: in
+// process with wazero's deadline checks, and always in a worker process.
+// Where they cross is worker_min_items (RATIONALE.md).
+func BenchmarkCrossover(b *testing.B) {
+	runtimes := []runtime{
+		{"inprocess", load(b, engine.Config{Sandboxed: true})},
+		{"worker", load(b, engine.Config{Sandboxed: true, Worker: engine.WorkerConfig{MinItems: 1}})},
+	}
+	benchRuntimes(b, runtimes, []int{1, 16, 64, 256, 1024, 10_000}, false)
+}
+
+type runtime struct {
+	name string
+	mod  *engine.Module
+}
+
+// load loads the buffer module into a new engine with cfg.
+func load(b *testing.B, cfg engine.Config) *engine.Module {
 	ctx := context.Background()
-	wasm := wasmbuild.ForTest(b, "./plugins/buffer")
-	cache := b.TempDir()
-	load := func(cfg engine.Config) *engine.Module {
-		cfg.CacheDir = cache
-		eng, err := engine.New(ctx, cfg)
+	cfg.CacheDir = benchCache(b)
+	eng, err := engine.New(ctx, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { eng.Close(ctx) })
+	mod, err := eng.Load(ctx, "buffer", wasmbuild.ForTest(b, "./plugins/buffer"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Wait for the worker Load starts, so that no run pays for its start.
+	input, err := chainBatch(100).Encode()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := mod.Call(ctx, input, func([]byte) error { return nil }); err != nil {
+		b.Fatal(err)
+	}
+	return mod
+}
+
+var cacheDir string
+
+func benchCache(b *testing.B) string {
+	if cacheDir == "" {
+		dir, err := os.MkdirTemp("", "buffer-bench-")
 		if err != nil {
 			b.Fatal(err)
 		}
-		b.Cleanup(func() { eng.Close(ctx) })
-		mod, err := eng.Load(ctx, "buffer", wasm)
-		if err != nil {
-			b.Fatal(err)
-		}
-		return mod
+		cacheDir = dir
 	}
-	runtimes := []struct {
-		name string
-		mod  *engine.Module
-	}{
-		{"trusted", load(engine.Config{})},
-		{"sandboxed", load(engine.Config{Sandboxed: true, Worker: engine.WorkerConfig{MinItems: 64}})},
-		{"inprocess-deadline", load(engine.Config{Sandboxed: true})},
-		{"worker-always", load(engine.Config{Sandboxed: true, Worker: engine.WorkerConfig{MinItems: 1}})},
-	}
-	for _, n := range []int{1, 10_000} {
+	return cacheDir
+}
+
+func benchRuntimes(b *testing.B, runtimes []runtime, sizes []int, native bool) {
+	ctx := context.Background()
+	for _, n := range sizes {
 		input, err := chainBatch(n).Encode()
 		if err != nil {
 			b.Fatal(err)
 		}
 		read := func(out []byte) error { return readAll(out, n, 2) }
-		b.Run(fmt.Sprintf("buffer/native/n=%d", n), func(b *testing.B) {
-			runner := sdk.NewRunner(sdk.WithParams(Params{}, Compute))
-			for b.Loop() {
-				if err := read(runner.Run(input)); err != nil {
-					b.Fatal(err)
+		if native {
+			b.Run(fmt.Sprintf("buffer/native/n=%d", n), func(b *testing.B) {
+				runner := sdk.NewRunner(sdk.WithParams(Params{}, Compute))
+				for b.Loop() {
+					if err := read(runner.Run(input)); err != nil {
+						b.Fatal(err)
+					}
 				}
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/sku")
-		})
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/sku")
+			})
+		}
 		for _, rt := range runtimes {
 			b.Run(fmt.Sprintf("buffer/%s/n=%d", rt.name, n), func(b *testing.B) {
 				for b.Loop() {
