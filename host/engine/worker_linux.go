@@ -106,11 +106,11 @@ type worker struct {
 	wakeShut bool
 	seq      uint64
 	stderr   *lockedLog
-	exited    chan struct{}
-	killed    atomic.Bool
-	stop      atomic.Int32 // why the process was killed: stopDeadline, stopCanceled
-	used      atomic.Int64 // unix nanoseconds of the last call's end
-	once      sync.Once
+	exited   chan struct{}
+	killed   atomic.Bool
+	stop     atomic.Int32 // why the process was killed: stopDeadline, stopCanceled
+	used     atomic.Int64 // unix nanoseconds of the last call's end
+	once     sync.Once
 }
 
 func (w *worker) lastUsed() time.Time { return time.Unix(0, w.used.Load()) }
