@@ -15,7 +15,7 @@ GUEST_SRC    := $(shell find sdk rules -name '*.go' -not -name '*_test.go') go.m
 HOST_SRC     := $(shell find host sdk -name '*.go' -not -name '*_test.go') host/internal/httpapi/openapi.json go.mod go.sum
 
 # Benchmarks: BENCH selects them, COUNT repeats them for benchstat.
-BENCH ?= BenchmarkDefaultRule|BenchmarkCompute
+BENCH ?= BenchmarkDefaultRule|BenchmarkCompute|BenchmarkChain|BenchmarkCrossover|BenchmarkDeadlineOvershoot|BenchmarkUpload
 COUNT ?= 6
 
 .PHONY: build wasm run test test-race bench check fuzz clean
@@ -47,7 +47,7 @@ test: build
 
 ## test-race: the concurrent packages under the race detector
 test-race:
-	$(GO) test -count=1 -race -short ./host/engine/ ./host/internal/compute/ ./host/internal/httpapi/
+	$(GO) test -count=1 -race -short ./host/engine/ ./host/internal/compute/ ./host/internal/registry/ ./host/internal/httpapi/
 
 ## bench: the benchmarks of BENCHMARKS.md, COUNT times, summarised by benchstat
 bench: build
