@@ -94,8 +94,7 @@ type worker struct {
 	shm []byte
 	// The host's ends of two blocking pipes: req wakes the worker, resp
 	// says it is done. The host reads resp with a plain blocking read,
-	// not Go's poller: a waiting thread wakes some 30 µs sooner than a
-	// parked goroutine on this kind of machine (RATIONALE.md).
+	// not Go's poller (RATIONALE.md).
 	req, resp int
 	// wake is the host's own copy of the write end of resp, with which a
 	// deadline, a cancellation or the worker's exit ends a wait at once

@@ -35,7 +35,7 @@ func TestMain(m *testing.M) {
 func BenchmarkChain(b *testing.B) {
 	runtimes := []runtime{
 		{"trusted", load(b, engine.Config{})},
-		{"sandboxed", load(b, engine.Config{Sandboxed: true, Worker: engine.WorkerConfig{MinItems: 64}})},
+		{"sandboxed", load(b, engine.Config{Sandboxed: true, Worker: engine.WorkerConfig{MinItems: 256}})},
 	}
 	benchRuntimes(b, runtimes, []int{1, 10_000}, true)
 }

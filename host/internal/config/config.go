@@ -128,7 +128,7 @@ func Default() Config {
 			LogBytes:       4096,
 			MaxRules:       8,
 			RecycleCalls:   10_000,
-			WorkerMinItems: 64,
+			WorkerMinItems: 256,
 		},
 	}
 }
