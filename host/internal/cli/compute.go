@@ -37,11 +37,20 @@ func computeCmd(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer h.close(context.WithoutCancel(ctx))
-	svc := h.svc
+	return computeAndPrint(ctx, e, h.svc, in, size, compute.Options{Explain: *explain}, nil)
+}
+
+// computeAndPrint reads a request, lets edit change it, computes it and
+// prints the response to stdout; a refused input prints its problem
+// document to stderr and exits 1.
+func computeAndPrint(ctx context.Context, e *env, svc *compute.Service, in io.Reader, size int64, opt compute.Options, edit func(*compute.Request)) error {
 	req, err := compute.ReadRequest(in, size, svc.Limits())
 	if err == nil {
+		if edit != nil {
+			edit(req)
+		}
 		var resp *compute.Response
-		if resp, err = svc.Compute(ctx, req, compute.Options{Explain: *explain}); err == nil {
+		if resp, err = svc.Compute(ctx, req, opt); err == nil {
 			return writeLine(e.stdout, func(w io.Writer) error { return compute.WriteResponse(w, resp) })
 		}
 	}

@@ -16,7 +16,6 @@ import (
 
 	"github.com/syncrules/syncrules/host/engine"
 	"github.com/syncrules/syncrules/host/internal/compute"
-	"github.com/syncrules/syncrules/host/internal/problem"
 	"github.com/syncrules/syncrules/host/wasmbuild"
 )
 
@@ -165,29 +164,16 @@ func ruleRun(ctx context.Context, e *env, args []string) error {
 	}
 	svc.WithPlugins(localPlugins{Plugins: h.registry, name: name, version: version, local: rec}, cfg.Sandbox.LogBytes, slog.New(slog.DiscardHandler))
 
-	req, err := compute.ReadRequest(in, size, svc.Limits())
-	if err == nil {
+	err = computeAndPrint(ctx, e, svc, in, size, compute.Options{Explain: *explain}, func(req *compute.Request) {
 		if req.Settings == nil {
 			req.Settings = &compute.Settings{}
 		}
 		req.Settings.Rules = append(req.Settings.Rules, compute.Rule{Plugin: name, Version: version, Params: []byte(*params), OnError: *onError})
-		var resp *compute.Response
-		if resp, err = svc.Compute(ctx, req, compute.Options{Explain: *explain}); err == nil {
-			if err := writeLine(e.stdout, func(w io.Writer) error { return compute.WriteResponse(w, resp) }); err != nil {
-				return err
-			}
-			rec.report(e.stderr, *module, cfg.Sandbox.MaxMemoryMiB, cfg.Sandbox.MaxOutputMiB, cfg.Sandbox.LogBytes)
-			return nil
-		}
+	})
+	if err == nil {
+		rec.report(e.stderr, *module, cfg.Sandbox.MaxMemoryMiB, cfg.Sandbox.MaxOutputMiB, cfg.Sandbox.LogBytes)
 	}
-	p := problem.From(err)
-	if p.Status >= 500 {
-		return err
-	}
-	if err := writeLine(e.stderr, func(w io.Writer) error { return json.NewEncoder(w).Encode(p) }); err != nil {
-		return err
-	}
-	return exitCodeError(exitError)
+	return err
 }
 
 // openInput opens a request file, or standard input for "-", and returns
