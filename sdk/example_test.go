@@ -65,3 +65,57 @@ func Example() {
 	//   keep=5
 	// item 1: alpha=3
 }
+
+// exampleParams are the params of exampleHoldBack: {"units": 3}.
+type exampleParams struct {
+	Units int64 `json:"units"`
+}
+
+// Validate says what to fix; WithParams calls it after decoding.
+func (p exampleParams) Validate() error {
+	if p.Units < 0 {
+		return fmt.Errorf("units must be at least 0, got %d", p.Units)
+	}
+	return nil
+}
+
+// exampleHoldBack holds p.Units back in every active warehouse.
+func exampleHoldBack(b *sdk.Batch, p exampleParams) error {
+	for _, it := range b.Items() {
+		q := it.Quantities()
+		for w := range q {
+			if b.WarehouseActive(w) {
+				q[w] = int32(max(0, int64(q[w])-p.Units))
+			}
+		}
+	}
+	return nil
+}
+
+// WithParams decodes a rule's params into a typed value, over defaults,
+// refusing unknown fields and calling Validate. Bad params fail the batch
+// with a message that says what to fix; the host runs the same check when
+// settings name the rule.
+func ExampleWithParams() {
+	rule := sdk.WithParams(exampleParams{Units: 1}, exampleHoldBack)
+	batch := func(params string) sdktest.Batch {
+		return sdktest.Batch{
+			Warehouses: []sdktest.Warehouse{{ID: "alpha", Active: true, Default: true}},
+			Params:     params,
+			Items:      []sdktest.Item{{ID: "v-1", Quantities: map[string]int64{"alpha": 10}}},
+		}
+	}
+	for _, params := range []string{``, `{"units": 3}`, `{"units": -1}`, `{"unit": 3}`} {
+		res, err := sdktest.Run(rule, batch(params))
+		if err != nil {
+			fmt.Printf("%-14s %v\n", params, err)
+			continue
+		}
+		fmt.Printf("%-14s alpha=%d\n", params, res.Items[0].Quantities["alpha"])
+	}
+	// Output:
+	//                alpha=9
+	// {"units": 3}   alpha=7
+	// {"units": -1}  rule failed: params: units must be at least 0, got -1
+	// {"unit": 3}    rule failed: params: json: unknown field "unit"
+}
