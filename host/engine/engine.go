@@ -80,6 +80,9 @@ type Config struct {
 	CallTimeout time.Duration
 	// ItemTimeout is a sandboxed call's time per item. Zero means 10 µs.
 	ItemTimeout time.Duration
+	// InitTimeout bounds a sandboxed instance's initialisation, which
+	// runs the guest's init functions. Zero means 5 s.
+	InitTimeout time.Duration
 	// Worker runs big sandboxed batches in worker processes.
 	Worker WorkerConfig
 
@@ -132,6 +135,9 @@ func (c Config) withDefaults() Config {
 	if c.ItemTimeout <= 0 {
 		c.ItemTimeout = 10 * time.Microsecond
 	}
+	if c.InitTimeout <= 0 {
+		c.InitTimeout = 5 * time.Second
+	}
 	if c.Worker.MaxInputBytes <= 0 {
 		c.Worker.MaxInputBytes = 128 << 20
 	}
@@ -146,7 +152,7 @@ func (c Config) withDefaults() Config {
 
 // initTimeout bounds a sandboxed instance's initialisation and the ABI
 // version query at load.
-func (c *Config) initTimeout() time.Duration { return max(time.Second, 10*c.CallTimeout) }
+func (c *Config) initTimeout() time.Duration { return c.InitTimeout }
 
 // timeout returns a sandboxed call's time for a batch of n items.
 func (c *Config) timeout(n int) time.Duration {

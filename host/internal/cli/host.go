@@ -64,6 +64,7 @@ func openHost(ctx context.Context, cfg config.Config, configDir string, log *slo
 		Sandboxed:          true,
 		CallTimeout:        sb.CallTimeout.Duration,
 		ItemTimeout:        sb.ItemTimeout.Duration,
+		InitTimeout:        sb.InitTimeout.Duration,
 		Worker:             engine.WorkerConfig{MinItems: sb.WorkerMinItems},
 		Observer:           h.metrics,
 	})

@@ -66,6 +66,7 @@ type Sandbox struct {
 	MaxMemoryMiB int      `toml:"max_memory_mib"`
 	CallTimeout  Duration `toml:"call_timeout"`
 	ItemTimeout  Duration `toml:"item_timeout"`
+	InitTimeout  Duration `toml:"init_timeout"`
 	MaxOutputMiB int      `toml:"max_output_mib"`
 	LogBytes     int      `toml:"log_bytes"`
 	MaxRules     int      `toml:"max_rules"`
@@ -124,6 +125,7 @@ func Default() Config {
 			MaxMemoryMiB:   64,
 			CallTimeout:    Duration{100 * time.Millisecond},
 			ItemTimeout:    Duration{10 * time.Microsecond},
+			InitTimeout:    Duration{5 * time.Second},
 			MaxOutputMiB:   64,
 			LogBytes:       4096,
 			MaxRules:       8,
@@ -198,6 +200,7 @@ func (c Config) Validate() error {
 		{c.Sandbox.MaxMemoryMiB < 1 || c.Sandbox.MaxMemoryMiB > 4096, "sandbox.max_memory_mib", "must be between 1 and 4096"},
 		{c.Sandbox.CallTimeout.Duration <= 0, "sandbox.call_timeout", "must be positive"},
 		{c.Sandbox.ItemTimeout.Duration < 0, "sandbox.item_timeout", "must be 0 or more"},
+		{c.Sandbox.InitTimeout.Duration <= 0, "sandbox.init_timeout", "must be positive"},
 		{c.Sandbox.MaxOutputMiB < 1 || c.Sandbox.MaxOutputMiB > 1024, "sandbox.max_output_mib", "must be between 1 and 1024"},
 		{c.Sandbox.LogBytes < 0 || c.Sandbox.LogBytes > 1<<20, "sandbox.log_bytes", "must be between 0 and 1048576"},
 		{c.Sandbox.MaxRules < 0 || c.Sandbox.MaxRules > 64, "sandbox.max_rules", "must be between 0 (no plugins) and 64"},
