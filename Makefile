@@ -47,7 +47,7 @@ test: build
 
 ## test-race: the concurrent packages under the race detector
 test-race:
-	$(GO) test -count=1 -race -short ./host/engine/ ./host/internal/compute/ ./host/internal/registry/ ./host/internal/httpapi/
+	$(GO) test -count=1 -race -short -timeout 20m ./host/engine/ ./host/internal/compute/ ./host/internal/registry/ ./host/internal/httpapi/
 
 ## bench: the benchmarks of BENCHMARKS.md, COUNT times, summarised by benchstat
 bench: build
