@@ -222,9 +222,9 @@ func (s *Service) runChain(ctx context.Context, p *plan, stages []stage, resp *R
 	}
 	for i := range stages {
 		live := make([]int, 0, len(resp.Items))
-		for i := range resp.Items {
-			if resp.Items[i].Error == nil {
-				live = append(live, i)
+		for k := range resp.Items {
+			if resp.Items[k].Error == nil {
+				live = append(live, k)
 			}
 		}
 		if len(live) == 0 {
