@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/syncrules/syncrules/host/internal/config"
 	"github.com/syncrules/syncrules/host/internal/httpapi"
 )
 
@@ -31,6 +32,9 @@ func serve(ctx context.Context, e *env, args []string) error {
 	}
 	if *dataDir != "" {
 		cfg.Server.DataDir = *dataDir
+	}
+	if err := config.CheckListen(cfg.Server.Listen, cfg.Server.BehindProxy); err != nil {
+		return err
 	}
 	log := newLogger(e.stderr, cfg.Server)
 	if err := os.MkdirAll(cfg.Server.DataDir, 0o750); err != nil {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"slices"
 	"strings"
@@ -33,6 +34,9 @@ type Server struct {
 	ComputeTimeout  Duration `toml:"compute_timeout"`
 	LogLevel        string   `toml:"log_level"`
 	LogFormat       string   `toml:"log_format"`
+	// BehindProxy states that a proxy terminates TLS in front of the
+	// server, which lets it listen beyond loopback.
+	BehindProxy bool `toml:"behind_proxy"`
 }
 
 // Limits bound a compute request.
@@ -82,6 +86,28 @@ type Plugin struct {
 	Name    string `toml:"name"`
 	Version string `toml:"version"`
 	Path    string `toml:"path"`
+}
+
+// CheckListen refuses an address beyond loopback unless a TLS-terminating
+// proxy is stated: merchants' secrets must not cross a network in clear
+// text by accident.
+func CheckListen(addr string, behindProxy bool) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("server.listen: %q is not host:port: %v", addr, err)
+	}
+	if behindProxy || host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	where := host
+	if host == "" {
+		where = "every interface"
+	}
+	return fmt.Errorf("server.listen: refusing to listen on %s (%s) without TLS: requests would cross the network in clear text. "+
+		"Put a TLS-terminating proxy in front and set [server] behind_proxy = true, or listen on 127.0.0.1", addr, where)
 }
 
 // Duration is a time.Duration written as a string such as "15s".

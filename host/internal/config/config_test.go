@@ -99,3 +99,32 @@ func TestLoadMissingFile(t *testing.T) {
 		t.Fatalf("Load(absent, required) = %v, want a not-exist error", err)
 	}
 }
+
+func TestCheckListen(t *testing.T) {
+	for _, tt := range []struct {
+		addr        string
+		behindProxy bool
+		ok          bool
+	}{
+		{"127.0.0.1:8080", false, true},
+		{"[::1]:8080", false, true},
+		{"localhost:8080", false, true},
+		{"127.0.0.2:8080", false, true},
+		{"0.0.0.0:8080", false, false},
+		{":8080", false, false},
+		{"[::]:8080", false, false},
+		{"10.0.0.5:8080", false, false},
+		{"example.com:8080", false, false},
+		{"0.0.0.0:8080", true, true},
+		{":8080", true, true},
+		{"8080", true, false},
+	} {
+		err := CheckListen(tt.addr, tt.behindProxy)
+		if (err == nil) != tt.ok {
+			t.Errorf("CheckListen(%q, %t) = %v, want ok = %t", tt.addr, tt.behindProxy, err, tt.ok)
+		}
+		if err != nil && tt.addr != "8080" && !strings.Contains(err.Error(), "behind_proxy = true") {
+			t.Errorf("CheckListen(%q) says %q; it should say how to allow it", tt.addr, err)
+		}
+	}
+}
