@@ -38,6 +38,9 @@ bin/syncrules: $(DEFAULT_WASM) $(HOST_SRC)
 
 ## run: start the service on 127.0.0.1:8080 with ./config.toml (data in ./data)
 run: build
+	@echo 'Every /v1 endpoint needs a token. In another terminal:'
+	@echo '  TOKEN=$$(bin/syncrules token create --scope admin)   # or export SYNCRULES_ADMIN_TOKEN before make run'
+	@echo '  curl -H "Authorization: Bearer $$TOKEN" http://127.0.0.1:8080/v1/shops'
 	./bin/syncrules serve --config config.toml
 
 ## test: every test; wasm modules are built from source by the tests themselves
@@ -47,7 +50,7 @@ test: build
 
 ## test-race: the concurrent packages under the race detector
 test-race:
-	$(GO) test -count=1 -race -short -timeout 20m ./host/engine/ ./host/internal/compute/ ./host/internal/registry/ ./host/internal/httpapi/
+	$(GO) test -count=1 -race -short -timeout 20m ./host/engine/ ./host/internal/compute/ ./host/internal/registry/ ./host/internal/httpapi/ ./host/internal/store/
 
 ## bench: the benchmarks of BENCHMARKS.md, COUNT times, summarised by benchstat
 bench: build

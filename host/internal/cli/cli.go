@@ -39,6 +39,7 @@ var commands = []command{
 	{"serve", "run the HTTP API", serve},
 	{"compute", "compute quantities for a request file, as POST /v1/compute does", computeCmd},
 	{"rule", "build a rule plugin, or run one on a request file as the server would", ruleCmd},
+	{"token", "create, list or revoke API tokens", tokenCmd},
 	{"version", "print the version", printVersion},
 }
 

@@ -203,6 +203,18 @@ func TestServeGracefulShutdown(t *testing.T) {
 		t.Run(sig.String(), func(t *testing.T) {
 			cfg := testConfig(t)
 			cmd := exec.Command(bin, "serve", "--config", cfg, "--listen", "127.0.0.1:0")
+			// One run gets its token from the CLI, the other from the
+			// environment.
+			token := "env-admin-token-0123456789abcdefghijklmnopqrstuvwxyz"
+			if sig == syscall.SIGTERM {
+				r := run(t, "", "token", "create", "--scope", "admin", "--config", cfg)
+				if r.code != 0 {
+					t.Fatalf("token create: %d %s", r.code, r.stderr)
+				}
+				token = strings.TrimSpace(r.stdout)
+			} else {
+				cmd.Env = append(os.Environ(), "SYNCRULES_ADMIN_TOKEN="+token)
+			}
 			stderr, err := cmd.StderrPipe()
 			if err != nil {
 				t.Fatal(err)
@@ -229,7 +241,20 @@ func TestServeGracefulShutdown(t *testing.T) {
 			if addr == "" {
 				t.Fatal("the server never logged its address")
 			}
-			resp, err := http.Post(addr+"/v1/compute", "application/json", strings.NewReader(seedRequest))
+			if resp, err := http.Post(addr+"/v1/compute", "application/json", strings.NewReader(seedRequest)); err != nil {
+				t.Fatal(err)
+			} else if resp.Body.Close(); resp.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("POST /v1/compute without a token = %d, want 401", resp.StatusCode)
+			}
+			if resp, err := http.Get(addr + "/readyz"); err != nil {
+				t.Fatal(err)
+			} else if resp.Body.Close(); resp.StatusCode != http.StatusOK {
+				t.Fatalf("GET /readyz = %d, want 200", resp.StatusCode)
+			}
+			req, _ := http.NewRequest(http.MethodPost, addr+"/v1/compute", strings.NewReader(seedRequest))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+token)
+			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -32,7 +32,7 @@ func computeCmd(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer closeIn()
-	h, err := openHost(ctx, cfg, filepath.Dir(*configPath), slog.New(slog.DiscardHandler))
+	h, err := openHost(ctx, cfg, filepath.Dir(*configPath), nil, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return err
 	}

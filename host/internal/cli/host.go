@@ -14,7 +14,30 @@ import (
 	"github.com/syncrules/syncrules/host/internal/config"
 	"github.com/syncrules/syncrules/host/internal/metrics"
 	"github.com/syncrules/syncrules/host/internal/registry"
+	"github.com/syncrules/syncrules/host/internal/store"
 )
+
+// shopsUsing lists the shops whose settings name a plugin version, so that
+// the registry does not delete it from under them. When the store cannot
+// say, the version counts as in use.
+func shopsUsing(db *store.Store, log *slog.Logger) func(name, version string) []string {
+	if db == nil {
+		return nil // no shops: a command that computes one request file
+	}
+	return func(name, version string) []string {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		shops, err := db.PluginUsers(ctx, name, version)
+		if err != nil {
+			log.Error("cannot tell which shops use a plugin version", "plugin", name, "version", version, "err", err)
+			return []string{"shops the store cannot list right now (" + err.Error() + ")"}
+		}
+		for i, s := range shops {
+			shops[i] = "shop " + s
+		}
+		return shops
+	}
+}
 
 // host is the assembled service: the default rule in a trusted engine,
 // plugins in a sandboxed one, the registry and the compute service.
@@ -28,8 +51,9 @@ type host struct {
 }
 
 // openHost builds the service from cfg. configDir resolves the relative
-// paths of config-listed plugins.
-func openHost(ctx context.Context, cfg config.Config, configDir string, log *slog.Logger) (_ *host, err error) {
+// paths of config-listed plugins; db, if not nil, holds the shops whose
+// settings keep plugin versions in use.
+func openHost(ctx context.Context, cfg config.Config, configDir string, db *store.Store, log *slog.Logger) (_ *host, err error) {
 	h := &host{}
 	defer func() {
 		if err != nil {
@@ -77,6 +101,7 @@ func openHost(ctx context.Context, cfg config.Config, configDir string, log *slo
 		MaxModuleBytes: sb.MaxModuleMiB << 20,
 		Forget:         h.metrics.Forget,
 		Logger:         log,
+		InUse:          shopsUsing(db, log),
 	})
 	if err != nil {
 		return nil, err

@@ -143,7 +143,7 @@ func ruleRun(ctx context.Context, e *env, args []string) error {
 	}
 	defer closeIn()
 
-	h, err := openHost(ctx, cfg, filepath.Dir(*configPath), slog.New(slog.DiscardHandler))
+	h, err := openHost(ctx, cfg, filepath.Dir(*configPath), nil, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return err
 	}

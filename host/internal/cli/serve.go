@@ -10,9 +10,15 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/syncrules/syncrules/host/internal/auth"
 	"github.com/syncrules/syncrules/host/internal/config"
 	"github.com/syncrules/syncrules/host/internal/httpapi"
+	"github.com/syncrules/syncrules/host/internal/secret"
 )
+
+// adminTokenEnv names the environment variable holding an admin token, for
+// bootstrap and automation.
+const adminTokenEnv = "SYNCRULES_ADMIN_TOKEN"
 
 func serve(ctx context.Context, e *env, args []string) error {
 	fs := flags(e, "serve", "[--config FILE] [--listen ADDR] [--data-dir DIR]",
@@ -41,7 +47,29 @@ func serve(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("data directory: %w", err)
 	}
 
-	h, err := openHost(ctx, cfg, filepath.Dir(*configPath), log)
+	db, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	log.Info("store opened", "dialect", db.Dialect())
+	key, keySource, err := secret.LoadKey(os.Getenv(secret.KeyEnv), cfg.Server.DataDir)
+	if err != nil {
+		return err
+	}
+	sealer, err := secret.NewSealer(key)
+	if err != nil {
+		return err
+	}
+	log.Info("credentials key loaded", "source", keySource)
+	adminToken := os.Getenv(adminTokenEnv)
+	if adminToken != "" {
+		if _, ok := auth.ParseBearer("Bearer " + adminToken); !ok || len(adminToken) < 32 {
+			return fmt.Errorf("%s must be at least 32 printable characters without spaces (try: openssl rand -hex 32)", adminTokenEnv)
+		}
+	}
+
+	h, err := openHost(ctx, cfg, filepath.Dir(*configPath), db, log)
 	if err != nil {
 		return err
 	}
@@ -55,6 +83,9 @@ func serve(ctx context.Context, e *env, args []string) error {
 		Plugins:        h.registry,
 		MaxModuleBytes: cfg.Sandbox.MaxModuleMiB << 20,
 		Metrics:        h.metrics,
+		Store:          db,
+		Sealer:         sealer,
+		AdminToken:     adminToken,
 	})
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
@@ -68,6 +99,12 @@ func serve(ctx context.Context, e *env, args []string) error {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	log.Info("listening", "addr", "http://"+ln.Addr().String(), "data_dir", cfg.Server.DataDir, "version", version)
+	if adminToken == "" {
+		if tokens, err := db.Tokens(ctx); err == nil && len(tokens) == 0 {
+			log.Info("no API tokens yet: create an admin token with \"bin/syncrules token create --scope admin\" " +
+				"(or set " + adminTokenEnv + "), then send it as Authorization: Bearer <token>")
+		}
+	}
 
 	select {
 	case err := <-served:

@@ -14,3 +14,46 @@ func TestServeRefusesClearTextBeyondLoopback(t *testing.T) {
 		t.Errorf("serve --listen 0.0.0.0:0 = %d\n%s", r.code, r.stderr)
 	}
 }
+
+// TestTokenCommands: a token made on the command line is shown once,
+// listed by id without its secret, and revoked by id.
+func TestTokenCommands(t *testing.T) {
+	cfg := testConfig(t)
+	r := run(t, "", "token", "create", "--scope", "shop:acme", "--scope", "partner:p", "--name", "ci", "--config", cfg)
+	if r.code != 0 {
+		t.Fatalf("token create = %d %s", r.code, r.stderr)
+	}
+	token := strings.TrimSpace(r.stdout)
+	if !strings.HasPrefix(token, "srt_") || len(token) != 47 || !strings.Contains(r.stderr, "shown only once") {
+		t.Fatalf("token create printed %q, %q", r.stdout, r.stderr)
+	}
+	id := strings.Fields(r.stderr)[2]
+	r = run(t, "", "token", "list", "--config", cfg)
+	if r.code != 0 || !strings.Contains(r.stdout, id) || !strings.Contains(r.stdout, "shop:acme partner:p") || strings.Contains(r.stdout, token) {
+		t.Fatalf("token list = %d %q", r.code, r.stdout)
+	}
+	if r = run(t, "", "token", "revoke", id, "--config", cfg); r.code != 0 {
+		t.Fatalf("token revoke = %d %s", r.code, r.stderr)
+	}
+	if r = run(t, "", "token", "list", "--config", cfg); strings.Contains(r.stdout, id) {
+		t.Errorf("a revoked token is still listed: %s", r.stdout)
+	}
+	tests := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"token", "create", "--config", cfg}, 2, "is required"},
+		{[]string{"token", "create", "--scope", "root", "--config", cfg}, 2, `unknown scope "root"`},
+		{[]string{"token", "create", "--scope", "shop:Acme", "--config", cfg}, 2, "shop id"},
+		{[]string{"token", "revoke", "tok_000000000000", "--config", cfg}, 1, "no token"},
+		{[]string{"token", "revoke", "--config", cfg}, 2, "which token"},
+		{[]string{"token", "rotate"}, 2, "unknown command"},
+	}
+	for _, tt := range tests {
+		r := run(t, "", tt.args...)
+		if r.code != tt.code || !strings.Contains(r.stderr, tt.want) {
+			t.Errorf("%v = %d %q, want %d and %q", tt.args, r.code, r.stderr, tt.code, tt.want)
+		}
+	}
+}

@@ -131,6 +131,14 @@ func (f Flag) Or(def bool) bool {
 	return def
 }
 
+// MarshalJSONTo writes the flag's value; omitzero leaves out one not given.
+func (f Flag) MarshalJSONTo(e *jsontext.Encoder) error {
+	if !f.Set {
+		return e.WriteToken(jsontext.Null)
+	}
+	return e.WriteToken(jsontext.Bool(f.Value))
+}
+
 // UnmarshalJSONFrom reads true, false or null (not given).
 func (f *Flag) UnmarshalJSONFrom(d *jsontext.Decoder) error {
 	switch k := d.PeekKind(); k {
@@ -205,6 +213,14 @@ func (n Number) String() string {
 		return strconv.FormatInt(n.small, 10)
 	}
 	return n.lit
+}
+
+// MarshalJSONTo writes the literal as given, or null when absent.
+func (n Number) MarshalJSONTo(e *jsontext.Encoder) error {
+	if n.kind == numAbsent {
+		return e.WriteToken(jsontext.Null)
+	}
+	return e.WriteValue(jsontext.Value(n.String()))
 }
 
 // Int returns the number as an int64 if it is an integer in range: 100,
@@ -379,10 +395,20 @@ var bodies sync.Pool // *bytes.Buffer, request bodies
 // of the wrong type is a Malformed InputError; a body over the limit is
 // TooLarge.
 func ReadRequest(r io.Reader, size int64, limits Limits) (*Request, error) {
+	req := new(Request)
+	if err := ReadJSON(r, size, limits, req, "a JSON object with items"); err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+// ReadJSON reads a body as ReadRequest does and decodes it into v with
+// Decode; v shares no memory with the body.
+func ReadJSON(r io.Reader, size int64, limits Limits, v any, want string) error {
 	limits = limits.withDefaults()
 	tooBig := tooLarge("", fmt.Sprintf("the body exceeds %d bytes", limits.MaxBodyBytes))
 	if size > limits.MaxBodyBytes {
-		return nil, tooBig
+		return tooBig
 	}
 	buf, _ := bodies.Get().(*bytes.Buffer)
 	if buf == nil {
@@ -394,24 +420,35 @@ func ReadRequest(r io.Reader, size int64, limits Limits) (*Request, error) {
 		buf.Grow(int(size) + bytes.MinRead)
 	}
 	if _, err := buf.ReadFrom(io.LimitReader(r, limits.MaxBodyBytes+1)); err != nil {
-		return nil, fmt.Errorf("reading request: %w", err)
+		return fmt.Errorf("reading request: %w", err)
 	}
 	if int64(buf.Len()) > limits.MaxBodyBytes {
-		return nil, tooBig
+		return tooBig
 	}
-	return DecodeRequest(buf.Bytes()) // the request shares no memory with the body
+	return Decode(buf.Bytes(), v, want)
 }
 
 // DecodeRequest decodes a request body.
 func DecodeRequest(body []byte) (*Request, error) {
-	if len(bytes.TrimSpace(body)) == 0 {
-		return nil, malformed("", "the body is empty: send a JSON object with items")
-	}
 	req := new(Request)
-	if err := json.Unmarshal(body, req, decodeOptions); err != nil {
-		return nil, decodeError(err)
+	if err := Decode(body, req, "a JSON object with items"); err != nil {
+		return nil, err
 	}
 	return req, nil
+}
+
+// Decode decodes a JSON body into v as strictly as a compute request: an
+// unknown member, a value of the wrong type or trailing data is a Malformed
+// InputError with the JSON Pointer of the offending value. want says what
+// an empty body should have been.
+func Decode(body []byte, v any, want string) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return malformed("", "the body is empty: send "+want)
+	}
+	if err := json.Unmarshal(body, v, decodeOptions); err != nil {
+		return decodeError(err)
+	}
+	return nil
 }
 
 // decodeError turns a decoder error into a Malformed InputError that says

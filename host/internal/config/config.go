@@ -23,8 +23,20 @@ type Config struct {
 	Rules   Rules    `toml:"rules"`
 	Engine  Engine   `toml:"engine"`
 	Sandbox Sandbox  `toml:"sandbox"`
+	Store   Store    `toml:"store"`
 	Plugins []Plugin `toml:"plugins"`
 }
+
+// Store chooses the database of shops, settings, tokens and credentials.
+type Store struct {
+	// DSN is empty for SQLite in the data directory, or a PostgreSQL URL
+	// (postgres://…). SYNCRULES_DB overrides it, so that a password need
+	// not be written in the file.
+	DSN string `toml:"dsn"`
+}
+
+// DSNEnv names the environment variable that overrides store.dsn.
+const DSNEnv = "SYNCRULES_DB"
 
 // Server configures the HTTP server and the process.
 type Server struct {

@@ -63,7 +63,13 @@ func BenchmarkCompute(b *testing.B) {
 	b.Run(fmt.Sprintf("http/n=%d", n), func(b *testing.B) {
 		client := &http.Client{Transport: s.transport}
 		for b.Loop() {
-			resp, err := client.Post(s.url+"/v1/compute", "application/json", bytes.NewReader(req))
+			hreq, err := http.NewRequest(http.MethodPost, s.url+"/v1/compute", bytes.NewReader(req))
+			if err != nil {
+				b.Fatal(err)
+			}
+			hreq.Header.Set("Content-Type", "application/json")
+			hreq.Header.Set("Authorization", "Bearer "+s.token)
+			resp, err := client.Do(hreq)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -30,6 +30,8 @@ import (
 	"github.com/syncrules/syncrules/host/internal/httpapi"
 	"github.com/syncrules/syncrules/host/internal/metrics"
 	"github.com/syncrules/syncrules/host/internal/registry"
+	"github.com/syncrules/syncrules/host/internal/secret"
+	"github.com/syncrules/syncrules/host/internal/store"
 	"github.com/syncrules/syncrules/host/wasmbuild"
 )
 
@@ -91,7 +93,11 @@ type server struct {
 	url     string
 	handler *httpapi.Handler
 	service *compute.Service
-	client  *http.Client
+	store   *store.Store
+	// token is sent as Authorization: Bearer on every request; newServer
+	// makes it the admin token. as returns the server with another.
+	token  string
+	client *http.Client
 	// transport reaches the server without checks, for benchmarks.
 	transport http.RoundTripper
 }
@@ -108,6 +114,43 @@ type serverConfig struct {
 	plugins *pluginHost
 	// maxModuleBytes bounds an upload; zero means the API's default.
 	maxModuleBytes int
+	// logger receives the server's logs; default: discarded.
+	logger *slog.Logger
+	// store is the server's store; default: the plugin host's, or a new
+	// SQLite store in a temporary folder.
+	store *store.Store
+}
+
+// testAdminToken is the SYNCRULES_ADMIN_TOKEN of every test server.
+const testAdminToken = "test-admin-token-0123456789abcdefghijklmnop"
+
+// newStore opens a new SQLite store in a temporary folder; the test
+// closes it.
+func newStore(tb testing.TB) *store.Store {
+	tb.Helper()
+	s, err := store.Open(context.Background(), store.Options{DataDir: tb.TempDir(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
+}
+
+// testSealer is a sealer with a fixed test key.
+func testSealer(tb testing.TB) *secret.Sealer {
+	tb.Helper()
+	sl, err := secret.NewSealer(bytes.Repeat([]byte{7}, secret.KeySize))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return sl
+}
+
+// as returns the server with requests sent with token ("" sends none).
+func (s *server) as(token string) *server {
+	c := *s
+	c.token = token
+	return &c
 }
 
 // newServer serves the API on 127.0.0.1 until the test ends. r provides the
@@ -127,13 +170,25 @@ func newServer(tb testing.TB, r *rule, cfg serverConfig) *server {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	if cfg.logger == nil {
+		cfg.logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.store == nil && cfg.plugins != nil {
+		cfg.store = cfg.plugins.store
+	}
+	if cfg.store == nil {
+		cfg.store = newStore(tb)
+	}
 	opt := httpapi.Options{
 		Compute:        svc,
 		DefaultRule:    info,
 		ComputeTimeout: cfg.computeTimeout,
-		Logger:         slog.New(slog.DiscardHandler),
+		Logger:         cfg.logger,
 		Version:        "test",
 		MaxModuleBytes: cfg.maxModuleBytes,
+		Store:          cfg.store,
+		Sealer:         testSealer(tb),
+		AdminToken:     testAdminToken,
 	}
 	if p := cfg.plugins; p != nil {
 		svc.WithPlugins(p.registry, 4<<10, slog.New(slog.DiscardHandler))
@@ -158,6 +213,8 @@ func newServer(tb testing.TB, r *rule, cfg serverConfig) *server {
 		url:       srv.URL,
 		handler:   h,
 		service:   svc,
+		store:     cfg.store,
+		token:     testAdminToken,
 		client:    &http.Client{Transport: &checkedTransport{base: srv.Client().Transport, contract: loadContract(tb)}},
 		transport: srv.Client().Transport,
 	}
@@ -197,6 +254,9 @@ func (s *server) try(method, path, contentType string, body io.Reader) (exchange
 	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
+	}
+	if s.token != "" {
+		req.Header.Set("Authorization", "Bearer "+s.token)
 	}
 	resp, err := s.client.Do(req)
 	if err != nil {
@@ -465,7 +525,7 @@ func (c *contract) check(req *http.Request, reqBody []byte, resp *http.Response,
 	}
 	in := &openapi3filter.RequestValidationInput{
 		Request: vreq, PathParams: params, Route: route,
-		Options: &openapi3filter.Options{SkipSettingDefaults: true},
+		Options: &openapi3filter.Options{SkipSettingDefaults: true, AuthenticationFunc: bearerPresent},
 	}
 	reqErr := openapi3filter.ValidateRequest(ctx, in)
 	if mt, _, _ := mime.ParseMediaType(req.Header.Get("Content-Type")); reqErr == nil && mt == "application/json" && len(reqBody) > 0 && !jsontext.Value(reqBody).IsValid() {
@@ -490,6 +550,20 @@ func (c *contract) check(req *http.Request, reqBody []byte, resp *http.Response,
 		return err
 	}
 	return checkProblemStatus(resp, respBody)
+}
+
+// bearerPresent is the document's security check: a bearer token is sent.
+// Whether it is valid is the server's to say; a 2xx to a request without
+// one breaks the document.
+func bearerPresent(_ context.Context, in *openapi3filter.AuthenticationInput) error {
+	h := in.RequestValidationInput.Request.Header.Get("Authorization")
+	if in.SecurityScheme.Type != "http" || in.SecurityScheme.Scheme != "bearer" {
+		return fmt.Errorf("unexpected security scheme %s", in.SecuritySchemeName)
+	}
+	if len(h) < 8 || !strings.EqualFold(h[:7], "bearer ") {
+		return errors.New("no bearer token")
+	}
+	return nil
 }
 
 // checkUnrouted checks a response to a request the document has no
@@ -539,6 +613,9 @@ type pluginHost struct {
 	engine   *engine.Engine
 	registry *registry.Registry
 	metrics  *metrics.Metrics
+	// store holds the shops whose settings keep plugin versions in use;
+	// servers made with this host use it.
+	store *store.Store
 }
 
 // pluginHostConfig configures a pluginHost. The zero value runs every call
@@ -562,7 +639,7 @@ func newPluginHost(tb testing.TB, cfg pluginHostConfig) *pluginHost {
 	if cfg.callTimeout == 0 {
 		cfg.callTimeout = 10 * time.Second
 	}
-	h := &pluginHost{dir: tb.TempDir(), cfg: cfg}
+	h := &pluginHost{dir: tb.TempDir(), cfg: cfg, store: newStore(tb)}
 	h.metrics = metrics.New(func() []engine.PoolStats { return h.engine.PoolStats() })
 	eng, err := engine.New(context.Background(), engine.Config{
 		CacheDir:       cacheDir,
@@ -593,6 +670,13 @@ func (h *pluginHost) open(tb testing.TB) {
 		MaxModuleBytes: h.cfg.maxModuleBytes,
 		Forget:         h.metrics.Forget,
 		Logger:         slog.New(slog.DiscardHandler),
+		InUse: func(name, version string) []string {
+			shops, err := h.store.PluginUsers(context.Background(), name, version)
+			if err != nil {
+				return []string{err.Error()}
+			}
+			return shops
+		},
 	})
 	if err != nil {
 		tb.Fatal(err)

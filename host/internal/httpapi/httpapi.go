@@ -1,5 +1,8 @@
 // Package httpapi serves the HTTP API with Gin. It is the only package that
-// imports Gin; the work is done by package compute.
+// imports Gin; the work is done by packages compute and store.
+//
+// Every route but /healthz, /readyz, /metrics and /openapi.json needs
+// Authorization: Bearer <token>; /openapi.json says which scope each needs.
 //
 //	POST   /v1/compute                              quantities per item and warehouse (?explain=true adds a trace)
 //	GET    /v1/plugins                              installed plugins
@@ -7,7 +10,23 @@
 //	PUT    /v1/plugins/{name}/versions/{version}    upload a version (application/wasm)
 //	GET    /v1/plugins/{name}/versions/{version}    one version
 //	DELETE /v1/plugins/{name}/versions/{version}    delete a version nothing references
+//	GET    /v1/shops                                every shop
+//	PUT    /v1/shops/{shop}                         create or replace a shop: name, locations, warehouses
+//	GET    /v1/shops/{shop}                         a shop
+//	DELETE /v1/shops/{shop}                         delete a shop with its settings and credentials
+//	GET    /v1/shops/{shop}/settings                the current settings
+//	PUT    /v1/shops/{shop}/settings                change the settings (If-Match for a version check)
+//	GET    /v1/shops/{shop}/settings/history        every version, newest first
+//	POST   /v1/shops/{shop}/compute                 compute items with the stored settings
+//	POST   /v1/shops/{shop}/preview                 compute items under the current and proposed settings
+//	PUT    /v1/shops/{shop}/credentials             store Shopify and TikTok Shop credentials, encrypted
+//	GET    /v1/shops/{shop}/credentials             which credentials are set (never their values)
+//	DELETE /v1/shops/{shop}/credentials             forget the credentials
+//	POST   /v1/tokens                               create a token (shown once)
+//	GET    /v1/tokens                               every token (never the secret)
+//	DELETE /v1/tokens/{id}                          revoke a token
 //	GET    /healthz                                 200 once the default rule is loaded
+//	GET    /readyz                                  200 while the store answers and the server is not draining
 //	GET    /metrics                                 Prometheus metrics
 //	GET    /openapi.json                            the OpenAPI 3 document of this API
 package httpapi
@@ -31,6 +50,8 @@ import (
 	"github.com/syncrules/syncrules/host/internal/compute"
 	"github.com/syncrules/syncrules/host/internal/problem"
 	"github.com/syncrules/syncrules/host/internal/registry"
+	"github.com/syncrules/syncrules/host/internal/secret"
+	"github.com/syncrules/syncrules/host/internal/store"
 )
 
 //go:embed openapi.json
@@ -60,6 +81,13 @@ type Options struct {
 	MaxModuleBytes int
 	// Metrics serves /metrics and observes requests; nil serves none.
 	Metrics Metrics
+	// Store holds shops, settings, tokens and credentials.
+	Store *store.Store
+	// Sealer encrypts shop credentials.
+	Sealer *secret.Sealer
+	// AdminToken, when not empty, is a token with the admin scope
+	// (SYNCRULES_ADMIN_TOKEN).
+	AdminToken string
 }
 
 // Metrics is what the API needs of package metrics.
@@ -95,19 +123,39 @@ func New(opt Options) *Handler {
 	// redirect is a text/html 301 (307 for a POST), not a problem document.
 	r.RedirectTrailingSlash = false
 	r.Use(h.logRequests, h.recover)
-	r.POST("/v1/compute", h.compute)
-	if opt.Plugins != nil {
-		r.GET("/v1/plugins", h.listPlugins)
-		r.GET("/v1/plugins/:name", h.getPlugin)
-		r.PUT("/v1/plugins/:name/versions/:version", h.putPlugin)
-		r.GET("/v1/plugins/:name/versions/:version", h.getPluginVersion)
-		r.DELETE("/v1/plugins/:name/versions/:version", h.deletePlugin)
-	}
 	if opt.Metrics != nil {
 		r.GET("/metrics", gin.WrapH(opt.Metrics.Handler()))
 	}
 	r.GET("/healthz", h.healthz)
+	r.GET("/readyz", h.readyz)
 	r.GET("/openapi.json", func(c *gin.Context) { c.Data(http.StatusOK, "application/json", openAPI) })
+
+	v1 := r.Group("/v1", h.authenticate)
+	v1.POST("/compute", h.compute)
+	if opt.Plugins != nil {
+		v1.GET("/plugins", h.listPlugins)
+		v1.GET("/plugins/:name", h.getPlugin)
+		v1.PUT("/plugins/:name/versions/:version", h.putPlugin)
+		v1.GET("/plugins/:name/versions/:version", h.getPluginVersion)
+		v1.DELETE("/plugins/:name/versions/:version", h.deletePlugin)
+	}
+	v1.GET("/shops", requireAdmin, h.listShops)
+	v1.PUT("/shops/:shop", requireAdmin, h.putShop)
+	v1.DELETE("/shops/:shop", requireAdmin, h.deleteShop)
+	shop := v1.Group("/shops/:shop", h.requireShop)
+	shop.GET("", h.getShop)
+	shop.GET("/settings", h.getSettings)
+	shop.PUT("/settings", h.putSettings)
+	shop.GET("/settings/history", h.settingsHistory)
+	shop.POST("/compute", h.shopCompute)
+	shop.POST("/preview", h.preview)
+	shop.PUT("/credentials", h.putCredentials)
+	shop.GET("/credentials", h.getCredentials)
+	shop.DELETE("/credentials", h.deleteCredentials)
+	tokens := v1.Group("/tokens", requireAdmin)
+	tokens.POST("", h.createToken)
+	tokens.GET("", h.listTokens)
+	tokens.DELETE("/:id", h.deleteToken)
 	r.NoRoute(func(c *gin.Context) {
 		writeProblem(c, problem.New(http.StatusNotFound, fmt.Sprintf("No resource at %s; see /openapi.json.", c.Request.URL.Path)))
 	})
@@ -125,15 +173,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.engine.S
 func (h *Handler) Drain() { h.draining.Store(true) }
 
 func (h *Handler) compute(c *gin.Context) {
-	opt := compute.Options{}
-	if v, ok := c.GetQuery("explain"); ok {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			writeProblem(c, problem.New(http.StatusBadRequest, "The query is malformed.",
-				compute.FieldError{Field: "explain", Detail: fmt.Sprintf("query parameter must be true or false, got %q", v)}))
-			return
-		}
-		opt.Explain = b
+	opt, ok := explainOption(c)
+	if !ok {
+		return
 	}
 	req, err := compute.ReadRequest(c.Request.Body, c.Request.ContentLength, h.opt.Compute.Limits())
 	if err != nil {
@@ -147,6 +189,36 @@ func (h *Handler) compute(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
+	h.writeResponse(c, resp)
+}
+
+// explainOption reads ?explain=, answering 400 when it is not a boolean.
+func explainOption(c *gin.Context) (compute.Options, bool) {
+	opt := compute.Options{}
+	if v, ok := c.GetQuery("explain"); ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			writeProblem(c, problem.New(http.StatusBadRequest, "The query is malformed.",
+				compute.FieldError{Field: "explain", Detail: fmt.Sprintf("query parameter must be true or false, got %q", v)}))
+			return opt, false
+		}
+		opt.Explain = b
+	}
+	return opt, true
+}
+
+// readJSON decodes the body into v as strictly as a compute request,
+// within the same size limit, answering the problem if it cannot.
+func (h *Handler) readJSON(c *gin.Context, v any, want string) bool {
+	if err := compute.ReadJSON(c.Request.Body, c.Request.ContentLength, h.opt.Compute.Limits(), v, want); err != nil {
+		h.fail(c, err)
+		return false
+	}
+	return true
+}
+
+// writeResponse writes a compute response.
+func (h *Handler) writeResponse(c *gin.Context, resp *compute.Response) {
 	// Encoded whole, then sent with its length: one write instead of a
 	// chunked stream of small ones, and an encoding error is still a 500.
 	buf, _ := responses.Get().(*bytes.Buffer)
@@ -172,9 +244,29 @@ func (h *Handler) healthz(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"status": "ok", "version": h.opt.Version, "default_rule": h.opt.DefaultRule})
 }
 
+// readyz answers whether this replica should get traffic: not draining,
+// and its store answers.
+func (h *Handler) readyz(c *gin.Context) {
+	if h.draining.Load() {
+		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "draining"})
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+	defer cancel()
+	if err := h.opt.Store.Ping(ctx); err != nil {
+		h.opt.Logger.Warn("not ready: the store does not answer", "err", err)
+		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "store unavailable"})
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ready"})
+}
+
 // fail writes the problem for err, logging errors that are the server's.
 func (h *Handler) fail(c *gin.Context, err error) {
-	p := problem.From(err)
+	p, ok := problemFor(err)
+	if !ok {
+		p = problem.From(err)
+	}
 	if p.Status >= 500 {
 		h.opt.Logger.Error("request failed", "method", c.Request.Method, "path", c.Request.URL.Path, "status", p.Status, "err", err)
 	}

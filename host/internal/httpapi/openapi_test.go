@@ -41,7 +41,8 @@ func TestOpenAPIDocument(t *testing.T) {
 		t.Fatalf("the document is not valid OpenAPI 3: %v", err)
 	}
 	// The server rejects unknown members; so must every request schema.
-	for _, name := range []string{"ComputeRequest", "Settings", "Mapping", "Rule", "Location", "Warehouse", "Item"} {
+	for _, name := range []string{"ComputeRequest", "Settings", "Mapping", "Rule", "Location", "Warehouse", "Item",
+		"ShopRequest", "ShopComputeRequest", "PreviewRequest", "CredentialsRequest", "TokenRequest"} {
 		s := doc.Components.Schemas[name]
 		if s == nil || s.Value.AdditionalProperties.Has == nil || *s.Value.AdditionalProperties.Has {
 			t.Errorf("schema %s does not forbid unknown members", name)
@@ -148,8 +149,18 @@ func TestContractChecker(t *testing.T) {
 		contentType string
 		allow       string
 		respBody    string
+		noToken     bool   // send no Authorization
+		challenge   string // WWW-Authenticate
 		wantErr     string // "" for an exchange that conforms
 	}{
+		{name: "a 200 to a request without a token", path: "/v1/compute", reqBody: validReq, status: 200, contentType: "application/json", respBody: okResp,
+			noToken: true, wantErr: "the server accepted a request that the document rejects"},
+		{name: "a conforming 401", path: "/v1/compute", reqBody: validReq, status: 401, contentType: "application/problem+json",
+			respBody: `{"type":"about:blank","title":"Unauthorized","status":401,"detail":"d"}`, noToken: true, challenge: "Bearer"},
+		{name: "a 401 without a challenge", path: "/v1/compute", reqBody: validReq, status: 401, contentType: "application/problem+json",
+			respBody: `{"type":"about:blank","title":"Unauthorized","status":401,"detail":"d"}`, noToken: true, wantErr: "WWW-Authenticate"},
+		{name: "a health check needs no token", method: "GET", path: "/healthz", status: 200, contentType: "application/json; charset=utf-8",
+			respBody: `{"status":"ok","version":"v","default_rule":{"sha256":"1cbe423a7a0a3fe3f8dcaede253a21c4cdc7ba2dbb9032ec650598631c7c9f18","abi_version":1}}`, noToken: true},
 		{name: "a conforming 200", path: "/v1/compute", reqBody: validReq, status: 200, contentType: "application/json", respBody: okResp},
 		{name: "a conforming 400", path: "/v1/compute", reqBody: validReq + " x", status: 400, contentType: "application/problem+json",
 			respBody: `{"type":"about:blank","title":"Bad Request","status":400,"errors":[{"field":"","detail":"x"}]}`},
@@ -247,6 +258,9 @@ func TestContractChecker(t *testing.T) {
 				if tt.location != "" {
 					w.Header().Set("Location", tt.location)
 				}
+				if tt.challenge != "" {
+					w.Header().Set("WWW-Authenticate", tt.challenge)
+				}
 				w.WriteHeader(tt.status)
 				w.Write([]byte(tt.respBody))
 			}))
@@ -259,6 +273,9 @@ func TestContractChecker(t *testing.T) {
 			req, err := http.NewRequest(method, fake.URL+tt.path, strings.NewReader(tt.reqBody))
 			if err != nil {
 				t.Fatal(err)
+			}
+			if !tt.noToken {
+				req.Header.Set("Authorization", "Bearer srt_test")
 			}
 			switch {
 			case tt.reqType != "":
@@ -280,4 +297,61 @@ func TestContractChecker(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestOpenAPIShopExamples runs the shop examples in the order a merchant
+// would: the shop, its settings, then the preview of a change, and expects
+// the documented answers.
+func TestOpenAPIShopExamples(t *testing.T) {
+	s := newServer(t, loadRule(t), serverConfig{})
+	doc := loadContract(t).doc
+	example := func(path, method string, status int, name string, request bool) string {
+		t.Helper()
+		op := doc.Paths.Value(path).GetOperation(method)
+		var ex *openapi3.ExampleRef
+		if request {
+			ex = op.RequestBody.Value.Content.Get("application/json").Examples[name]
+		} else {
+			for _, mt := range op.Responses.Status(status).Value.Content {
+				ex = mt.Examples[name]
+			}
+		}
+		if ex == nil {
+			t.Fatalf("%s %s: no example %q", method, path, name)
+		}
+		b, err := json.Marshal(ex.Value.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	same := func(what string, got []byte, want string) {
+		t.Helper()
+		var g, w any
+		if err := json.Unmarshal(got, &g); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal([]byte(want), &w); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(g, w) {
+			t.Errorf("%s\n%s\nwant the documented example\n%s", what, got, want)
+		}
+	}
+	const shop = "/v1/shops/acme.myshopify.com"
+	s.putShop(t, "acme.myshopify.com", example("/v1/shops/{shop}", "PUT", 0, "shop", true))
+	// The settings the preview example starts from.
+	s.putSettings(t, "acme.myshopify.com", `{"percentage":80,"mappings":[{"location":"*","warehouse":"alpha"}]}`)
+
+	ex := s.post(t, shop+"/preview", example("/v1/shops/{shop}/preview", "POST", 0, "preview", true))
+	if ex.status != http.StatusOK {
+		t.Fatalf("preview: %d %s", ex.status, ex.body)
+	}
+	same("preview", ex.body, example("/v1/shops/{shop}/preview", "POST", 200, "preview", false))
+
+	ex = s.do(t, "PUT", shop+"/settings", "application/json", example("/v1/shops/{shop}/settings", "PUT", 0, "invalid", true))
+	if ex.status != http.StatusUnprocessableEntity {
+		t.Fatalf("invalid settings: %d %s", ex.status, ex.body)
+	}
+	same("invalid settings", ex.body, example("/v1/shops/{shop}/settings", "PUT", 422, "invalid", false))
 }

@@ -49,6 +49,9 @@ func (h *Handler) putPlugin(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
+	if !h.authorizePlugin(c, name, true) {
+		return
+	}
 	limit := int64(h.opt.MaxModuleBytes)
 	if c.Request.ContentLength > limit {
 		h.fail(c, registry.TooLarge(c.Request.ContentLength, limit))
@@ -111,9 +114,54 @@ func (h *Handler) getPluginVersion(c *gin.Context) {
 }
 
 func (h *Handler) deletePlugin(c *gin.Context) {
+	if !h.authorizePlugin(c, c.Param("name"), false) {
+		return
+	}
 	if err := h.opt.Plugins.Delete(c.Request.Context(), c.Param("name"), c.Param("version")); err != nil {
 		h.fail(c, err)
 		return
 	}
 	c.Status(http.StatusNoContent)
+}
+
+// authorizePlugin lets admins, and the partner that owns the plugin name,
+// change its versions. A partner claims a name no one uses with its first
+// upload (claim); names the operator installed are no partner's.
+func (h *Handler) authorizePlugin(c *gin.Context, name string, claim bool) bool {
+	p := principal(c)
+	if p.Admin() {
+		return true
+	}
+	partners := p.Partners()
+	if len(partners) == 0 {
+		writeProblem(c, problem.New(http.StatusForbidden, "This needs a token with the admin scope, or the partner:{name} scope of the partner that owns the plugin."))
+		return false
+	}
+	ctx := c.Request.Context()
+	owner, err := h.opt.Store.PluginOwner(ctx, name)
+	if err != nil {
+		h.fail(c, err)
+		return false
+	}
+	if owner == "" {
+		if infos, _ := h.opt.Plugins.Versions(name); len(infos) > 0 {
+			writeProblem(c, problem.New(http.StatusForbidden, fmt.Sprintf("Plugin %q was installed by the operator; a partner cannot change it. Choose another name.", name)))
+			return false
+		}
+		if !claim {
+			return true // nothing to delete: the registry answers 404
+		}
+		if owner, err = h.opt.Store.ClaimPlugin(ctx, name, partners[0]); err != nil {
+			h.fail(c, err)
+			return false
+		}
+		if owner == partners[0] {
+			h.opt.Logger.Info("plugin name claimed", "plugin", name, "partner", owner, "token", p.TokenID)
+		}
+	}
+	if !p.Partner(owner) {
+		writeProblem(c, problem.New(http.StatusForbidden, fmt.Sprintf("Plugin %q belongs to another partner. Choose another name.", name)))
+		return false
+	}
+	return true
 }

@@ -1,0 +1,189 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/syncrules/syncrules/host/internal/config"
+	"github.com/syncrules/syncrules/host/internal/httpapi"
+	"github.com/syncrules/syncrules/host/internal/store"
+)
+
+func tokenCmd(ctx context.Context, e *env, args []string) error {
+	sub := ""
+	if len(args) > 0 {
+		sub = args[0]
+	}
+	switch sub {
+	case "create":
+		return tokenCreate(ctx, e, args[1:])
+	case "list":
+		return tokenList(ctx, e, args[1:])
+	case "revoke":
+		return tokenRevoke(ctx, e, args[1:])
+	case "-h", "-help", "--help", "help":
+		tokenUsage(e.stdout)
+		return nil
+	}
+	if sub != "" {
+		fmt.Fprintf(e.stderr, "syncrules token: unknown command %q\n\n", sub)
+	}
+	tokenUsage(e.stderr)
+	return errUsage
+}
+
+func tokenUsage(w io.Writer) {
+	fmt.Fprint(w, `Usage:
+  syncrules token create --scope SCOPE [--scope SCOPE ...] [--name NAME]
+                                  create an API token and print it (shown once)
+  syncrules token list            list tokens (never their secrets)
+  syncrules token revoke ID       revoke a token
+
+Scopes: admin (everything), shop:{id} (that shop), partner:{name} (plugins that partner owns).
+The commands open the store the server uses (--config, --data-dir, SYNCRULES_DB).
+
+Run "syncrules token <command> --help" for a command's flags.
+`)
+}
+
+// repeated is a flag that may be given more than once.
+type repeated []string
+
+func (r *repeated) String() string     { return strings.Join(*r, ",") }
+func (r *repeated) Set(v string) error { *r = append(*r, v); return nil }
+
+// storeFlags are the flags that find the store.
+type storeFlags struct {
+	config, dataDir *string
+}
+
+func addStoreFlags(fs *flag.FlagSet) storeFlags {
+	return storeFlags{
+		config:  fs.String("config", "config.toml", "configuration `file`; the default may be absent"),
+		dataDir: fs.String("data-dir", "", "data `directory` (default from config: ./data)"),
+	}
+}
+
+func (f storeFlags) open(ctx context.Context, fs *flag.FlagSet, log *slog.Logger) (*store.Store, error) {
+	cfg, err := loadConfig(fs, *f.config)
+	if err != nil {
+		return nil, err
+	}
+	if *f.dataDir != "" {
+		cfg.Server.DataDir = *f.dataDir
+	}
+	return openStore(ctx, cfg, log)
+}
+
+// openStore opens the configured store: SYNCRULES_DB, else store.dsn, else
+// SQLite in the data directory.
+func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (*store.Store, error) {
+	dsn := cfg.Store.DSN
+	if v := os.Getenv(config.DSNEnv); v != "" {
+		dsn = v
+	}
+	s, err := store.Open(ctx, store.Options{DSN: dsn, DataDir: cfg.Server.DataDir, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	return s, nil
+}
+
+func tokenCreate(ctx context.Context, e *env, args []string) error {
+	fs := flags(e, "token create", "--scope SCOPE [--scope SCOPE ...] [--name NAME]",
+		"Create an API token with the given scopes and print it on stdout. It is shown only\n"+
+			"this once: the store keeps only its hash.")
+	var scopes repeated
+	fs.Var(&scopes, "scope", "a `scope`: admin, shop:{id} or partner:{name}; repeat for more")
+	name := fs.String("name", "", "what the token is for, shown by token list")
+	sf := addStoreFlags(fs)
+	if err := parse(e, fs, args); err != nil {
+		return err
+	}
+	clean, probs := httpapi.CheckScopes("--scope", scopes)
+	if len(probs) > 0 {
+		for _, p := range probs {
+			fmt.Fprintf(e.stderr, "syncrules token create: %s: %s\n", p.Field, p.Detail)
+		}
+		return errUsage
+	}
+	s, err := sf.open(ctx, fs, quietLogger(e))
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	secret, t, err := httpapi.NewToken(*name, clean)
+	if err != nil {
+		return err
+	}
+	if err := s.CreateToken(ctx, t); err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, secret)
+	fmt.Fprintf(e.stderr, "created token %s with scopes %s; it is shown only once: keep it now.\n", t.ID, strings.Join(clean, " "))
+	return nil
+}
+
+func tokenList(ctx context.Context, e *env, args []string) error {
+	fs := flags(e, "token list", "", "List the API tokens: id, scopes, name and when they were created.")
+	sf := addStoreFlags(fs)
+	if err := parse(e, fs, args); err != nil {
+		return err
+	}
+	s, err := sf.open(ctx, fs, quietLogger(e))
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	list, err := s.Tokens(ctx)
+	if err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "ID\tSCOPES\tCREATED\tNAME")
+	for _, t := range list {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", t.ID, strings.Join(t.Scopes, " "), t.Created.Format("2006-01-02T15:04:05Z"), t.Name)
+	}
+	return w.Flush()
+}
+
+func tokenRevoke(ctx context.Context, e *env, args []string) error {
+	fs := flags(e, "token revoke", "ID", "Revoke the token with this id (tok_…): it stops working at once.")
+	sf := addStoreFlags(fs)
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		if err := parse(e, fs, args); err != nil {
+			return err
+		}
+		fmt.Fprintln(e.stderr, "syncrules token revoke: which token? Give its id (see token list).")
+		return errUsage
+	}
+	id := args[0]
+	if err := parse(e, fs, args[1:]); err != nil {
+		return err
+	}
+	s, err := sf.open(ctx, fs, quietLogger(e))
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if err := s.DeleteToken(ctx, id); errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("no token %q (see token list)", id)
+	} else if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "revoked %s\n", id)
+	return nil
+}
+
+// quietLogger logs only warnings and errors, for commands whose output is
+// their result.
+func quietLogger(e *env) *slog.Logger {
+	return slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}

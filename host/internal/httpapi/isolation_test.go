@@ -1,0 +1,215 @@
+package httpapi_test
+
+import (
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// endpoint is one operation of the API, with a request that would succeed
+// for a token allowed to make it.
+type endpoint struct {
+	method, path, contentType, body string
+	// who may call it: "any" valid token, "admin" only, "shop" (admin or
+	// the shop's token; another shop's gets 404), "plugin" (admin or the
+	// owning partner).
+	access string
+}
+
+// isolationEndpoints is every secured operation, on shop A's resources and
+// partner P's plugin.
+func isolationEndpoints(tokenID string) []endpoint {
+	const computeBody = `{"locations":[{"id":"A"}],"warehouses":[{"id":"alpha","default":true}],"items":[{"id":"v","available":{"A":1}}]}`
+	const items = `{"items":[{"id":"v","available":{"A":5}}]}`
+	wasm := "application/wasm"
+	return []endpoint{
+		{"POST", "/v1/compute", "application/json", computeBody, "any"},
+		{"GET", "/v1/plugins", "", "", "any"},
+		{"GET", "/v1/plugins/pcap", "", "", "any"},
+		{"GET", "/v1/plugins/pcap/versions/1.0.0", "", "", "any"},
+		{"PUT", "/v1/plugins/pcap/versions/1.0.0", wasm, "(cap module)", "plugin"},
+		{"DELETE", "/v1/plugins/pcap/versions/1.0.0", "", "", "plugin"},
+		{"GET", "/v1/shops", "", "", "admin"},
+		{"PUT", "/v1/shops/shop-a", "application/json", seedShopBody, "admin"},
+		{"GET", "/v1/shops/shop-a", "", "", "shop"},
+		{"DELETE", "/v1/shops/shop-a", "", "", "admin"},
+		{"GET", "/v1/shops/shop-a/settings", "", "", "shop"},
+		{"PUT", "/v1/shops/shop-a/settings", "application/json", `{"percentage":1}`, "shop"},
+		{"GET", "/v1/shops/shop-a/settings/history", "", "", "shop"},
+		{"POST", "/v1/shops/shop-a/compute", "application/json", items, "shop"},
+		{"POST", "/v1/shops/shop-a/preview", "application/json", `{"settings":{"percentage":1},` + items[1:], "shop"},
+		{"PUT", "/v1/shops/shop-a/credentials", "application/json", `{"shopify":{"access_token":"stolen"}}`, "shop"},
+		{"GET", "/v1/shops/shop-a/credentials", "", "", "shop"},
+		{"DELETE", "/v1/shops/shop-a/credentials", "", "", "shop"},
+		{"POST", "/v1/tokens", "application/json", `{"scopes":["admin"]}`, "admin"},
+		{"GET", "/v1/tokens", "", "", "admin"},
+		{"DELETE", "/v1/tokens/" + tokenID, "", "", "admin"},
+	}
+}
+
+// TestTenantIsolation: a token of shop B can neither read nor change
+// anything of shop A, and cannot tell shop A exists; a partner cannot
+// touch another partner's plugins; no token, or a wrong one, reaches
+// nothing. Shop A and partner P are checked unchanged at the end.
+func TestTenantIsolation(t *testing.T) {
+	h := newPluginHost(t, pluginHostConfig{})
+	s := newServer(t, loadRule(t), serverConfig{plugins: h})
+	capWasm := pluginModule(t, "cap")
+
+	s.putShop(t, "shop-a", seedShopBody)
+	s.putShop(t, "shop-b", seedShopBody)
+	shopA, shopB := s.createToken(t, "shop:shop-a"), s.createToken(t, "shop:shop-b")
+	partnerP, partnerQ := s.createToken(t, "partner:p"), s.createToken(t, "partner:q")
+	s.as(shopA).putSettings(t, "shop-a", `{"percentage":80}`)
+	if ex := s.as(shopA).do(t, "PUT", "/v1/shops/shop-a/credentials", "application/json", `{"tiktok":{"app_key":"k","app_secret":"s"}}`); ex.status != 200 {
+		t.Fatalf("credentials: %d %s", ex.status, ex.body)
+	}
+	if ex := s.as(partnerP).send(t, "PUT", "/v1/plugins/pcap/versions/1.0.0", "application/wasm", strings.NewReader(string(capWasm))); ex.status != 201 {
+		t.Fatalf("partner upload: %d %s", ex.status, ex.body)
+	}
+	victimToken := s.tokenIDs(t)[0]
+
+	// What shop A and partner P have; nothing below may change it.
+	snapshot := func() string {
+		var b strings.Builder
+		for _, path := range []string{"/v1/shops/shop-a", "/v1/shops/shop-a/settings/history", "/v1/shops/shop-a/credentials", "/v1/plugins/pcap", "/v1/tokens"} {
+			ex := s.as(testAdminToken).do(t, "GET", path, "", "")
+			b.WriteString(path + " " + http.StatusText(ex.status) + " " + string(ex.body) + "\n")
+		}
+		return b.String()
+	}
+	before := snapshot()
+
+	type caller struct {
+		name, token string
+		// want is the status for an endpoint of the given access.
+		want func(access string) int
+	}
+	callers := []caller{
+		{"no token", "", func(string) int { return 401 }},
+		{"a wrong token", "srt_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", func(string) int { return 401 }},
+		{"a revoked-looking token", testAdminToken + "x", func(string) int { return 401 }},
+		{"shop B", shopB, func(access string) int {
+			switch access {
+			case "shop":
+				return 404
+			case "admin", "plugin":
+				return 403
+			}
+			return 0 // allowed: not run, it would change state
+		}},
+		{"partner Q", partnerQ, func(access string) int {
+			if access == "any" {
+				return 0
+			}
+			return 403
+		}},
+		{"shop A on admin routes", shopA, func(access string) int {
+			if access == "admin" || access == "plugin" {
+				return 403
+			}
+			return 0
+		}},
+		{"partner P on shop routes", partnerP, func(access string) int {
+			if access == "shop" || access == "admin" {
+				return 403
+			}
+			return 0
+		}},
+	}
+	for _, c := range callers {
+		for _, e := range isolationEndpoints(victimToken) {
+			want := c.want(e.access)
+			if want == 0 {
+				continue
+			}
+			t.Run(c.name+"/"+e.method+" "+e.path, func(t *testing.T) {
+				body := e.body
+				if body == "(cap module)" {
+					body = string(capWasm)
+				}
+				ex := s.as(c.token).send(t, e.method, e.path, e.contentType, strings.NewReader(body))
+				p := problemOf(t, ex, want)
+				if want == 401 && !strings.HasPrefix(ex.header.Get("WWW-Authenticate"), "Bearer") {
+					t.Errorf("401 without a Bearer challenge: %q", ex.header.Get("WWW-Authenticate"))
+				}
+				if want == 404 {
+					// Exactly what a shop that does not exist gets.
+					ghost := s.as(c.token).send(t, e.method, strings.Replace(e.path, "shop-a", "no-such-shop", 1), e.contentType, strings.NewReader(body))
+					gp := problemOf(t, ghost, 404)
+					if strings.ReplaceAll(gp.Detail, "no-such-shop", "shop-a") != p.Detail {
+						t.Errorf("another shop's 404 %q differs from a missing shop's %q", p.Detail, gp.Detail)
+					}
+				}
+			})
+		}
+	}
+	if after := snapshot(); after != before {
+		t.Errorf("shop A or partner P changed:\nbefore\n%s\nafter\n%s", before, after)
+	}
+
+	// The allowed callers do get through, so the table above is not
+	// passing because everything is refused.
+	for _, e := range isolationEndpoints(victimToken) {
+		if e.method != "GET" {
+			continue
+		}
+		tok := map[string]string{"any": shopB, "admin": testAdminToken, "shop": shopA, "plugin": partnerP}[e.access]
+		if ex := s.as(tok).do(t, e.method, e.path, "", ""); ex.status != 200 {
+			t.Errorf("%s %s as an allowed caller: %d %s", e.method, e.path, ex.status, ex.body)
+		}
+	}
+}
+
+// tokenIDs lists the ids of the stored tokens.
+func (s *server) tokenIDs(tb testing.TB) []string {
+	tb.Helper()
+	ex := s.as(testAdminToken).do(tb, "GET", "/v1/tokens", "", "")
+	var list struct {
+		Tokens []struct {
+			ID, Name, Created string
+			Scopes            []string
+		}
+	}
+	decodeStrict(tb, ex.body, &list)
+	var ids []string
+	for _, t := range list.Tokens {
+		ids = append(ids, t.ID)
+	}
+	if len(ids) == 0 {
+		tb.Fatal("no tokens")
+	}
+	return ids
+}
+
+// TestIsolationCoversEveryEndpoint: the table of TestTenantIsolation has
+// every secured operation of the OpenAPI document, so an endpoint added
+// later is not left out.
+func TestIsolationCoversEveryEndpoint(t *testing.T) {
+	doc := loadContract(t).doc
+	param := regexp.MustCompile(`\{[^}]+\}`)
+	var documented []string
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			if op.Security != nil && len(*op.Security) == 0 {
+				continue // public
+			}
+			documented = append(documented, method+" "+param.ReplaceAllString(path, "*"))
+		}
+	}
+	var tested []string
+	for _, e := range isolationEndpoints("tok_000000000000") {
+		path := e.path
+		for _, lit := range []string{"shop-a", "pcap", "1.0.0", "tok_000000000000"} {
+			path = strings.ReplaceAll(path, "/"+lit, "/*")
+		}
+		tested = append(tested, e.method+" "+path)
+	}
+	slices.Sort(documented)
+	slices.Sort(tested)
+	if !slices.Equal(documented, tested) {
+		t.Errorf("secured operations documented:\n%v\nin the isolation table:\n%v", documented, tested)
+	}
+}

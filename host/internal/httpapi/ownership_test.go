@@ -1,0 +1,68 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// TestPluginOwnership: a partner claims a new name with its first upload
+// and only it (and admins) can change that plugin; names the operator
+// installed are no partner's; a version a shop's settings use cannot be
+// deleted from under it.
+func TestPluginOwnership(t *testing.T) {
+	h := newPluginHost(t, pluginHostConfig{})
+	h.install(t, "buffer", "1.0.0", "buffer") // the operator's
+	s := newServer(t, loadRule(t), serverConfig{plugins: h})
+	capWasm := pluginModule(t, "cap")
+	p, q := s.createToken(t, "partner:p"), s.createToken(t, "partner:q")
+	both := s.createToken(t, "partner:q", "partner:p")
+	shop := s.createToken(t, "shop:corner-shop")
+	upload := func(token, name, version string) exchange {
+		t.Helper()
+		return s.as(token).send(t, "PUT", versionPath(name, version), "application/wasm", bytes.NewReader(capWasm))
+	}
+	steps := []struct {
+		what   string
+		do     func() exchange
+		status int
+		detail string
+	}{
+		{"P claims pcap", func() exchange { return upload(p, "pcap", "1.0.0") }, 201, ""},
+		{"Q cannot add a version of pcap", func() exchange { return upload(q, "pcap", "1.1.0") }, 403, "another partner"},
+		{"Q cannot delete pcap", func() exchange { return s.as(q).do(t, "DELETE", versionPath("pcap", "1.0.0"), "", "") }, 403, "another partner"},
+		{"P cannot replace the operator's buffer", func() exchange { return upload(p, "buffer", "2.0.0") }, 403, "operator"},
+		{"P cannot delete the operator's buffer", func() exchange { return s.as(p).do(t, "DELETE", versionPath("buffer", "1.0.0"), "", "") }, 403, "operator"},
+		{"a shop cannot upload", func() exchange { return upload(shop, "shopcap", "1.0.0") }, 403, "partner"},
+		{"a token holding P among others may", func() exchange { return upload(both, "pcap", "1.2.0") }, 201, ""},
+		{"P adds a version", func() exchange { return upload(p, "pcap", "2.0.0") }, 201, ""},
+		{"an admin may change any", func() exchange { return upload(testAdminToken, "pcap", "3.0.0") }, 201, ""},
+		{"P deletes its version", func() exchange { return s.as(p).do(t, "DELETE", versionPath("pcap", "3.0.0"), "", "") }, 204, ""},
+		{"everyone can read", func() exchange { return s.as(shop).do(t, "GET", "/v1/plugins/pcap", "", "") }, 200, ""},
+	}
+	for _, st := range steps {
+		ex := st.do()
+		if ex.status != st.status {
+			t.Fatalf("%s: %d, want %d: %s", st.what, ex.status, st.status, ex.body)
+		}
+		if st.detail != "" && !strings.Contains(string(ex.body), st.detail) {
+			t.Errorf("%s: %s, want a detail naming %q", st.what, ex.body, st.detail)
+		}
+	}
+
+	// A shop's settings keep the versions they name.
+	s.putShop(t, "corner-shop", seedShopBody)
+	s.as(shop).putSettings(t, "corner-shop", `{"rules":[{"plugin":"pcap","version":"2.0.0","params":{"max":5}}]}`)
+	ex := s.as(p).do(t, "DELETE", versionPath("pcap", "2.0.0"), "", "")
+	if pd := problemOf(t, ex, http.StatusConflict); !strings.Contains(pd.Detail, "corner-shop") {
+		t.Errorf("deleting a version in use: %s", ex.body)
+	}
+	s.as(shop).putSettings(t, "corner-shop", `{}`)
+	if ex := s.as(p).do(t, "DELETE", versionPath("pcap", "2.0.0"), "", ""); ex.status != http.StatusNoContent {
+		t.Errorf("deleting a version no longer in use: %d %s", ex.status, ex.body)
+	}
+	// Settings naming a version that is not installed are refused.
+	ex = s.as(shop).do(t, "PUT", "/v1/shops/corner-shop/settings", "application/json", `{"rules":[{"plugin":"pcap","version":"2.0.0"}]}`)
+	problemOf(t, ex, http.StatusUnprocessableEntity)
+}

@@ -1,0 +1,110 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Credential is one sealed secret of a shop, such as the Shopify access
+// token. The store never sees the plaintext.
+type Credential struct {
+	Group, Name string // Group is "shopify" or "tiktok"
+	Sealed      []byte
+	Updated     time.Time // set by ReplaceCredentials when zero
+}
+
+// ReplaceCredentials replaces every credential of one group of a shop with
+// creds, whose Group must be group or empty. ErrNotFound if the shop does
+// not exist.
+func (s *Store) ReplaceCredentials(ctx context.Context, shop, group string, creds []Credential) error {
+	for _, c := range creds {
+		if c.Group != "" && c.Group != group {
+			return fmt.Errorf("replace %s credentials of shop %q: credential %q is in group %q", group, shop, c.Name, c.Group)
+		}
+	}
+	t := now()
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := shopExists(ctx, tx, shop); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM shop_credentials WHERE shop = $1 AND grp = $2`, shop, group); err != nil {
+			return err
+		}
+		for _, c := range creds {
+			updated := c.Updated
+			if updated.IsZero() {
+				updated = t
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO shop_credentials (shop, grp, name, sealed, updated)
+				VALUES ($1, $2, $3, $4, $5)`, shop, group, c.Name, c.Sealed, micros(updated)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return err
+	case isForeignKey(err): // deleted since shopExists
+		return shopNotFound(shop)
+	case err != nil:
+		return fmt.Errorf("replace %s credentials of shop %q: %w", group, shop, err)
+	}
+	return nil
+}
+
+// Credentials returns a shop's sealed credentials ordered by group and
+// name; ErrNotFound if the shop does not exist.
+func (s *Store) Credentials(ctx context.Context, shop string) ([]Credential, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT grp, name, sealed, updated FROM shop_credentials
+		WHERE shop = $1 ORDER BY grp, name`, shop)
+	if err != nil {
+		return nil, fmt.Errorf("read credentials of shop %q: %w", shop, err)
+	}
+	defer rows.Close()
+	var creds []Credential
+	for rows.Next() {
+		var c Credential
+		var updated int64
+		if err := rows.Scan(&c.Group, &c.Name, &c.Sealed, &updated); err != nil {
+			return nil, fmt.Errorf("read credentials of shop %q: %w", shop, err)
+		}
+		c.Updated = fromMicros(updated)
+		creds = append(creds, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read credentials of shop %q: %w", shop, err)
+	}
+	if len(creds) == 0 {
+		if err := shopExists(ctx, s.db, shop); err != nil {
+			if errors.Is(err, ErrNotFound) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("read credentials of shop %q: %w", shop, err)
+		}
+	}
+	return creds, nil
+}
+
+// DeleteCredentials deletes every credential of a shop; ErrNotFound if the
+// shop does not exist.
+func (s *Store) DeleteCredentials(ctx context.Context, shop string) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM shop_credentials WHERE shop = $1`, shop)
+	if err != nil {
+		return fmt.Errorf("delete credentials of shop %q: %w", shop, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("delete credentials of shop %q: %w", shop, err)
+	} else if n == 0 {
+		if err := shopExists(ctx, s.db, shop); err != nil {
+			if errors.Is(err, ErrNotFound) {
+				return err
+			}
+			return fmt.Errorf("delete credentials of shop %q: %w", shop, err)
+		}
+	}
+	return nil
+}

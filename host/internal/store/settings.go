@@ -1,0 +1,191 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Settings is one version of a shop's settings.
+type Settings struct {
+	Shop    string
+	Version int64           // 0: none stored yet
+	Doc     json.RawMessage // the settings object as stored
+	Created time.Time       // when this version was written
+	Token   string          // id of the token that wrote it
+}
+
+// PluginRef names a plugin version.
+type PluginRef struct{ Name, Version string }
+
+// PutSettings is a settings write.
+type PutSettings struct {
+	Doc json.RawMessage
+	// Refs are the plugin versions Doc references; they replace the shop's.
+	Refs  []PluginRef
+	Token string
+	// IfMatch makes the write fail with ErrVersionMismatch unless the
+	// current version is IfVersion (0: none stored yet); without it the
+	// last write wins.
+	IfMatch   bool
+	IfVersion int64
+	// Check, if not nil, runs inside the transaction with the shop row
+	// locked; its error aborts and is returned as is. On SQLite it must not
+	// use the store: the transaction holds its only connection.
+	Check func(Shop) error
+}
+
+// PutSettings appends a version (current+1) to the shop's settings history
+// and makes it current, atomically: concurrent writers queue on the shop
+// row (PostgreSQL: SELECT … FOR UPDATE; SQLite: an immediate transaction)
+// and never lose a version. ErrNotFound if the shop does not exist.
+func (s *Store) PutSettings(ctx context.Context, shop string, p PutSettings) (Settings, error) {
+	if len(p.Doc) == 0 {
+		return Settings{}, fmt.Errorf("put settings of shop %q: empty document", shop)
+	}
+	out := Settings{Shop: shop, Doc: append(json.RawMessage(nil), p.Doc...), Created: now(), Token: p.Token}
+	var keep error // errors returned as they are
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var version int64
+		sh, err := scanShop(tx.QueryRowContext(ctx,
+			`SELECT `+shopColumns+`, settings_version FROM shops WHERE id = $1`+s.lockShop, shop), &version)
+		if errors.Is(err, sql.ErrNoRows) {
+			keep = shopNotFound(shop)
+			return keep
+		}
+		if err != nil {
+			return err
+		}
+		if p.IfMatch && p.IfVersion != version {
+			keep = fmt.Errorf("shop %q settings are at version %d, not %d: %w", shop, version, p.IfVersion, ErrVersionMismatch)
+			return keep
+		}
+		if p.Check != nil {
+			if keep = p.Check(sh); keep != nil {
+				return keep
+			}
+		}
+		if err := tx.QueryRowContext(ctx, `UPDATE shops SET settings_version = settings_version + 1
+			WHERE id = $1 RETURNING settings_version`, shop).Scan(&out.Version); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO settings_history (shop, version, doc, created, token)
+			VALUES ($1, $2, $3, $4, $5)`, shop, out.Version, string(p.Doc), micros(out.Created), p.Token); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM shop_plugin_refs WHERE shop = $1`, shop); err != nil {
+			return err
+		}
+		for _, r := range p.Refs {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO shop_plugin_refs (shop, plugin, version)
+				VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, shop, r.Name, r.Version); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if keep != nil {
+		return Settings{}, keep
+	}
+	if err != nil {
+		return Settings{}, fmt.Errorf("put settings of shop %q: %w", shop, err)
+	}
+	return out, nil
+}
+
+// Settings returns a shop's current settings: Version 0 and a nil Doc if
+// none are stored yet; ErrNotFound if the shop does not exist.
+func (s *Store) Settings(ctx context.Context, shop string) (Settings, error) {
+	cur, err := readSettings(ctx, s.db, shop)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return Settings{}, fmt.Errorf("read settings of shop %q: %w", shop, err)
+	}
+	return cur, err
+}
+
+func readSettings(ctx context.Context, q querier, shop string) (Settings, error) {
+	cur := Settings{Shop: shop}
+	var doc, token sql.NullString
+	var created sql.NullInt64
+	err := q.QueryRowContext(ctx, `SELECT s.settings_version, h.doc, h.created, h.token
+		FROM shops s LEFT JOIN settings_history h ON h.shop = s.id AND h.version = s.settings_version
+		WHERE s.id = $1`, shop).Scan(&cur.Version, &doc, &created, &token)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Settings{}, shopNotFound(shop)
+	}
+	if err != nil {
+		return Settings{}, err
+	}
+	if doc.Valid {
+		cur.Doc, cur.Created, cur.Token = json.RawMessage(doc.String), fromMicros(created.Int64), token.String
+	}
+	return cur, nil
+}
+
+// SettingsHistory returns a shop's settings versions newest first: at most
+// limit of them (every one if limit <= 0), and only those older than before
+// if before > 0. ErrNotFound if the shop does not exist.
+func (s *Store) SettingsHistory(ctx context.Context, shop string, before int64, limit int) ([]Settings, error) {
+	if before <= 0 {
+		before = 1<<63 - 1
+	}
+	if limit <= 0 {
+		limit = 1<<31 - 1
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT version, doc, created, token FROM settings_history
+		WHERE shop = $1 AND version < $2 ORDER BY version DESC LIMIT $3`, shop, before, int64(limit))
+	if err != nil {
+		return nil, fmt.Errorf("read settings history of shop %q: %w", shop, err)
+	}
+	defer rows.Close()
+	var history []Settings
+	for rows.Next() {
+		v := Settings{Shop: shop}
+		var doc string
+		var created int64
+		if err := rows.Scan(&v.Version, &doc, &created, &v.Token); err != nil {
+			return nil, fmt.Errorf("read settings history of shop %q: %w", shop, err)
+		}
+		v.Doc, v.Created = json.RawMessage(doc), fromMicros(created)
+		history = append(history, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read settings history of shop %q: %w", shop, err)
+	}
+	if len(history) == 0 {
+		// No versions: is there a shop at all?
+		if err := shopExists(ctx, s.db, shop); err != nil {
+			if errors.Is(err, ErrNotFound) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("read settings history of shop %q: %w", shop, err)
+		}
+	}
+	return history, nil
+}
+
+// PluginUsers returns the ids of the shops whose current settings reference
+// the plugin version name@version, sorted.
+func (s *Store) PluginUsers(ctx context.Context, name, version string) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT shop FROM shop_plugin_refs
+		WHERE plugin = $1 AND version = $2 ORDER BY shop`, name, version)
+	if err != nil {
+		return nil, fmt.Errorf("list users of plugin %s@%s: %w", name, version, err)
+	}
+	defer rows.Close()
+	var shops []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("list users of plugin %s@%s: %w", name, version, err)
+		}
+		shops = append(shops, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list users of plugin %s@%s: %w", name, version, err)
+	}
+	return shops, nil
+}

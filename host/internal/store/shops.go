@@ -1,0 +1,165 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Shop is a shop the service computes for.
+type Shop struct {
+	ID, Name   string
+	Locations  json.RawMessage // JSON array, validated by the caller
+	Warehouses json.RawMessage // JSON array
+	Created    time.Time
+	Updated    time.Time
+}
+
+// errRaced reports that another transaction created the shop first.
+var errRaced = errors.New("shop created concurrently")
+
+// PutShop creates or replaces a shop; Created and Updated are set by the
+// store. check, if not nil, runs inside the transaction with the shop's
+// current settings (zero Settings, but for Shop, if none or a new shop);
+// its error aborts and is returned as is. On SQLite check must not use the
+// store: the transaction holds its only connection.
+func (s *Store) PutShop(ctx context.Context, shop Shop, check func(current Settings) error) (created bool, err error) {
+	for range 3 {
+		created, err = s.putShop(ctx, shop, check)
+		if !errors.Is(err, errRaced) {
+			return created, err
+		}
+		// The shop now exists: the next attempt checks its settings.
+	}
+	return false, fmt.Errorf("put shop %q: %w", shop.ID, err)
+}
+
+func (s *Store) putShop(ctx context.Context, shop Shop, check func(Settings) error) (created bool, err error) {
+	var checkErr error
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		var one int
+		err := tx.QueryRowContext(ctx, `SELECT 1 FROM shops WHERE id = $1`+s.lockShop, shop.ID).Scan(&one)
+		exists := err == nil
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		current := Settings{Shop: shop.ID}
+		if exists {
+			if current, err = readSettings(ctx, tx, shop.ID); err != nil {
+				return err
+			}
+		}
+		if check != nil {
+			if checkErr = check(current); checkErr != nil {
+				return checkErr
+			}
+		}
+		t := micros(now())
+		locations, warehouses := jsonArray(shop.Locations), jsonArray(shop.Warehouses)
+		if exists {
+			_, err = tx.ExecContext(ctx, `UPDATE shops SET name = $2, locations = $3, warehouses = $4, updated = $5 WHERE id = $1`,
+				shop.ID, shop.Name, locations, warehouses, t)
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO shops (id, name, locations, warehouses, created, updated)
+			VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (id) DO NOTHING`,
+			shop.ID, shop.Name, locations, warehouses, t)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return errRaced
+		}
+		created = true
+		return nil
+	})
+	switch {
+	case checkErr != nil:
+		return false, checkErr
+	case errors.Is(err, errRaced):
+		return false, err
+	case err != nil:
+		return false, fmt.Errorf("put shop %q: %w", shop.ID, err)
+	}
+	return created, nil
+}
+
+// jsonArray is a stored JSON array: "[]" for none.
+func jsonArray(raw json.RawMessage) string {
+	if len(raw) == 0 {
+		return "[]"
+	}
+	return string(raw)
+}
+
+const shopColumns = `id, name, locations, warehouses, created, updated`
+
+// scanShop scans shopColumns and then extra.
+func scanShop(row interface{ Scan(...any) error }, extra ...any) (Shop, error) {
+	var sh Shop
+	var locations, warehouses string
+	var created, updated int64
+	dest := append([]any{&sh.ID, &sh.Name, &locations, &warehouses, &created, &updated}, extra...)
+	if err := row.Scan(dest...); err != nil {
+		return Shop{}, err
+	}
+	sh.Locations, sh.Warehouses = json.RawMessage(locations), json.RawMessage(warehouses)
+	sh.Created, sh.Updated = fromMicros(created), fromMicros(updated)
+	return sh, nil
+}
+
+// Shop returns one shop, or ErrNotFound.
+func (s *Store) Shop(ctx context.Context, id string) (Shop, error) {
+	sh, err := scanShop(s.db.QueryRowContext(ctx, `SELECT `+shopColumns+` FROM shops WHERE id = $1`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Shop{}, shopNotFound(id)
+	}
+	if err != nil {
+		return Shop{}, fmt.Errorf("read shop %q: %w", id, err)
+	}
+	return sh, nil
+}
+
+// Shops returns every shop, ordered by id.
+func (s *Store) Shops(ctx context.Context) ([]Shop, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+shopColumns+` FROM shops ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("list shops: %w", err)
+	}
+	defer rows.Close()
+	var shops []Shop
+	for rows.Next() {
+		sh, err := scanShop(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list shops: %w", err)
+		}
+		shops = append(shops, sh)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list shops: %w", err)
+	}
+	return shops, nil
+}
+
+// DeleteShop deletes a shop with its settings, their history, its
+// credentials and its plugin references (the foreign keys cascade), or
+// returns ErrNotFound.
+func (s *Store) DeleteShop(ctx context.Context, id string) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM shops WHERE id = $1`, id)
+	if err != nil {
+		return fmt.Errorf("delete shop %q: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("delete shop %q: %w", id, err)
+	}
+	if n == 0 {
+		return shopNotFound(id)
+	}
+	return nil
+}

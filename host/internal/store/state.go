@@ -1,0 +1,32 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// ShopSettings returns a shop and its current settings as of one instant,
+// in one statement: a compute never pairs new settings with old locations.
+// ErrNotFound if the shop does not exist.
+func (s *Store) ShopSettings(ctx context.Context, id string) (Shop, Settings, error) {
+	cur := Settings{Shop: id}
+	var doc, token sql.NullString
+	var created sql.NullInt64
+	sh, err := scanShop(s.db.QueryRowContext(ctx, `SELECT s.id, s.name, s.locations, s.warehouses, s.created, s.updated,
+			s.settings_version, h.doc, h.created, h.token
+		FROM shops s LEFT JOIN settings_history h ON h.shop = s.id AND h.version = s.settings_version
+		WHERE s.id = $1`, id), &cur.Version, &doc, &created, &token)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Shop{}, Settings{}, shopNotFound(id)
+	}
+	if err != nil {
+		return Shop{}, Settings{}, fmt.Errorf("read shop %q with its settings: %w", id, err)
+	}
+	if doc.Valid {
+		cur.Doc, cur.Created, cur.Token = json.RawMessage(doc.String), fromMicros(created.Int64), token.String
+	}
+	return sh, cur, nil
+}

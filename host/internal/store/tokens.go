@@ -1,0 +1,105 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Token is a stored API token: its SHA-256 hash, never the token.
+type Token struct {
+	ID, Name string
+	Scopes   []string
+	Hash     [32]byte
+	Created  time.Time // set by CreateToken when zero
+}
+
+// CreateToken stores a token; ErrExists if its id or hash is taken.
+func (s *Store) CreateToken(ctx context.Context, t Token) error {
+	if t.Created.IsZero() {
+		t.Created = now()
+	}
+	scopes, err := json.Marshal(t.Scopes)
+	if err != nil {
+		return fmt.Errorf("create token %s: %w", t.ID, err)
+	}
+	_, err = s.db.ExecContext(ctx, `INSERT INTO tokens (id, name, scopes, hash, created) VALUES ($1, $2, $3, $4, $5)`,
+		t.ID, t.Name, string(scopes), t.Hash[:], micros(t.Created))
+	if isUnique(err) {
+		return fmt.Errorf("token %s: %w", t.ID, ErrExists)
+	}
+	if err != nil {
+		return fmt.Errorf("create token %s: %w", t.ID, err)
+	}
+	return nil
+}
+
+const tokenColumns = `id, name, scopes, hash, created`
+
+func scanToken(row interface{ Scan(...any) error }) (Token, error) {
+	var t Token
+	var scopes string
+	var hash []byte
+	var created int64
+	if err := row.Scan(&t.ID, &t.Name, &scopes, &hash, &created); err != nil {
+		return Token{}, err
+	}
+	if err := json.Unmarshal([]byte(scopes), &t.Scopes); err != nil {
+		return Token{}, fmt.Errorf("scopes of token %s: %w", t.ID, err)
+	}
+	if copy(t.Hash[:], hash) != len(t.Hash) {
+		return Token{}, fmt.Errorf("token %s: stored hash has %d bytes, not 32", t.ID, len(hash))
+	}
+	t.Created = fromMicros(created)
+	return t, nil
+}
+
+// TokenByHash returns the token with this hash, or ErrNotFound.
+func (s *Store) TokenByHash(ctx context.Context, hash [32]byte) (Token, error) {
+	t, err := scanToken(s.db.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE hash = $1`, hash[:]))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Token{}, fmt.Errorf("token: %w", ErrNotFound)
+	}
+	if err != nil {
+		return Token{}, fmt.Errorf("read token: %w", err)
+	}
+	return t, nil
+}
+
+// Tokens returns every token, oldest first.
+func (s *Store) Tokens(ctx context.Context) ([]Token, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+tokenColumns+` FROM tokens ORDER BY created, id`)
+	if err != nil {
+		return nil, fmt.Errorf("list tokens: %w", err)
+	}
+	defer rows.Close()
+	var tokens []Token
+	for rows.Next() {
+		t, err := scanToken(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list tokens: %w", err)
+		}
+		tokens = append(tokens, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list tokens: %w", err)
+	}
+	return tokens, nil
+}
+
+// DeleteToken deletes a token, or returns ErrNotFound.
+func (s *Store) DeleteToken(ctx context.Context, id string) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM tokens WHERE id = $1`, id)
+	if err != nil {
+		return fmt.Errorf("delete token %s: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("delete token %s: %w", id, err)
+	} else if n == 0 {
+		return fmt.Errorf("token %s: %w", id, ErrNotFound)
+	}
+	return nil
+}
