@@ -15,7 +15,7 @@ GUEST_SRC    := $(shell find sdk rules -name '*.go' -not -name '*_test.go') go.m
 HOST_SRC     := $(shell find host sdk -name '*.go' -not -name '*_test.go') host/internal/httpapi/openapi.json go.mod go.sum
 
 # Benchmarks: BENCH selects them, COUNT repeats them for benchstat.
-BENCH ?= BenchmarkDefaultRule|BenchmarkCompute|BenchmarkChain|BenchmarkCrossover|BenchmarkDeadlineOvershoot|BenchmarkUpload
+BENCH ?= BenchmarkDefaultRule|BenchmarkCompute|BenchmarkChain|BenchmarkCrossover|BenchmarkDeadlineOvershoot|BenchmarkUpload|BenchmarkAuth
 COUNT ?= 6
 
 .PHONY: build wasm run test test-race bench check fuzz clean

@@ -102,3 +102,47 @@ func BenchmarkCompute(b *testing.B) {
 		nsPerSKU(b)
 	})
 }
+
+// BenchmarkAuth measures what a token costs a one-item compute over
+// loopback: the environment's admin token (a hash compared in memory)
+// beside a stored token (a hash looked up in SQLite on every request), and
+// a stored shop's compute, which also reads the shop and its settings.
+func BenchmarkAuth(b *testing.B) {
+	s := newServer(b, loadRule(b), serverConfig{})
+	s.putShop(b, "bench", seedShopBody)
+	s.putSettings(b, "bench", `{"percentage":80,"mappings":[{"location":"A","warehouse":"alpha"}]}`)
+	stored := s.createToken(b, "shop:bench")
+	inline := []byte(`{"settings":{"percentage":80,"mappings":[{"location":"A","warehouse":"alpha"}]},` +
+		`"locations":[{"id":"A"},{"id":"B"}],"warehouses":[{"id":"alpha","default":true},{"id":"beta"}],` +
+		`"items":[{"id":"v","available":{"A":985}}]}`)
+	items := []byte(`{"items":[{"id":"v","available":{"A":985}}]}`)
+	client := &http.Client{Transport: s.transport}
+	for _, bc := range []struct {
+		name, token, path string
+		body              []byte
+	}{
+		{"env-token", testAdminToken, "/v1/compute", inline},
+		{"stored-token", stored, "/v1/compute", inline},
+		{"stored-shop", stored, "/v1/shops/bench/compute", items},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				req, err := http.NewRequest(http.MethodPost, s.url+bc.path, bytes.NewReader(bc.body))
+				if err != nil {
+					b.Fatal(err)
+				}
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Authorization", "Bearer "+bc.token)
+				resp, err := client.Do(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				_, err = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if err != nil || resp.StatusCode != http.StatusOK {
+					b.Fatalf("status %d, err %v", resp.StatusCode, err)
+				}
+			}
+		})
+	}
+}

@@ -121,6 +121,13 @@ func (s *Store) openSQLite(path string) error {
 			return fmt.Errorf("store: create the database folder: %w", err)
 		}
 	}
+	// The file holds token hashes and sealed credentials: only the service
+	// reads it. SQLite gives its -wal and -shm files the same mode.
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("store: create the database file: %w", err)
+	}
+	f.Close()
 	// One connection: SQLite has one writer anyway, and a single connection
 	// makes the immediate transactions queue in database/sql instead of
 	// spinning on busy_timeout. busy_timeout covers other processes.

@@ -553,3 +553,22 @@ func TestReplicasMigrate(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestSQLiteFilesPrivate: the database holds token hashes and sealed
+// credentials, so only the service's user may read its files.
+func TestSQLiteFilesPrivate(t *testing.T) {
+	dir := t.TempDir()
+	s := storetest.SQLite(t, dir)
+	if err := s.CreateToken(t.Context(), store.Token{ID: "tok_000000000001", Scopes: []string{"admin"}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"syncrules.db", "syncrules.db-wal"} {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			t.Errorf("%s has mode %v, want no access for group or others", name, fi.Mode().Perm())
+		}
+	}
+}
