@@ -25,7 +25,7 @@ func serve(ctx context.Context, e *env, args []string) error {
 		"Run the HTTP API until SIGINT or SIGTERM, then drain requests in flight and stop.")
 	configPath := fs.String("config", "config.toml", "configuration `file`; the default may be absent")
 	listen := fs.String("listen", "", "address to listen on (default from config: 127.0.0.1:8080)")
-	dataDir := fs.String("data-dir", "", "data `directory` for the compilation cache (default from config: ./data)")
+	dataDir := fs.String("data-dir", "", "data `directory`: the SQLite database, the credentials key, the compilation cache and uploaded plugins (default from config: ./data)")
 	if err := parse(e, fs, args); err != nil {
 		return err
 	}
