@@ -85,13 +85,13 @@ func (h *Handler) putCredentials(c *gin.Context) {
 		h.fail(c, &compute.InputError{Kind: compute.Invalid, Errors: probs})
 		return
 	}
-	ctx := c.Request.Context()
+	replace := map[string][]store.Credential{}
 	for _, g := range credentialGroups {
 		values, ok := given[g.name]
 		if !ok {
 			continue
 		}
-		var creds []store.Credential
+		creds := []store.Credential{}
 		for i, v := range values {
 			if v == nil {
 				continue
@@ -103,16 +103,19 @@ func (h *Handler) putCredentials(c *gin.Context) {
 			}
 			creds = append(creds, store.Credential{Group: g.name, Name: g.fields[i], Sealed: sealed})
 		}
-		err := h.opt.Store.ReplaceCredentials(ctx, id, g.name, creds)
-		if errors.Is(err, store.ErrNotFound) {
-			writeProblem(c, shopNotFound(id))
-			return
-		}
-		if err != nil {
-			h.fail(c, err)
-			return
-		}
-		h.opt.Logger.Info("credentials replaced", "shop", id, "group", g.name, "fields", len(creds), "token", principal(c).TokenID)
+		replace[g.name] = creds
+	}
+	err := h.opt.Store.ReplaceCredentials(c.Request.Context(), id, replace)
+	if errors.Is(err, store.ErrNotFound) {
+		writeProblem(c, shopNotFound(id))
+		return
+	}
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	for group, creds := range replace {
+		h.opt.Logger.Info("credentials replaced", "shop", id, "group", group, "fields", len(creds), "token", principal(c).TokenID)
 	}
 	h.writeCredentials(c, id)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/syncrules/syncrules/host/engine"
 	"github.com/syncrules/syncrules/host/internal/compute"
 	"github.com/syncrules/syncrules/host/internal/registry"
+	"github.com/syncrules/syncrules/host/internal/store"
 )
 
 // ContentType is the media type of a problem document.
@@ -51,6 +52,8 @@ func From(err error) Problem {
 		}
 	case errors.Is(err, context.DeadlineExceeded):
 		return New(http.StatusServiceUnavailable, "The service is busy: no rule instance was free in time. Retry later.")
+	case errors.Is(err, store.ErrBusy):
+		return New(http.StatusServiceUnavailable, "Others kept changing the shop while this change was checked. Retry.")
 	case errors.Is(err, engine.ErrClosed), errors.Is(err, context.Canceled):
 		return New(http.StatusServiceUnavailable, "The service is shutting down. Retry later.")
 	case errors.Is(err, registry.ErrInvalidName):

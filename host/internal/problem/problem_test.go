@@ -10,6 +10,7 @@ import (
 
 	"github.com/syncrules/syncrules/host/engine"
 	"github.com/syncrules/syncrules/host/internal/compute"
+	"github.com/syncrules/syncrules/host/internal/store"
 )
 
 func TestFrom(t *testing.T) {
@@ -27,6 +28,7 @@ func TestFrom(t *testing.T) {
 		{"wrapped input error", fmt.Errorf("reading: %w", &compute.InputError{Kind: compute.Invalid, Errors: fields}), http.StatusUnprocessableEntity, "", true},
 		{"deadline", fmt.Errorf("engine: waiting: %w", context.DeadlineExceeded), http.StatusServiceUnavailable, "busy", false},
 		{"closed", engine.ErrClosed, http.StatusServiceUnavailable, "shutting down", false},
+		{"store busy", fmt.Errorf("put settings: %w", store.ErrBusy), http.StatusServiceUnavailable, "Retry", false},
 		{"rule failed", &compute.RuleError{Rule: "default", Err: errors.New("contract broken")}, http.StatusInternalServerError, "The default rule failed: contract broken", false},
 		{"unexpected", errors.New("disk on fire at /secret/path"), http.StatusInternalServerError, "has been logged", false},
 	}

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 )
 
@@ -16,13 +18,17 @@ type Credential struct {
 	Updated     time.Time // set by ReplaceCredentials when zero
 }
 
-// ReplaceCredentials replaces every credential of one group of a shop with
-// creds, whose Group must be group or empty. ErrNotFound if the shop does
+// ReplaceCredentials replaces, in one transaction, every credential of
+// each group given (group name → its credentials, whose Group must be that
+// name or empty); groups not given are kept. ErrNotFound if the shop does
 // not exist.
-func (s *Store) ReplaceCredentials(ctx context.Context, shop, group string, creds []Credential) error {
-	for _, c := range creds {
-		if c.Group != "" && c.Group != group {
-			return fmt.Errorf("replace %s credentials of shop %q: credential %q is in group %q", group, shop, c.Name, c.Group)
+func (s *Store) ReplaceCredentials(ctx context.Context, shop string, groups map[string][]Credential) error {
+	names := slices.Sorted(maps.Keys(groups))
+	for _, group := range names {
+		for _, c := range groups[group] {
+			if c.Group != "" && c.Group != group {
+				return fmt.Errorf("replace %s credentials of shop %q: credential %q is in group %q", group, shop, c.Name, c.Group)
+			}
 		}
 	}
 	t := now()
@@ -30,17 +36,19 @@ func (s *Store) ReplaceCredentials(ctx context.Context, shop, group string, cred
 		if err := shopExists(ctx, tx, shop); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM shop_credentials WHERE shop = $1 AND grp = $2`, shop, group); err != nil {
-			return err
-		}
-		for _, c := range creds {
-			updated := c.Updated
-			if updated.IsZero() {
-				updated = t
-			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO shop_credentials (shop, grp, name, sealed, updated)
-				VALUES ($1, $2, $3, $4, $5)`, shop, group, c.Name, c.Sealed, micros(updated)); err != nil {
+		for _, group := range names {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM shop_credentials WHERE shop = $1 AND grp = $2`, shop, group); err != nil {
 				return err
+			}
+			for _, c := range groups[group] {
+				updated := c.Updated
+				if updated.IsZero() {
+					updated = t
+				}
+				if _, err := tx.ExecContext(ctx, `INSERT INTO shop_credentials (shop, grp, name, sealed, updated)
+					VALUES ($1, $2, $3, $4, $5)`, shop, group, c.Name, c.Sealed, micros(updated)); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
@@ -51,7 +59,7 @@ func (s *Store) ReplaceCredentials(ctx context.Context, shop, group string, cred
 	case isForeignKey(err): // deleted since shopExists
 		return shopNotFound(shop)
 	case err != nil:
-		return fmt.Errorf("replace %s credentials of shop %q: %w", group, shop, err)
+		return fmt.Errorf("replace credentials %v of shop %q: %w", names, shop, err)
 	}
 	return nil
 }

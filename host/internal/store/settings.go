@@ -32,9 +32,11 @@ type PutSettings struct {
 	// last write wins.
 	IfMatch   bool
 	IfVersion int64
-	// Check, if not nil, runs inside the transaction with the shop row
-	// locked; its error aborts and is returned as is. On SQLite it must not
-	// use the store: the transaction holds its only connection.
+	// Check, if not nil, sees the shop the settings are for; its error
+	// aborts the write and is returned as is. It runs before the write
+	// transaction, so that a slow check (it runs plugins) holds no lock;
+	// the write happens only if the shop is still the one it saw, else the
+	// check runs again.
 	Check func(Shop) error
 }
 
@@ -46,12 +48,36 @@ func (s *Store) PutSettings(ctx context.Context, shop string, p PutSettings) (Se
 	if len(p.Doc) == 0 {
 		return Settings{}, fmt.Errorf("put settings of shop %q: empty document", shop)
 	}
+	for range maxAttempts {
+		var revision int64
+		sh, err := scanShop(s.db.QueryRowContext(ctx, `SELECT `+shopColumns+`, revision FROM shops WHERE id = $1`, shop), &revision)
+		if errors.Is(err, sql.ErrNoRows) {
+			return Settings{}, shopNotFound(shop)
+		}
+		if err != nil {
+			return Settings{}, fmt.Errorf("put settings of shop %q: %w", shop, err)
+		}
+		if p.Check != nil {
+			if err := p.Check(sh); err != nil {
+				return Settings{}, err
+			}
+		}
+		out, err := s.putSettings(ctx, shop, p, revision)
+		if !errors.Is(err, errRaced) {
+			return out, err
+		}
+	}
+	return Settings{}, fmt.Errorf("put settings of shop %q: the shop changed %d times while the settings were checked: %w", shop, maxAttempts, ErrBusy)
+}
+
+// putSettings writes a version if the shop is still at revision; errRaced
+// otherwise.
+func (s *Store) putSettings(ctx context.Context, shop string, p PutSettings, revision int64) (Settings, error) {
 	out := Settings{Shop: shop, Doc: append(json.RawMessage(nil), p.Doc...), Created: now(), Token: p.Token}
 	var keep error // errors returned as they are
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		var version int64
-		sh, err := scanShop(tx.QueryRowContext(ctx,
-			`SELECT `+shopColumns+`, settings_version FROM shops WHERE id = $1`+s.lockShop, shop), &version)
+		var version, rev int64
+		err := tx.QueryRowContext(ctx, `SELECT settings_version, revision FROM shops WHERE id = $1`+s.lockShop, shop).Scan(&version, &rev)
 		if errors.Is(err, sql.ErrNoRows) {
 			keep = shopNotFound(shop)
 			return keep
@@ -59,14 +85,13 @@ func (s *Store) PutSettings(ctx context.Context, shop string, p PutSettings) (Se
 		if err != nil {
 			return err
 		}
+		if rev != revision {
+			keep = errRaced
+			return keep
+		}
 		if p.IfMatch && p.IfVersion != version {
 			keep = fmt.Errorf("shop %q settings are at version %d, not %d: %w", shop, version, p.IfVersion, ErrVersionMismatch)
 			return keep
-		}
-		if p.Check != nil {
-			if keep = p.Check(sh); keep != nil {
-				return keep
-			}
 		}
 		if err := tx.QueryRowContext(ctx, `UPDATE shops SET settings_version = settings_version + 1
 			WHERE id = $1 RETURNING settings_version`, shop).Scan(&out.Version); err != nil {

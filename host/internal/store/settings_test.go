@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -250,6 +251,91 @@ func TestShopSettings(t *testing.T) {
 		}
 		if _, _, err := s.ShopSettings(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("ShopSettings of a missing shop: %v, want ErrNotFound", err)
+		}
+	})
+}
+
+// TestSlowCheckHoldsNoLock: a check runs plugins, which can take seconds
+// (a worker's first start); meanwhile the store serves everyone else, even
+// on SQLite's one connection.
+func TestSlowCheckHoldsNoLock(t *testing.T) {
+	forEachDB(t, func(t *testing.T, s *store.Store) {
+		ctx := t.Context()
+		mustPutShop(t, s, "slow")
+		mustPutShop(t, s, "other")
+		inCheck, release := make(chan struct{}), make(chan struct{})
+		done := make(chan error, 1)
+		go func() {
+			_, err := s.PutSettings(ctx, "slow", store.PutSettings{Doc: doc(1), Check: func(store.Shop) error {
+				close(inCheck)
+				<-release
+				return nil
+			}})
+			done <- err
+		}()
+		<-inCheck
+		// Reads and writes of others go through while the check waits.
+		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		if _, err := s.PutSettings(wctx, "other", store.PutSettings{Doc: doc(2)}); err != nil {
+			t.Errorf("another shop's settings during a slow check: %v", err)
+		}
+		if _, err := s.Shop(wctx, "slow"); err != nil {
+			t.Errorf("reading during a slow check: %v", err)
+		}
+		close(release)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// TestCheckSeesWhatIsWritten: a check that ran against a shop, or settings,
+// that changed before the write runs again against the new ones, so what
+// is stored was always checked against what it is stored with.
+func TestCheckSeesWhatIsWritten(t *testing.T) {
+	forEachDB(t, func(t *testing.T, s *store.Store) {
+		ctx := t.Context()
+		mustPutShop(t, s, "moving")
+		renamed := store.Shop{ID: "moving", Name: "renamed", Locations: json.RawMessage(`[]`), Warehouses: json.RawMessage(`[]`)}
+
+		// Settings: the shop changes during the first check.
+		var seen []string
+		_, err := s.PutSettings(ctx, "moving", store.PutSettings{Doc: doc(1), Check: func(sh store.Shop) error {
+			seen = append(seen, sh.Name)
+			if len(seen) == 1 {
+				if _, err := s.PutShop(ctx, renamed, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			return nil
+		}})
+		if err != nil || len(seen) != 2 || seen[1] != "renamed" {
+			t.Fatalf("PutSettings: %v; checks saw %q, want the first shop then the renamed one", err, seen)
+		}
+
+		// Shop: the settings change during the first check.
+		var versions []int64
+		_, err = s.PutShop(ctx, renamed, func(cur store.Settings) error {
+			versions = append(versions, cur.Version)
+			if len(versions) == 1 {
+				if _, err := s.PutSettings(ctx, "moving", store.PutSettings{Doc: doc(2)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			return nil
+		})
+		if err != nil || !slices.Equal(versions, []int64{1, 2}) {
+			t.Fatalf("PutShop: %v; checks saw versions %v, want [1 2]", err, versions)
+		}
+
+		// A subject that never stops changing is given up, retryably.
+		_, err = s.PutSettings(ctx, "moving", store.PutSettings{Doc: doc(3), Check: func(store.Shop) error {
+			_, err := s.PutShop(ctx, renamed, nil)
+			return err
+		}})
+		if !errors.Is(err, store.ErrBusy) {
+			t.Fatalf("a shop changing under every check: %v, want ErrBusy", err)
 		}
 	})
 }

@@ -18,50 +18,59 @@ type Shop struct {
 	Updated    time.Time
 }
 
-// errRaced reports that another transaction created the shop first.
-var errRaced = errors.New("shop created concurrently")
-
 // PutShop creates or replaces a shop; Created and Updated are set by the
-// store. check, if not nil, runs inside the transaction with the shop's
-// current settings (zero Settings, but for Shop, if none or a new shop);
-// its error aborts and is returned as is. On SQLite check must not use the
-// store: the transaction holds its only connection.
+// store. check, if not nil, sees the shop's current settings (zero Settings,
+// but for Shop, if none or a new shop) and its error aborts the write,
+// returned as is. It runs before the write transaction, so that a slow check
+// (it runs plugins) holds no lock; the write happens only if the settings
+// are still the ones it saw, else the check runs again.
 func (s *Store) PutShop(ctx context.Context, shop Shop, check func(current Settings) error) (created bool, err error) {
-	for range 3 {
-		created, err = s.putShop(ctx, shop, check)
+	for range maxAttempts {
+		current, err := readSettings(ctx, s.db, shop.ID)
+		exists := err == nil
+		switch {
+		case errors.Is(err, ErrNotFound):
+			current = Settings{Shop: shop.ID}
+		case err != nil:
+			return false, fmt.Errorf("put shop %q: %w", shop.ID, err)
+		}
+		if check != nil {
+			if err := check(current); err != nil {
+				return false, err
+			}
+		}
+		created, err = s.putShop(ctx, shop, exists, current.Version)
 		if !errors.Is(err, errRaced) {
 			return created, err
 		}
-		// The shop now exists: the next attempt checks its settings.
 	}
-	return false, fmt.Errorf("put shop %q: %w", shop.ID, err)
+	return false, fmt.Errorf("put shop %q: changed by others %d times while it was checked: %w", shop.ID, maxAttempts, ErrBusy)
 }
 
-func (s *Store) putShop(ctx context.Context, shop Shop, check func(Settings) error) (created bool, err error) {
-	var checkErr error
+// maxAttempts bounds the checks of a write whose subject keeps changing.
+const maxAttempts = 5
+
+// errRaced reports that another transaction changed what a check saw.
+var errRaced = errors.New("changed concurrently")
+
+// putShop writes the shop if it still exists (or not) as the check saw it,
+// with the settings version it saw; errRaced otherwise.
+func (s *Store) putShop(ctx context.Context, shop Shop, existed bool, settingsVersion int64) (created bool, err error) {
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
-		var one int
-		err := tx.QueryRowContext(ctx, `SELECT 1 FROM shops WHERE id = $1`+s.lockShop, shop.ID).Scan(&one)
+		var version int64
+		err := tx.QueryRowContext(ctx, `SELECT settings_version FROM shops WHERE id = $1`+s.lockShop, shop.ID).Scan(&version)
 		exists := err == nil
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		current := Settings{Shop: shop.ID}
-		if exists {
-			if current, err = readSettings(ctx, tx, shop.ID); err != nil {
-				return err
-			}
-		}
-		if check != nil {
-			if checkErr = check(current); checkErr != nil {
-				return checkErr
-			}
+		if exists != existed || (exists && version != settingsVersion) {
+			return errRaced
 		}
 		t := micros(now())
 		locations, warehouses := jsonArray(shop.Locations), jsonArray(shop.Warehouses)
 		if exists {
-			_, err = tx.ExecContext(ctx, `UPDATE shops SET name = $2, locations = $3, warehouses = $4, updated = $5 WHERE id = $1`,
-				shop.ID, shop.Name, locations, warehouses, t)
+			_, err = tx.ExecContext(ctx, `UPDATE shops SET name = $2, locations = $3, warehouses = $4, updated = $5,
+				revision = revision + 1 WHERE id = $1`, shop.ID, shop.Name, locations, warehouses, t)
 			return err
 		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO shops (id, name, locations, warehouses, created, updated)
@@ -73,14 +82,12 @@ func (s *Store) putShop(ctx context.Context, shop Shop, check func(Settings) err
 		if n, err := res.RowsAffected(); err != nil {
 			return err
 		} else if n == 0 {
-			return errRaced
+			return errRaced // created by another transaction since
 		}
 		created = true
 		return nil
 	})
 	switch {
-	case checkErr != nil:
-		return false, checkErr
 	case errors.Is(err, errRaced):
 		return false, err
 	case err != nil:

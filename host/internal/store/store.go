@@ -41,6 +41,9 @@ var (
 	ErrNotFound        = errors.New("not found")
 	ErrVersionMismatch = errors.New("version mismatch")
 	ErrExists          = errors.New("already exists")
+	// ErrBusy is a write given up after others changed its subject under
+	// it again and again; retrying later succeeds.
+	ErrBusy = errors.New("busy")
 )
 
 // Dialects Dialect returns.

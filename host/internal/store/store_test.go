@@ -268,7 +268,7 @@ func TestDeleteShopCascades(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if err := s.ReplaceCredentials(ctx, id, "shopify", []store.Credential{{Name: "access_token", Sealed: []byte{1}}}); err != nil {
+			if err := s.ReplaceCredentials(ctx, id, map[string][]store.Credential{"shopify": {{Name: "access_token", Sealed: []byte{1}}}}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -415,10 +415,10 @@ func TestCredentials(t *testing.T) {
 		}
 		shopify := []store.Credential{{Name: "webhook_secret", Sealed: []byte{2}}, {Group: "shopify", Name: "access_token", Sealed: []byte{1, 0}}}
 		tiktok := []store.Credential{{Name: "app_key", Sealed: []byte{3}}, {Name: "app_secret", Sealed: []byte{4}}}
-		if err := s.ReplaceCredentials(ctx, "x", "shopify", shopify); err != nil {
+		if err := s.ReplaceCredentials(ctx, "x", map[string][]store.Credential{"shopify": shopify}); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.ReplaceCredentials(ctx, "x", "tiktok", tiktok); err != nil {
+		if err := s.ReplaceCredentials(ctx, "x", map[string][]store.Credential{"tiktok": tiktok}); err != nil {
 			t.Fatal(err)
 		}
 		want := []string{"shopify/access_token=0100", "shopify/webhook_secret=02", "tiktok/app_key=03", "tiktok/app_secret=04"}
@@ -426,7 +426,7 @@ func TestCredentials(t *testing.T) {
 			t.Errorf("Credentials = %v, want %v", got, want)
 		}
 		before := time.Now().Add(-time.Millisecond)
-		if err := s.ReplaceCredentials(ctx, "x", "shopify", []store.Credential{{Name: "access_token", Sealed: []byte{5}}}); err != nil {
+		if err := s.ReplaceCredentials(ctx, "x", map[string][]store.Credential{"shopify": {{Name: "access_token", Sealed: []byte{5}}}}); err != nil {
 			t.Fatal(err)
 		}
 		want = []string{"shopify/access_token=05", "tiktok/app_key=03", "tiktok/app_secret=04"}
@@ -436,7 +436,24 @@ func TestCredentials(t *testing.T) {
 		if creds, _ := s.Credentials(ctx, "x"); creds[0].Updated.Before(before) {
 			t.Errorf("replaced credential updated %v, want now", creds[0].Updated)
 		}
-		if err := s.ReplaceCredentials(ctx, "x", "tiktok", []store.Credential{{Group: "shopify", Name: "n"}}); err == nil {
+		if err := s.ReplaceCredentials(ctx, "x", map[string][]store.Credential{"tiktok": {{Group: "shopify", Name: "n"}}}); err == nil {
+			t.Error("a credential of another group was accepted")
+		}
+		if err := s.DeleteCredentials(ctx, "x"); err != nil {
+			t.Fatal(err)
+		}
+		if got := names(); len(got) != 0 {
+			t.Fatalf("after DeleteCredentials: %v", got)
+		}
+		// Two groups in one call: both replaced, in one transaction.
+		if err := s.ReplaceCredentials(ctx, "x", map[string][]store.Credential{"shopify": shopify, "tiktok": tiktok}); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := names(), []string{"shopify/access_token=0100", "shopify/webhook_secret=02", "tiktok/app_key=03", "tiktok/app_secret=04"}; !slices.Equal(got, want) {
+			t.Errorf("both groups at once: %v, want %v", got, want)
+		}
+		// A refused group leaves the other untouched.
+		if err := s.ReplaceCredentials(ctx, "x", map[string][]store.Credential{"shopify": nil, "tiktok": {{Group: "shopify", Name: "n"}}}); err == nil {
 			t.Error("a credential of another group was accepted")
 		}
 		if err := s.DeleteCredentials(ctx, "x"); err != nil {
@@ -449,7 +466,7 @@ func TestCredentials(t *testing.T) {
 			t.Errorf("DeleteCredentials without any: %v", err)
 		}
 		for name, err := range map[string]error{
-			"ReplaceCredentials": s.ReplaceCredentials(ctx, "nope", "shopify", shopify),
+			"ReplaceCredentials": s.ReplaceCredentials(ctx, "nope", map[string][]store.Credential{"shopify": shopify}),
 			"Credentials":        second(s.Credentials(ctx, "nope")),
 			"DeleteCredentials":  s.DeleteCredentials(ctx, "nope"),
 		} {
