@@ -71,6 +71,9 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseOutput$$' -fuzztime $(FUZZTIME) ./sdk/abi/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeAttrs$$' -fuzztime $(FUZZTIME) ./sdk/abi/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeRequest$$' -fuzztime $(FUZZTIME) ./host/internal/compute/
+	$(GO) test -run '^$$' -fuzz '^FuzzShopEndpoints$$' -fuzztime $(FUZZTIME) ./host/internal/httpapi/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseScope$$' -fuzztime $(FUZZTIME) ./host/internal/auth/
+	$(GO) test -run '^$$' -fuzz '^FuzzOpen$$' -fuzztime $(FUZZTIME) ./host/internal/secret/
 
 clean:
 	rm -rf bin $(DEFAULT_WASM) bench.txt

@@ -101,6 +101,11 @@ type Handler struct {
 	opt      Options
 	engine   *gin.Engine
 	draining atomic.Bool
+	// refs orders settings writes, which may name a plugin version, and
+	// plugin deletes, which refuse a version settings name: without it a
+	// delete could pass its check while a write that names the version is
+	// being validated.
+	refs sync.RWMutex
 }
 
 func init() { gin.SetMode(gin.ReleaseMode) }
@@ -310,11 +315,15 @@ func (h *Handler) logRequests(c *gin.Context) {
 	if c.Writer.Status() >= 500 {
 		level = slog.LevelError
 	}
-	h.opt.Logger.LogAttrs(c.Request.Context(), level, "request",
+	attrs := []slog.Attr{
 		slog.String("method", c.Request.Method),
 		slog.String("path", c.Request.URL.Path),
 		slog.Int("status", c.Writer.Status()),
 		slog.Int("bytes", c.Writer.Size()),
 		slog.Duration("duration", time.Since(start)),
-	)
+	}
+	if id := principal(c).TokenID; id != "" {
+		attrs = append(attrs, slog.String("token", id)) // the public id, never the secret
+	}
+	h.opt.Logger.LogAttrs(c.Request.Context(), level, "request", attrs...)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -65,4 +66,40 @@ func TestPluginOwnership(t *testing.T) {
 	// Settings naming a version that is not installed are refused.
 	ex = s.as(shop).do(t, "PUT", "/v1/shops/corner-shop/settings", "application/json", `{"rules":[{"plugin":"pcap","version":"2.0.0"}]}`)
 	problemOf(t, ex, http.StatusUnprocessableEntity)
+}
+
+// TestDeleteRacingSettings: a delete of a plugin version and a settings
+// write naming it, sent together, never both succeed: settings never name
+// a version that is gone.
+func TestDeleteRacingSettings(t *testing.T) {
+	if testing.Short() {
+		t.Skip("uploads a plugin version per round")
+	}
+	h := newPluginHost(t, pluginHostConfig{})
+	s := newServer(t, loadRule(t), serverConfig{plugins: h})
+	s.putShop(t, "racer", seedShopBody)
+	capWasm := pluginModule(t, "cap")
+	for round := range 20 {
+		if ex := s.send(t, "PUT", versionPath("cap", "1.0.0"), "application/wasm", bytes.NewReader(capWasm)); ex.status != 201 {
+			t.Fatalf("round %d: upload: %d %s", round, ex.status, ex.body)
+		}
+		var put, del exchange
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			put = s.do(t, "PUT", "/v1/shops/racer/settings", "application/json", `{"rules":[{"plugin":"cap","version":"1.0.0","params":{"max":7}}]}`)
+		})
+		wg.Go(func() { del = s.do(t, "DELETE", versionPath("cap", "1.0.0"), "", "") })
+		wg.Wait()
+		if put.status == http.StatusOK && del.status == http.StatusNoContent {
+			t.Fatalf("round %d: the settings name cap 1.0.0 and it was deleted", round)
+		}
+		// Put things back for the next round: settings without the plugin,
+		// then the version gone.
+		s.putSettings(t, "racer", `{}`)
+		if del.status != http.StatusNoContent {
+			if ex := s.do(t, "DELETE", versionPath("cap", "1.0.0"), "", ""); ex.status != http.StatusNoContent {
+				t.Fatalf("round %d: cleanup delete: %d %s", round, ex.status, ex.body)
+			}
+		}
+	}
 }

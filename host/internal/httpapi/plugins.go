@@ -117,6 +117,8 @@ func (h *Handler) deletePlugin(c *gin.Context) {
 	if !h.authorizePlugin(c, c.Param("name"), false) {
 		return
 	}
+	h.refs.Lock()
+	defer h.refs.Unlock()
 	if err := h.opt.Plugins.Delete(c.Request.Context(), c.Param("name"), c.Param("version")); err != nil {
 		h.fail(c, err)
 		return

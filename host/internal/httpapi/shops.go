@@ -341,6 +341,8 @@ func (h *Handler) putSettings(c *gin.Context) {
 		refs[i] = store.PluginRef{Name: r.Plugin, Version: r.Version}
 	}
 	ctx := c.Request.Context()
+	h.refs.RLock()
+	defer h.refs.RUnlock()
 	saved, err := h.opt.Store.PutSettings(ctx, id, store.PutSettings{
 		Doc:       doc,
 		Refs:      refs,
