@@ -14,6 +14,7 @@ import (
 	"github.com/syncrules/syncrules/host/internal/config"
 	"github.com/syncrules/syncrules/host/internal/httpapi"
 	"github.com/syncrules/syncrules/host/internal/secret"
+	"github.com/syncrules/syncrules/host/internal/store"
 )
 
 // adminTokenEnv names the environment variable holding an admin token, for
@@ -59,6 +60,9 @@ func serve(ctx context.Context, e *env, args []string) error {
 	}
 	sealer, err := secret.NewSealer(key)
 	if err != nil {
+		return err
+	}
+	if err := checkKey(ctx, db, sealer, keySource); err != nil {
 		return err
 	}
 	log.Info("credentials key loaded", "source", keySource)
@@ -122,5 +126,27 @@ func serve(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	log.Info("stopped")
+	return nil
+}
+
+// checkKey refuses a credentials key other than the one the store's
+// credentials are sealed with: a replica with its own key file, or a lost
+// or changed key, would otherwise seal new credentials that no other
+// replica opens, and fail to open the old ones only when the sync needs
+// them. The first start seals a known value; later starts must open it.
+func checkKey(ctx context.Context, db *store.Store, sealer *secret.Sealer, source string) error {
+	const name, plain = "credentials_key_check", "syncrules credentials key check"
+	sealed, err := sealer.Seal([]byte(plain), []byte(name))
+	if err != nil {
+		return err
+	}
+	stored, err := db.Remember(ctx, name, sealed)
+	if err != nil {
+		return err
+	}
+	if got, err := sealer.Open(stored, []byte(name)); err != nil || string(got) != plain {
+		return fmt.Errorf("the credentials key (from %s) is not the key this store's credentials are sealed with. "+
+			"Every replica must use the same key: set %s to it (see README, Credentials)", source, secret.KeyEnv)
+	}
 	return nil
 }

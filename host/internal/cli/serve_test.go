@@ -1,6 +1,9 @@
 package cli_test
 
 import (
+	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -55,5 +58,39 @@ func TestTokenCommands(t *testing.T) {
 		if r.code != tt.code || !strings.Contains(r.stderr, tt.want) {
 			t.Errorf("%v = %d %q, want %d and %q", tt.args, r.code, r.stderr, tt.code, tt.want)
 		}
+	}
+}
+
+// TestServeRefusesAnotherKey: two data folders sharing one database each
+// make their own key file; the second start refuses, rather than seal
+// credentials the first cannot open.
+func TestServeRefusesAnotherKey(t *testing.T) {
+	shared := "sqlite:" + filepath.Join(t.TempDir(), "shared.db")
+	t.Setenv("SYNCRULES_DB", shared)
+	first := testConfig(t)
+	// The first start seals the check value, then fails to listen (the
+	// port is taken), which is enough.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	r := run(t, "", "serve", "--config", first, "--listen", ln.Addr().String())
+	if strings.Contains(r.stderr, "credentials key") && strings.Contains(r.stderr, "not the key") {
+		t.Fatalf("the first start refused its own key: %s", r.stderr)
+	}
+	r = run(t, "", "serve", "--config", testConfig(t), "--listen", ln.Addr().String())
+	if r.code != 1 || !strings.Contains(r.stderr, "is not the key this store's credentials are sealed with") || !strings.Contains(r.stderr, "SYNCRULES_SECRET_KEY") {
+		t.Fatalf("a second key on the same store = %d\n%s", r.code, r.stderr)
+	}
+	// The same key from the environment is accepted.
+	key, err := os.ReadFile(filepath.Join(filepath.Dir(first), "data", "secret.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SYNCRULES_SECRET_KEY", strings.TrimSpace(string(key)))
+	r = run(t, "", "serve", "--config", testConfig(t), "--listen", ln.Addr().String())
+	if strings.Contains(r.stderr, "not the key") || !strings.Contains(r.stderr, "address already in use") {
+		t.Fatalf("the shared key from the environment = %d\n%s", r.code, r.stderr)
 	}
 }

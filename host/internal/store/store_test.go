@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -588,4 +589,31 @@ func TestSQLiteFilesPrivate(t *testing.T) {
 			t.Errorf("%s has mode %v, want no access for group or others", name, fi.Mode().Perm())
 		}
 	}
+}
+
+// TestRemember: the first value stored under a name stays; racing
+// replicas all get it.
+func TestRemember(t *testing.T) {
+	forEachDB(t, func(t *testing.T, s *store.Store) {
+		var wg sync.WaitGroup
+		got := make([][]byte, 8)
+		for i := range got {
+			wg.Go(func() {
+				v, err := s.Remember(t.Context(), "key_check", []byte{byte(i)})
+				if err != nil {
+					t.Error(err)
+				}
+				got[i] = v
+			})
+		}
+		wg.Wait()
+		for i := range got {
+			if len(got[i]) != 1 || got[i][0] != got[0][0] {
+				t.Fatalf("replicas got %v, want one value", got)
+			}
+		}
+		if v, err := s.Remember(t.Context(), "key_check", []byte("later")); err != nil || !bytes.Equal(v, got[0]) {
+			t.Errorf("a later value replaced the first: %q, %v", v, err)
+		}
+	})
 }

@@ -1,0 +1,11 @@
+-- Facts about the store itself, such as the check value of the key that
+-- seals credentials.
+
+-- +goose Up
+CREATE TABLE store_meta (
+    name  TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+) STRICT;
+
+-- +goose Down
+DROP TABLE store_meta;
