@@ -49,6 +49,7 @@ func TestTokenCommands(t *testing.T) {
 		{[]string{"token", "create", "--config", cfg}, 2, "is required"},
 		{[]string{"token", "create", "--scope", "root", "--config", cfg}, 2, `unknown scope "root"`},
 		{[]string{"token", "create", "--scope", "shop:Acme", "--config", cfg}, 2, "shop id"},
+		{[]string{"token", "create", "--scope", "admin", "--name", "a\x1b[2Jb", "--config", cfg}, 2, "--name: must not contain control characters"},
 		{[]string{"token", "revoke", "tok_000000000000", "--config", cfg}, 1, "no token"},
 		{[]string{"token", "revoke", "--config", cfg}, 2, "which token"},
 		{[]string{"token", "rotate"}, 2, "unknown command"},

@@ -108,6 +108,7 @@ func tokenCreate(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	clean, probs := httpapi.CheckScopes("--scope", scopes)
+	probs = append(probs, httpapi.CheckName("--name", *name)...)
 	if len(probs) > 0 {
 		for _, p := range probs {
 			fmt.Fprintf(e.stderr, "syncrules token create: %s: %s\n", p.Field, p.Detail)

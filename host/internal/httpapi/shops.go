@@ -165,9 +165,7 @@ func (h *Handler) putShop(c *gin.Context) {
 	if req.Warehouses == nil {
 		probs = append(probs, compute.FieldError{Field: "/warehouses", Detail: "is required: the shop's TikTok Shop warehouses, as an array"})
 	}
-	if len(req.Name) > 200 {
-		probs = append(probs, compute.FieldError{Field: "/name", Detail: fmt.Sprintf("may have at most 200 bytes, got %d", len(req.Name))})
-	}
+	probs = append(probs, CheckName("/name", req.Name)...)
 	if len(probs) > 0 {
 		h.fail(c, &compute.InputError{Kind: compute.Invalid, Errors: probs})
 		return

@@ -287,3 +287,32 @@ func TestConcurrentSettings(t *testing.T) {
 		t.Errorf("current %+v is not the newest version %+v", cur, hist.History[0])
 	}
 }
+
+// TestTextNoEngineStores: names with control characters are refused, and
+// ids no engine can store (a NUL) are simply not found, on SQLite and on
+// PostgreSQL alike: never a 500 from the database.
+func TestTextNoEngineStores(t *testing.T) {
+	for _, db := range testDatabases(t) {
+		t.Run(db.name, func(t *testing.T) {
+			s := newServer(t, loadRule(t), serverConfig{store: db.open(t)})
+			p := problemOf(t, s.do(t, "PUT", "/v1/shops/ok", "application/json",
+				`{"name":"a\u0000b","locations":[],"warehouses":[]}`), http.StatusUnprocessableEntity)
+			if !slices.Contains(p.fields(), "/name") {
+				t.Errorf("a NUL in a shop name: %+v", p)
+			}
+			problemOf(t, s.post(t, "/v1/tokens", `{"name":"\u001b[31mred","scopes":["admin"]}`), http.StatusUnprocessableEntity)
+			for _, path := range []string{"/v1/shops/a%00b", "/v1/shops/a%00b/settings", "/v1/shops/a%00b/credentials", "/v1/shops/a%00b/settings/history"} {
+				problemOf(t, s.do(t, "GET", path, "", ""), http.StatusNotFound)
+			}
+			problemOf(t, s.do(t, "DELETE", "/v1/shops/a%00b", "", ""), http.StatusNotFound)
+			problemOf(t, s.do(t, "DELETE", "/v1/tokens/tok_%00", "", ""), http.StatusNotFound)
+			problemOf(t, s.do(t, "PUT", "/v1/shops/a%00b", "application/json", seedShopBody), http.StatusUnprocessableEntity)
+			// Location ids are free text inside the stored JSON: a NUL there
+			// is kept, escaped, on both engines.
+			shop := s.putShop(t, "nul-loc", `{"locations":[{"id":"A\u0000"}],"warehouses":[{"id":"w","default":true}]}`)
+			if shop.Locations[0].ID != "A\x00" {
+				t.Errorf("location id %q, want A\\x00", shop.Locations[0].ID)
+			}
+		})
+	}
+}

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/gin-gonic/gin"
 
@@ -54,15 +56,25 @@ func CheckScopes(field string, scopes []string) ([]string, []compute.FieldError)
 	return out, probs
 }
 
+// CheckName checks a name people gave a shop or token: it is shown in
+// lists and terminals, so it has no control characters.
+func CheckName(field, name string) []compute.FieldError {
+	switch {
+	case len(name) > 200:
+		return []compute.FieldError{{Field: field, Detail: fmt.Sprintf("may have at most 200 bytes, got %d", len(name))}}
+	case strings.ContainsFunc(name, unicode.IsControl):
+		return []compute.FieldError{{Field: field, Detail: "must not contain control characters"}}
+	}
+	return nil
+}
+
 func (h *Handler) createToken(c *gin.Context) {
 	var req tokenRequest
 	if !h.readJSON(c, &req, `a JSON object with "scopes"`) {
 		return
 	}
 	scopes, probs := CheckScopes("/scopes", req.Scopes)
-	if len(req.Name) > 200 {
-		probs = append(probs, compute.FieldError{Field: "/name", Detail: fmt.Sprintf("may have at most 200 bytes, got %d", len(req.Name))})
-	}
+	probs = append(probs, CheckName("/name", req.Name)...)
 	if len(probs) > 0 {
 		h.fail(c, &compute.InputError{Kind: compute.Invalid, Errors: probs})
 		return

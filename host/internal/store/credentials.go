@@ -24,8 +24,14 @@ type Credential struct {
 // not exist.
 func (s *Store) ReplaceCredentials(ctx context.Context, shop string, groups map[string][]Credential) error {
 	names := slices.Sorted(maps.Keys(groups))
+	if err := checkText(append([]string{shop}, names...)...); err != nil {
+		return fmt.Errorf("replace credentials: %w", err)
+	}
 	for _, group := range names {
 		for _, c := range groups[group] {
+			if err := checkText(c.Name); err != nil {
+				return fmt.Errorf("replace credentials: %w", err)
+			}
 			if c.Group != "" && c.Group != group {
 				return fmt.Errorf("replace %s credentials of shop %q: credential %q is in group %q", group, shop, c.Name, c.Group)
 			}
@@ -67,6 +73,9 @@ func (s *Store) ReplaceCredentials(ctx context.Context, shop string, groups map[
 // Credentials returns a shop's sealed credentials ordered by group and
 // name; ErrNotFound if the shop does not exist.
 func (s *Store) Credentials(ctx context.Context, shop string) ([]Credential, error) {
+	if checkText(shop) != nil {
+		return nil, shopNotFound(shop) // no shop can have that id
+	}
 	rows, err := s.db.QueryContext(ctx, `SELECT grp, name, sealed, updated FROM shop_credentials
 		WHERE shop = $1 ORDER BY grp, name`, shop)
 	if err != nil {
@@ -100,6 +109,9 @@ func (s *Store) Credentials(ctx context.Context, shop string) ([]Credential, err
 // DeleteCredentials deletes every credential of a shop; ErrNotFound if the
 // shop does not exist.
 func (s *Store) DeleteCredentials(ctx context.Context, shop string) error {
+	if checkText(shop) != nil {
+		return shopNotFound(shop)
+	}
 	res, err := s.db.ExecContext(ctx, `DELETE FROM shop_credentials WHERE shop = $1`, shop)
 	if err != nil {
 		return fmt.Errorf("delete credentials of shop %q: %w", shop, err)

@@ -11,6 +11,9 @@ import (
 // owns it already, and returns the owner: partner if the claim won.
 // Concurrent claims agree on one owner.
 func (s *Store) ClaimPlugin(ctx context.Context, name, partner string) (owner string, err error) {
+	if err := checkText(name, partner); err != nil {
+		return "", fmt.Errorf("claim plugin: %w", err)
+	}
 	// ON CONFLICT DO NOTHING waits for a concurrent claim to commit, so the
 	// SELECT after it sees the winner.
 	if _, err := s.db.ExecContext(ctx, `INSERT INTO plugin_owners (plugin, partner, created)
@@ -28,6 +31,9 @@ func (s *Store) ClaimPlugin(ctx context.Context, name, partner string) (owner st
 
 // PluginOwner returns the partner owning the plugin name, or "" if none.
 func (s *Store) PluginOwner(ctx context.Context, name string) (string, error) {
+	if checkText(name) != nil {
+		return "", nil
+	}
 	var owner string
 	err := s.db.QueryRowContext(ctx, `SELECT partner FROM plugin_owners WHERE plugin = $1`, name).Scan(&owner)
 	if errors.Is(err, sql.ErrNoRows) {

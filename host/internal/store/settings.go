@@ -48,6 +48,13 @@ func (s *Store) PutSettings(ctx context.Context, shop string, p PutSettings) (Se
 	if len(p.Doc) == 0 {
 		return Settings{}, fmt.Errorf("put settings of shop %q: empty document", shop)
 	}
+	texts := []string{shop, string(p.Doc), p.Token}
+	for _, r := range p.Refs {
+		texts = append(texts, r.Name, r.Version)
+	}
+	if err := checkText(texts...); err != nil {
+		return Settings{}, fmt.Errorf("put settings: %w", err)
+	}
 	for range maxAttempts {
 		var revision int64
 		sh, err := scanShop(s.db.QueryRowContext(ctx, `SELECT `+shopColumns+`, revision FROM shops WHERE id = $1`, shop), &revision)
@@ -124,6 +131,9 @@ func (s *Store) putSettings(ctx context.Context, shop string, p PutSettings, rev
 // Settings returns a shop's current settings: Version 0 and a nil Doc if
 // none are stored yet; ErrNotFound if the shop does not exist.
 func (s *Store) Settings(ctx context.Context, shop string) (Settings, error) {
+	if checkText(shop) != nil {
+		return Settings{}, shopNotFound(shop)
+	}
 	cur, err := readSettings(ctx, s.db, shop)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return Settings{}, fmt.Errorf("read settings of shop %q: %w", shop, err)
@@ -154,6 +164,9 @@ func readSettings(ctx context.Context, q querier, shop string) (Settings, error)
 // limit of them (every one if limit <= 0), and only those older than before
 // if before > 0. ErrNotFound if the shop does not exist.
 func (s *Store) SettingsHistory(ctx context.Context, shop string, before int64, limit int) ([]Settings, error) {
+	if checkText(shop) != nil {
+		return nil, shopNotFound(shop)
+	}
 	if before <= 0 {
 		before = 1<<63 - 1
 	}
@@ -195,6 +208,9 @@ func (s *Store) SettingsHistory(ctx context.Context, shop string, before int64, 
 // PluginUsers returns the ids of the shops whose current settings reference
 // the plugin version name@version, sorted.
 func (s *Store) PluginUsers(ctx context.Context, name, version string) ([]string, error) {
+	if checkText(name, version) != nil {
+		return nil, nil
+	}
 	rows, err := s.db.QueryContext(ctx, `SELECT shop FROM shop_plugin_refs
 		WHERE plugin = $1 AND version = $2 ORDER BY shop`, name, version)
 	if err != nil {

@@ -25,6 +25,9 @@ type Shop struct {
 // (it runs plugins) holds no lock; the write happens only if the settings
 // are still the ones it saw, else the check runs again.
 func (s *Store) PutShop(ctx context.Context, shop Shop, check func(current Settings) error) (created bool, err error) {
+	if err := checkText(shop.ID, shop.Name, string(shop.Locations), string(shop.Warehouses)); err != nil {
+		return false, fmt.Errorf("put shop: %w", err)
+	}
 	for range maxAttempts {
 		current, err := readSettings(ctx, s.db, shop.ID)
 		exists := err == nil
@@ -122,6 +125,9 @@ func scanShop(row interface{ Scan(...any) error }, extra ...any) (Shop, error) {
 
 // Shop returns one shop, or ErrNotFound.
 func (s *Store) Shop(ctx context.Context, id string) (Shop, error) {
+	if checkText(id) != nil {
+		return Shop{}, shopNotFound(id)
+	}
 	sh, err := scanShop(s.db.QueryRowContext(ctx, `SELECT `+shopColumns+` FROM shops WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Shop{}, shopNotFound(id)
@@ -157,6 +163,9 @@ func (s *Store) Shops(ctx context.Context) ([]Shop, error) {
 // credentials and its plugin references (the foreign keys cascade), or
 // returns ErrNotFound.
 func (s *Store) DeleteShop(ctx context.Context, id string) error {
+	if checkText(id) != nil {
+		return shopNotFound(id)
+	}
 	res, err := s.db.ExecContext(ctx, `DELETE FROM shops WHERE id = $1`, id)
 	if err != nil {
 		return fmt.Errorf("delete shop %q: %w", id, err)

@@ -12,6 +12,9 @@ import (
 // in one statement: a compute never pairs new settings with old locations.
 // ErrNotFound if the shop does not exist.
 func (s *Store) ShopSettings(ctx context.Context, id string) (Shop, Settings, error) {
+	if checkText(id) != nil {
+		return Shop{}, Settings{}, shopNotFound(id)
+	}
 	cur := Settings{Shop: id}
 	var doc, token sql.NullString
 	var created sql.NullInt64

@@ -28,6 +28,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -44,6 +45,9 @@ var (
 	// ErrBusy is a write given up after others changed its subject under
 	// it again and again; retrying later succeeds.
 	ErrBusy = errors.New("busy")
+	// ErrInvalid is text no engine can store the same way: invalid UTF-8,
+	// or a NUL, which SQLite keeps and PostgreSQL refuses.
+	ErrInvalid = errors.New("invalid text")
 )
 
 // Dialects Dialect returns.
@@ -237,6 +241,17 @@ func isForeignKey(err error) bool {
 		return se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
 	}
 	return false
+}
+
+// checkText refuses text that SQLite and PostgreSQL would not both store
+// as given, so that the engines agree (TestEnginesAgree).
+func checkText(fields ...string) error {
+	for _, f := range fields {
+		if !utf8.ValidString(f) || strings.IndexByte(f, 0) >= 0 {
+			return fmt.Errorf("%q: %w: the text must be UTF-8 without NUL", f, ErrInvalid)
+		}
+	}
+	return nil
 }
 
 // shopNotFound wraps ErrNotFound for one shop.

@@ -19,6 +19,9 @@ type Token struct {
 
 // CreateToken stores a token; ErrExists if its id or hash is taken.
 func (s *Store) CreateToken(ctx context.Context, t Token) error {
+	if err := checkText(append([]string{t.ID, t.Name}, t.Scopes...)...); err != nil {
+		return fmt.Errorf("create token: %w", err)
+	}
 	if t.Created.IsZero() {
 		t.Created = now()
 	}
@@ -92,6 +95,9 @@ func (s *Store) Tokens(ctx context.Context) ([]Token, error) {
 
 // DeleteToken deletes a token, or returns ErrNotFound.
 func (s *Store) DeleteToken(ctx context.Context, id string) error {
+	if checkText(id) != nil {
+		return fmt.Errorf("token %q: %w", id, ErrNotFound)
+	}
 	res, err := s.db.ExecContext(ctx, `DELETE FROM tokens WHERE id = $1`, id)
 	if err != nil {
 		return fmt.Errorf("delete token %s: %w", id, err)

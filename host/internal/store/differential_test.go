@@ -1,0 +1,177 @@
+package store_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"testing"
+
+	"pgregory.net/rapid"
+
+	"github.com/syncrules/syncrules/host/internal/store"
+	"github.com/syncrules/syncrules/host/internal/store/storetest"
+)
+
+// TestEnginesAgree is a differential test: the same random sequence of
+// operations on SQLite and on PostgreSQL gives the same answers, times
+// aside. The suite checks each engine against what it should do; this
+// checks that the two cannot drift apart in what it does not spell out
+// (ordering, empty values, which error). Needs PostgreSQL.
+func TestEnginesAgree(t *testing.T) {
+	pg := storetest.Postgres(t)
+	lite := storetest.SQLite(t, t.TempDir())
+	ctx := context.Background()
+	round := 0
+	rapid.Check(t, func(rt *rapid.T) {
+		round++
+		// Each round has its own ids, so rounds do not see each other.
+		shopIDs := []string{fmt.Sprintf("r%d-a", round), fmt.Sprintf("r%d-b", round)}
+		plugins := []string{fmt.Sprintf("p%d-x", round), fmt.Sprintf("p%d-y", round)}
+		var tokenIDs []string
+		// A key no engine can store is looked up too: both must say not found.
+		shop := rapid.SampledFrom(append(shopIDs, "nul\x00id"))
+		plugin := rapid.SampledFrom(plugins)
+		same := func(op string, a, b any) {
+			if !reflect.DeepEqual(a, b) {
+				rt.Fatalf("%s: SQLite gave %+v, PostgreSQL %+v", op, a, b)
+			}
+		}
+		on := func(f func(s *store.Store) any) (any, any) { return f(lite), f(pg) }
+		rt.Repeat(map[string]func(*rapid.T){
+			"PutShop": func(rt *rapid.T) {
+				sh := store.Shop{ID: shop.Draw(rt, "shop"), Name: rapid.StringN(0, 8, 16).Draw(rt, "name"),
+					Locations: json.RawMessage(`[{"id":"A","active":true}]`), Warehouses: json.RawMessage(`[]`)}
+				a, b := on(func(s *store.Store) any {
+					created, err := s.PutShop(ctx, sh, nil)
+					return []any{created, kind(err)}
+				})
+				same("PutShop", a, b)
+			},
+			"PutSettings": func(rt *rapid.T) {
+				id := shop.Draw(rt, "shop")
+				p := store.PutSettings{
+					Doc:       doc(rapid.IntRange(0, 9).Draw(rt, "doc")),
+					Token:     rapid.SampledFrom([]string{"env", "tok_000000000001"}).Draw(rt, "token"),
+					IfMatch:   rapid.Bool().Draw(rt, "ifMatch"),
+					IfVersion: rapid.Int64Range(0, 4).Draw(rt, "ifVersion"),
+				}
+				for range rapid.IntRange(0, 2).Draw(rt, "refs") {
+					p.Refs = append(p.Refs, store.PluginRef{Name: plugin.Draw(rt, "plugin"), Version: "1.0.0"})
+				}
+				a, b := on(func(s *store.Store) any {
+					v, err := s.PutSettings(ctx, id, p)
+					return []any{v.Version, string(v.Doc), v.Token, kind(err)}
+				})
+				same("PutSettings", a, b)
+			},
+			"Settings": func(rt *rapid.T) {
+				id := shop.Draw(rt, "shop")
+				a, b := on(func(s *store.Store) any {
+					v, err := s.Settings(ctx, id)
+					return []any{v.Version, string(v.Doc), v.Token, kind(err)}
+				})
+				same("Settings", a, b)
+			},
+			"SettingsHistory": func(rt *rapid.T) {
+				id := shop.Draw(rt, "shop")
+				before, limit := rapid.Int64Range(0, 5).Draw(rt, "before"), rapid.IntRange(0, 3).Draw(rt, "limit")
+				a, b := on(func(s *store.Store) any {
+					h, err := s.SettingsHistory(ctx, id, before, limit)
+					var out []string
+					for _, v := range h {
+						out = append(out, fmt.Sprintf("%d %s %s", v.Version, v.Doc, v.Token))
+					}
+					return []any{out, kind(err)}
+				})
+				same("SettingsHistory", a, b)
+			},
+			"DeleteShop": func(rt *rapid.T) {
+				id := shop.Draw(rt, "shop")
+				a, b := on(func(s *store.Store) any { return kind(s.DeleteShop(ctx, id)) })
+				same("DeleteShop", a, b)
+			},
+			"Shops": func(rt *rapid.T) {
+				a, b := on(func(s *store.Store) any {
+					shops, err := s.Shops(ctx)
+					var out []string
+					for _, sh := range shops {
+						if sh.ID == shopIDs[0] || sh.ID == shopIDs[1] {
+							out = append(out, sh.ID+" "+sh.Name+" "+string(sh.Locations)+" "+string(sh.Warehouses))
+						}
+					}
+					return []any{out, kind(err)}
+				})
+				same("Shops", a, b)
+			},
+			"PluginUsers": func(rt *rapid.T) {
+				name := plugin.Draw(rt, "plugin")
+				a, b := on(func(s *store.Store) any {
+					users, err := s.PluginUsers(ctx, name, "1.0.0")
+					return []any{users, kind(err)}
+				})
+				same("PluginUsers", a, b)
+			},
+			"ClaimPlugin": func(rt *rapid.T) {
+				name, partner := plugin.Draw(rt, "plugin"), rapid.SampledFrom([]string{"p", "q"}).Draw(rt, "partner")
+				a, b := on(func(s *store.Store) any {
+					owner, err := s.ClaimPlugin(ctx, name, partner)
+					return []any{owner, kind(err)}
+				})
+				same("ClaimPlugin", a, b)
+			},
+			"Credentials": func(rt *rapid.T) {
+				id := shop.Draw(rt, "shop")
+				groups := map[string][]store.Credential{}
+				if rapid.Bool().Draw(rt, "shopify") {
+					groups["shopify"] = []store.Credential{{Name: "access_token", Sealed: []byte{byte(rapid.IntRange(0, 255).Draw(rt, "sealed"))}}}
+				}
+				a, b := on(func(s *store.Store) any {
+					err := s.ReplaceCredentials(ctx, id, groups)
+					creds, err2 := s.Credentials(ctx, id)
+					var out []string
+					for _, c := range creds {
+						out = append(out, fmt.Sprintf("%s/%s=%x", c.Group, c.Name, c.Sealed))
+					}
+					return []any{kind(err), out, kind(err2)}
+				})
+				same("Credentials", a, b)
+			},
+			"Tokens": func(rt *rapid.T) {
+				var hash [32]byte
+				hash[0], hash[1] = byte(round), byte(len(tokenIDs))
+				id := fmt.Sprintf("tok_%06x%06x", round, len(tokenIDs))
+				if rapid.Bool().Draw(rt, "again") && len(tokenIDs) > 0 {
+					id = rapid.SampledFrom(tokenIDs).Draw(rt, "existing") // a duplicate id
+				} else {
+					tokenIDs = append(tokenIDs, id)
+				}
+				tok := store.Token{ID: id, Scopes: []string{"shop:" + shop.Draw(rt, "shop")}, Hash: hash}
+				a, b := on(func(s *store.Store) any {
+					err := s.CreateToken(ctx, tok)
+					got, err2 := s.TokenByHash(ctx, hash)
+					return []any{kind(err), got.ID, got.Scopes, kind(err2)}
+				})
+				same("Tokens", a, b)
+				if rapid.Bool().Draw(rt, "revoke") {
+					a, b := on(func(s *store.Store) any { return kind(s.DeleteToken(ctx, id)) })
+					same("DeleteToken", a, b)
+				}
+			},
+		})
+	})
+}
+
+// kind names an error by the sentinel it wraps, for comparing engines.
+func kind(err error) string {
+	for _, k := range []error{store.ErrNotFound, store.ErrVersionMismatch, store.ErrExists, store.ErrBusy, store.ErrInvalid} {
+		if errors.Is(err, k) {
+			return k.Error()
+		}
+	}
+	if err != nil {
+		return "other: " + err.Error()
+	}
+	return ""
+}
