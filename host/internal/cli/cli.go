@@ -32,7 +32,7 @@ const (
 
 type command struct {
 	name, summary string
-	run           func(ctx context.Context, env *env, args []string) error
+	run           runFunc
 }
 
 var commands = []command{
@@ -105,6 +105,31 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nRun \"syncrules <command> --help\" for a command's flags.")
+}
+
+// runFunc runs a command with its arguments.
+type runFunc func(ctx context.Context, e *env, args []string) error
+
+// dispatch runs the subcommand of group that args[0] names, or prints the
+// group's usage: to stdout when asked for, else to stderr with errUsage.
+func dispatch(ctx context.Context, e *env, group string, args []string, subs map[string]runFunc, usage func(io.Writer)) error {
+	sub := ""
+	if len(args) > 0 {
+		sub = args[0]
+	}
+	if run, ok := subs[sub]; ok {
+		return run(ctx, e, args[1:])
+	}
+	switch sub {
+	case "-h", "-help", "--help", "help":
+		usage(e.stdout)
+		return nil
+	case "":
+	default:
+		fmt.Fprintf(e.stderr, "syncrules %s: unknown command %q\n\n", group, sub)
+	}
+	usage(e.stderr)
+	return errUsage
 }
 
 // flags returns a FlagSet whose --help prints to stdout and whose errors

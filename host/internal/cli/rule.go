@@ -20,24 +20,7 @@ import (
 )
 
 func ruleCmd(ctx context.Context, e *env, args []string) error {
-	sub := ""
-	if len(args) > 0 {
-		sub = args[0]
-	}
-	switch sub {
-	case "build":
-		return ruleBuild(ctx, e, args[1:])
-	case "run":
-		return ruleRun(ctx, e, args[1:])
-	case "-h", "-help", "--help", "help":
-		ruleUsage(e.stdout)
-		return nil
-	}
-	if sub != "" {
-		fmt.Fprintf(e.stderr, "syncrules rule: unknown command %q\n\n", sub)
-	}
-	ruleUsage(e.stderr)
-	return errUsage
+	return dispatch(ctx, e, "rule", args, map[string]runFunc{"build": ruleBuild, "run": ruleRun}, ruleUsage)
 }
 
 func ruleUsage(w io.Writer) {

@@ -17,26 +17,7 @@ import (
 )
 
 func tokenCmd(ctx context.Context, e *env, args []string) error {
-	sub := ""
-	if len(args) > 0 {
-		sub = args[0]
-	}
-	switch sub {
-	case "create":
-		return tokenCreate(ctx, e, args[1:])
-	case "list":
-		return tokenList(ctx, e, args[1:])
-	case "revoke":
-		return tokenRevoke(ctx, e, args[1:])
-	case "-h", "-help", "--help", "help":
-		tokenUsage(e.stdout)
-		return nil
-	}
-	if sub != "" {
-		fmt.Fprintf(e.stderr, "syncrules token: unknown command %q\n\n", sub)
-	}
-	tokenUsage(e.stderr)
-	return errUsage
+	return dispatch(ctx, e, "token", args, map[string]runFunc{"create": tokenCreate, "list": tokenList, "revoke": tokenRevoke}, tokenUsage)
 }
 
 func tokenUsage(w io.Writer) {

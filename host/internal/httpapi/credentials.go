@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -106,10 +105,6 @@ func (h *Handler) putCredentials(c *gin.Context) {
 		replace[g.name] = creds
 	}
 	err := h.opt.Store.ReplaceCredentials(c.Request.Context(), id, replace)
-	if errors.Is(err, store.ErrNotFound) {
-		writeProblem(c, shopNotFound(id))
-		return
-	}
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -130,10 +125,6 @@ type credentialState struct {
 
 func (h *Handler) writeCredentials(c *gin.Context, id string) {
 	creds, err := h.opt.Store.Credentials(c.Request.Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
-		writeProblem(c, shopNotFound(id))
-		return
-	}
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -156,11 +147,6 @@ func (h *Handler) writeCredentials(c *gin.Context, id string) {
 
 func (h *Handler) deleteCredentials(c *gin.Context) {
 	id := c.Param("shop")
-	// Credentials reports a missing shop; deleting none is not an error.
-	if _, err := h.opt.Store.Credentials(c.Request.Context(), id); errors.Is(err, store.ErrNotFound) {
-		writeProblem(c, shopNotFound(id))
-		return
-	}
 	if err := h.opt.Store.DeleteCredentials(c.Request.Context(), id); err != nil {
 		h.fail(c, err)
 		return

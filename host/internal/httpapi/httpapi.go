@@ -268,6 +268,10 @@ func (h *Handler) readyz(c *gin.Context) {
 
 // fail writes the problem for err, logging errors that are the server's.
 func (h *Handler) fail(c *gin.Context, err error) {
+	if shop := c.Param("shop"); shop != "" && errors.Is(err, store.ErrNotFound) {
+		writeProblem(c, shopNotFound(shop)) // what a token of another shop gets too
+		return
+	}
 	p, ok := problemFor(err)
 	if !ok {
 		p = problem.From(err)

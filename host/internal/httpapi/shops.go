@@ -105,10 +105,6 @@ func (h *Handler) getShop(c *gin.Context) {
 func (h *Handler) loadShop(c *gin.Context) (shopJSON, bool) {
 	id := c.Param("shop")
 	s, err := h.opt.Store.Shop(c.Request.Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
-		writeProblem(c, shopNotFound(id))
-		return shopJSON{}, false
-	}
 	if err != nil {
 		h.fail(c, err)
 		return shopJSON{}, false
@@ -119,25 +115,6 @@ func (h *Handler) loadShop(c *gin.Context) (shopJSON, bool) {
 		return shopJSON{}, false
 	}
 	return shop, true
-}
-
-// withoutSettings drops the field errors about settings from an
-// InputError, nil if none is left.
-func withoutSettings(err error) error {
-	var in *compute.InputError
-	if !errors.As(err, &in) {
-		return err
-	}
-	out := &compute.InputError{Kind: in.Kind}
-	for _, fe := range in.Errors {
-		if fe.Field != "/settings" && !strings.HasPrefix(fe.Field, "/settings/") {
-			out.Errors = append(out.Errors, fe)
-		}
-	}
-	if len(out.Errors) == 0 {
-		return nil
-	}
-	return out
 }
 
 // settingsConflict is a shop change that would break the shop's stored
@@ -175,7 +152,7 @@ func (h *Handler) putShop(c *gin.Context) {
 	// (none yet: no default warehouse to map to) is for PUT .../settings.
 	check := &compute.Request{Locations: req.Locations, Warehouses: req.Warehouses, Items: []compute.Item{}}
 	if _, err := h.opt.Compute.Compute(c.Request.Context(), check, compute.Options{}); err != nil {
-		if err = withoutSettings(err); err != nil {
+		if _, err = splitSettings(err); err != nil {
 			h.fail(c, err)
 			return
 		}
@@ -199,7 +176,7 @@ func (h *Handler) putShop(c *gin.Context) {
 			if err != nil {
 				return err
 			}
-			err = rebase(h.checkSettings(ctx, shop, st), "/settings")
+			err = h.checkSettings(ctx, shop, st)
 			if in := (*compute.InputError)(nil); errors.As(err, &in) {
 				return &settingsConflict{in}
 			}
@@ -224,10 +201,6 @@ func (h *Handler) putShop(c *gin.Context) {
 func (h *Handler) deleteShop(c *gin.Context) {
 	id := c.Param("shop")
 	err := h.opt.Store.DeleteShop(c.Request.Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
-		writeProblem(c, shopNotFound(id))
-		return
-	}
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -249,30 +222,43 @@ func decodeSettings(doc []byte) (*compute.Settings, error) {
 }
 
 // checkSettings validates settings against the shop's locations,
-// warehouses and installed plugins as a compute request would: field errors
-// point into /settings.
+// warehouses and installed plugins as a compute request would; field
+// errors point into the settings document.
 func (h *Handler) checkSettings(ctx context.Context, shop shopJSON, st *compute.Settings) error {
 	req := shop.computeRequest()
 	req.Settings, req.Items = st, []compute.Item{}
 	_, err := h.opt.Compute.Compute(ctx, req, compute.Options{})
-	return err
+	bad, rest := splitSettings(err)
+	if bad != nil {
+		return bad
+	}
+	return rest
 }
 
-// rebase moves the field errors of an InputError from under prefix to the
-// root, for a body that is what prefix points to in a compute request.
-func rebase(err error, prefix string) error {
+// splitSettings parts the field errors of an InputError: those under
+// /settings, moved to the root to point into a settings document, and the
+// rest (nil if none). An error that is not an InputError is the rest.
+func splitSettings(err error) (settings *compute.InputError, rest error) {
 	var in *compute.InputError
 	if !errors.As(err, &in) {
-		return err
+		return nil, err
 	}
-	out := &compute.InputError{Kind: in.Kind, Errors: make([]compute.FieldError, len(in.Errors))}
-	for i, fe := range in.Errors {
-		if fe.Field == prefix || strings.HasPrefix(fe.Field, prefix+"/") {
-			fe.Field = strings.TrimPrefix(fe.Field, prefix)
+	var st, other []compute.FieldError
+	for _, fe := range in.Errors {
+		if fe.Field == "/settings" || strings.HasPrefix(fe.Field, "/settings/") {
+			fe.Field = strings.TrimPrefix(fe.Field, "/settings")
+			st = append(st, fe)
+		} else {
+			other = append(other, fe)
 		}
-		out.Errors[i] = fe
 	}
-	return out
+	if len(st) > 0 {
+		settings = &compute.InputError{Kind: in.Kind, Errors: st}
+	}
+	if len(other) > 0 {
+		rest = &compute.InputError{Kind: in.Kind, Errors: other}
+	}
+	return settings, rest
 }
 
 // settingsJSON is one version of a shop's settings.
@@ -300,10 +286,6 @@ func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + 
 func (h *Handler) getSettings(c *gin.Context) {
 	id := c.Param("shop")
 	s, err := h.opt.Store.Settings(c.Request.Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
-		writeProblem(c, shopNotFound(id))
-		return
-	}
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -352,13 +334,10 @@ func (h *Handler) putSettings(c *gin.Context) {
 			if err != nil {
 				return err
 			}
-			return rebase(h.checkSettings(ctx, shop, st), "/settings")
+			return h.checkSettings(ctx, shop, st)
 		},
 	})
 	switch {
-	case errors.Is(err, store.ErrNotFound):
-		writeProblem(c, shopNotFound(id))
-		return
 	case errors.Is(err, store.ErrVersionMismatch):
 		writeProblem(c, problem.New(http.StatusPreconditionFailed,
 			fmt.Sprintf("The settings changed since version %d: GET them again, and send their new ETag in If-Match.", ifVersion)))
@@ -395,10 +374,6 @@ func (h *Handler) settingsHistory(c *gin.Context) {
 		return
 	}
 	list, err := h.opt.Store.SettingsHistory(c.Request.Context(), id, before, limit)
-	if errors.Is(err, store.ErrNotFound) {
-		writeProblem(c, shopNotFound(id))
-		return
-	}
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -420,10 +395,6 @@ type shopComputeRequest struct {
 func (h *Handler) shopState(c *gin.Context) (shopJSON, *compute.Settings, bool) {
 	id := c.Param("shop")
 	s, st, err := h.opt.Store.ShopSettings(c.Request.Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
-		writeProblem(c, shopNotFound(id))
-		return shopJSON{}, nil, false
-	}
 	if err != nil {
 		h.fail(c, err)
 		return shopJSON{}, nil, false
@@ -471,17 +442,8 @@ func (h *Handler) shopCompute(c *gin.Context) {
 // something the settings name has gone, such as a plugin version removed
 // from the config.
 func storedBroken(err error) error {
-	var in *compute.InputError
-	if !errors.As(err, &in) || in.Kind != compute.Invalid {
-		return err
-	}
-	for _, fe := range in.Errors {
-		if fe.Field == "/settings" || strings.HasPrefix(fe.Field, "/settings/") {
-			// Pointers into the stored settings, as PUT .../settings takes them.
-			var stored *compute.InputError
-			errors.As(rebase(err, "/settings"), &stored)
-			return &storedSettingsError{stored}
-		}
+	if st, _ := splitSettings(err); st != nil && st.Kind == compute.Invalid {
+		return &storedSettingsError{st}
 	}
 	return err
 }

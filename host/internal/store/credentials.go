@@ -76,32 +76,21 @@ func (s *Store) Credentials(ctx context.Context, shop string) ([]Credential, err
 	if checkText(shop) != nil {
 		return nil, shopNotFound(shop) // no shop can have that id
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT grp, name, sealed, updated FROM shop_credentials
-		WHERE shop = $1 ORDER BY grp, name`, shop)
-	if err != nil {
-		return nil, fmt.Errorf("read credentials of shop %q: %w", shop, err)
-	}
-	defer rows.Close()
-	var creds []Credential
-	for rows.Next() {
+	creds, err := collect(ctx, s.db, func(r *sql.Rows) (Credential, error) {
 		var c Credential
 		var updated int64
-		if err := rows.Scan(&c.Group, &c.Name, &c.Sealed, &updated); err != nil {
-			return nil, fmt.Errorf("read credentials of shop %q: %w", shop, err)
-		}
+		err := r.Scan(&c.Group, &c.Name, &c.Sealed, &updated)
 		c.Updated = fromMicros(updated)
-		creds = append(creds, c)
+		return c, err
+	}, `SELECT grp, name, sealed, updated FROM shop_credentials WHERE shop = $1 ORDER BY grp, name`, shop)
+	if err == nil && len(creds) == 0 {
+		err = shopExists(ctx, s.db, shop) // none, or no shop?
 	}
-	if err := rows.Err(); err != nil {
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil, err
+	case err != nil:
 		return nil, fmt.Errorf("read credentials of shop %q: %w", shop, err)
-	}
-	if len(creds) == 0 {
-		if err := shopExists(ctx, s.db, shop); err != nil {
-			if errors.Is(err, ErrNotFound) {
-				return nil, err
-			}
-			return nil, fmt.Errorf("read credentials of shop %q: %w", shop, err)
-		}
 	}
 	return creds, nil
 }

@@ -173,34 +173,23 @@ func (s *Store) SettingsHistory(ctx context.Context, shop string, before int64, 
 	if limit <= 0 {
 		limit = 1<<31 - 1
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT version, doc, created, token FROM settings_history
-		WHERE shop = $1 AND version < $2 ORDER BY version DESC LIMIT $3`, shop, before, int64(limit))
-	if err != nil {
-		return nil, fmt.Errorf("read settings history of shop %q: %w", shop, err)
-	}
-	defer rows.Close()
-	var history []Settings
-	for rows.Next() {
+	history, err := collect(ctx, s.db, func(r *sql.Rows) (Settings, error) {
 		v := Settings{Shop: shop}
 		var doc string
 		var created int64
-		if err := rows.Scan(&v.Version, &doc, &created, &v.Token); err != nil {
-			return nil, fmt.Errorf("read settings history of shop %q: %w", shop, err)
-		}
+		err := r.Scan(&v.Version, &doc, &created, &v.Token)
 		v.Doc, v.Created = json.RawMessage(doc), fromMicros(created)
-		history = append(history, v)
+		return v, err
+	}, `SELECT version, doc, created, token FROM settings_history
+		WHERE shop = $1 AND version < $2 ORDER BY version DESC LIMIT $3`, shop, before, int64(limit))
+	if err == nil && len(history) == 0 {
+		err = shopExists(ctx, s.db, shop) // no versions, or no shop?
 	}
-	if err := rows.Err(); err != nil {
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil, err
+	case err != nil:
 		return nil, fmt.Errorf("read settings history of shop %q: %w", shop, err)
-	}
-	if len(history) == 0 {
-		// No versions: is there a shop at all?
-		if err := shopExists(ctx, s.db, shop); err != nil {
-			if errors.Is(err, ErrNotFound) {
-				return nil, err
-			}
-			return nil, fmt.Errorf("read settings history of shop %q: %w", shop, err)
-		}
 	}
 	return history, nil
 }
@@ -211,21 +200,13 @@ func (s *Store) PluginUsers(ctx context.Context, name, version string) ([]string
 	if checkText(name, version) != nil {
 		return nil, nil
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT shop FROM shop_plugin_refs
-		WHERE plugin = $1 AND version = $2 ORDER BY shop`, name, version)
-	if err != nil {
-		return nil, fmt.Errorf("list users of plugin %s@%s: %w", name, version, err)
-	}
-	defer rows.Close()
-	var shops []string
-	for rows.Next() {
+	shops, err := collect(ctx, s.db, func(r *sql.Rows) (string, error) {
 		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("list users of plugin %s@%s: %w", name, version, err)
-		}
-		shops = append(shops, id)
-	}
-	if err := rows.Err(); err != nil {
+		err := r.Scan(&id)
+		return id, err
+	},
+		`SELECT shop FROM shop_plugin_refs WHERE plugin = $1 AND version = $2 ORDER BY shop`, name, version)
+	if err != nil {
 		return nil, fmt.Errorf("list users of plugin %s@%s: %w", name, version, err)
 	}
 	return shops, nil

@@ -140,20 +140,9 @@ func (s *Store) Shop(ctx context.Context, id string) (Shop, error) {
 
 // Shops returns every shop, ordered by id.
 func (s *Store) Shops(ctx context.Context) ([]Shop, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+shopColumns+` FROM shops ORDER BY id`)
+	shops, err := collect(ctx, s.db, func(r *sql.Rows) (Shop, error) { return scanShop(r) },
+		`SELECT `+shopColumns+` FROM shops ORDER BY id`)
 	if err != nil {
-		return nil, fmt.Errorf("list shops: %w", err)
-	}
-	defer rows.Close()
-	var shops []Shop
-	for rows.Next() {
-		sh, err := scanShop(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list shops: %w", err)
-		}
-		shops = append(shops, sh)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list shops: %w", err)
 	}
 	return shops, nil

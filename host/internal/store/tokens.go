@@ -74,20 +74,9 @@ func (s *Store) TokenByHash(ctx context.Context, hash [32]byte) (Token, error) {
 
 // Tokens returns every token, oldest first.
 func (s *Store) Tokens(ctx context.Context) ([]Token, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+tokenColumns+` FROM tokens ORDER BY created, id`)
+	tokens, err := collect(ctx, s.db, func(r *sql.Rows) (Token, error) { return scanToken(r) },
+		`SELECT `+tokenColumns+` FROM tokens ORDER BY created, id`)
 	if err != nil {
-		return nil, fmt.Errorf("list tokens: %w", err)
-	}
-	defer rows.Close()
-	var tokens []Token
-	for rows.Next() {
-		t, err := scanToken(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list tokens: %w", err)
-		}
-		tokens = append(tokens, t)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list tokens: %w", err)
 	}
 	return tokens, nil
