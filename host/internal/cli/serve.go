@@ -14,6 +14,7 @@ import (
 	"github.com/syncrules/syncrules/host/internal/config"
 	"github.com/syncrules/syncrules/host/internal/httpapi"
 	"github.com/syncrules/syncrules/host/internal/secret"
+	"github.com/syncrules/syncrules/host/internal/shop"
 	"github.com/syncrules/syncrules/host/internal/store"
 )
 
@@ -78,18 +79,22 @@ func serve(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer h.close(context.WithoutCancel(ctx))
-	api := httpapi.New(httpapi.Options{
+	shops := shop.New(shop.Options{
+		Store:          db,
 		Compute:        h.svc,
-		DefaultRule:    httpapi.DefaultRule{SHA256: h.defaultRule.SHA256(), ABIVersion: h.defaultRule.ABIVersion()},
+		Sealer:         sealer,
+		Plugins:        h.registry,
 		ComputeTimeout: cfg.Server.ComputeTimeout.Duration,
+		AdminToken:     adminToken,
+		Logger:         log,
+	})
+	api := httpapi.New(httpapi.Options{
+		Shops:          shops,
+		DefaultRule:    httpapi.DefaultRule{SHA256: h.defaultRule.SHA256(), ABIVersion: h.defaultRule.ABIVersion()},
 		Logger:         log,
 		Version:        version,
-		Plugins:        h.registry,
 		MaxModuleBytes: cfg.Sandbox.MaxModuleMiB << 20,
 		Metrics:        h.metrics,
-		Store:          db,
-		Sealer:         sealer,
-		AdminToken:     adminToken,
 	})
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
@@ -104,7 +109,7 @@ func serve(ctx context.Context, e *env, args []string) error {
 	go func() { served <- srv.Serve(ln) }()
 	log.Info("listening", "addr", "http://"+ln.Addr().String(), "data_dir", cfg.Server.DataDir, "version", version)
 	if adminToken == "" {
-		if tokens, err := db.Tokens(ctx); err == nil && len(tokens) == 0 {
+		if tokens, err := shops.Tokens(ctx, shop.Operator); err == nil && len(tokens) == 0 {
 			log.Info("no API tokens yet: create an admin token with \"bin/syncrules token create --scope admin\" " +
 				"(or set " + adminTokenEnv + "), then send it as Authorization: Bearer <token>")
 		}

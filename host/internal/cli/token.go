@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -12,7 +11,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/syncrules/syncrules/host/internal/config"
-	"github.com/syncrules/syncrules/host/internal/httpapi"
+	"github.com/syncrules/syncrules/host/internal/shop"
 	"github.com/syncrules/syncrules/host/internal/store"
 )
 
@@ -52,15 +51,21 @@ func addStoreFlags(fs *flag.FlagSet) storeFlags {
 	}
 }
 
-func (f storeFlags) open(ctx context.Context, fs *flag.FlagSet, log *slog.Logger) (*store.Store, error) {
+// open opens the store and returns the application layer over it, for
+// commands that manage tokens; close closes the store.
+func (f storeFlags) open(ctx context.Context, fs *flag.FlagSet, log *slog.Logger) (svc *shop.Service, close func(), err error) {
 	cfg, err := loadConfig(fs, *f.config)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if *f.dataDir != "" {
 		cfg.Server.DataDir = *f.dataDir
 	}
-	return openStore(ctx, cfg, log)
+	db, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	return shop.New(shop.Options{Store: db, Logger: log}), func() { db.Close() }, nil
 }
 
 // openStore opens the configured store: SYNCRULES_DB, else store.dsn, else
@@ -88,28 +93,25 @@ func tokenCreate(ctx context.Context, e *env, args []string) error {
 	if err := parse(e, fs, args); err != nil {
 		return err
 	}
-	clean, probs := httpapi.CheckScopes("--scope", scopes)
-	probs = append(probs, httpapi.CheckName("--name", *name)...)
+	_, probs := shop.CheckScopes("--scope", scopes)
+	probs = append(probs, shop.CheckName("--name", *name)...)
 	if len(probs) > 0 {
 		for _, p := range probs {
 			fmt.Fprintf(e.stderr, "syncrules token create: %s: %s\n", p.Field, p.Detail)
 		}
 		return errUsage
 	}
-	s, err := sf.open(ctx, fs, quietLogger(e))
+	svc, closeStore, err := sf.open(ctx, fs, quietLogger(e))
 	if err != nil {
 		return err
 	}
-	defer s.Close()
-	secret, t, err := httpapi.NewToken(*name, clean)
+	defer closeStore()
+	t, err := svc.CreateToken(ctx, shop.Operator, *name, scopes)
 	if err != nil {
 		return err
 	}
-	if err := s.CreateToken(ctx, t); err != nil {
-		return err
-	}
-	fmt.Fprintln(e.stdout, secret)
-	fmt.Fprintf(e.stderr, "created token %s with scopes %s; it is shown only once: keep it now.\n", t.ID, strings.Join(clean, " "))
+	fmt.Fprintln(e.stdout, t.Secret)
+	fmt.Fprintf(e.stderr, "created token %s with scopes %s; it is shown only once: keep it now.\n", t.ID, strings.Join(t.Scopes, " "))
 	return nil
 }
 
@@ -119,12 +121,12 @@ func tokenList(ctx context.Context, e *env, args []string) error {
 	if err := parse(e, fs, args); err != nil {
 		return err
 	}
-	s, err := sf.open(ctx, fs, quietLogger(e))
+	svc, closeStore, err := sf.open(ctx, fs, quietLogger(e))
 	if err != nil {
 		return err
 	}
-	defer s.Close()
-	list, err := s.Tokens(ctx)
+	defer closeStore()
+	list, err := svc.Tokens(ctx, shop.Operator)
 	if err != nil {
 		return err
 	}
@@ -150,12 +152,12 @@ func tokenRevoke(ctx context.Context, e *env, args []string) error {
 	if err := parse(e, fs, args[1:]); err != nil {
 		return err
 	}
-	s, err := sf.open(ctx, fs, quietLogger(e))
+	svc, closeStore, err := sf.open(ctx, fs, quietLogger(e))
 	if err != nil {
 		return err
 	}
-	defer s.Close()
-	if err := s.DeleteToken(ctx, id); errors.Is(err, store.ErrNotFound) {
+	defer closeStore()
+	if err := svc.RevokeToken(ctx, shop.Operator, id); shop.CodeOf(err) == shop.NotFound {
 		return fmt.Errorf("no token %q (see token list)", id)
 	} else if err != nil {
 		return err

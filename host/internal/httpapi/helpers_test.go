@@ -31,6 +31,7 @@ import (
 	"github.com/syncrules/syncrules/host/internal/metrics"
 	"github.com/syncrules/syncrules/host/internal/registry"
 	"github.com/syncrules/syncrules/host/internal/secret"
+	"github.com/syncrules/syncrules/host/internal/shop"
 	"github.com/syncrules/syncrules/host/internal/store"
 	"github.com/syncrules/syncrules/host/wasmbuild"
 )
@@ -179,26 +180,30 @@ func newServer(tb testing.TB, r *rule, cfg serverConfig) *server {
 	if cfg.store == nil {
 		cfg.store = newStore(tb)
 	}
-	opt := httpapi.Options{
+	shops := shop.Options{
+		Store:          cfg.store,
 		Compute:        svc,
-		DefaultRule:    info,
+		Sealer:         testSealer(tb),
 		ComputeTimeout: cfg.computeTimeout,
+		AdminToken:     testAdminToken,
+		Logger:         cfg.logger,
+	}
+	opt := httpapi.Options{
+		DefaultRule:    info,
 		Logger:         cfg.logger,
 		Version:        "test",
 		MaxModuleBytes: cfg.maxModuleBytes,
-		Store:          cfg.store,
-		Sealer:         testSealer(tb),
-		AdminToken:     testAdminToken,
 	}
 	if p := cfg.plugins; p != nil {
 		svc.WithPlugins(p.registry, 4<<10, slog.New(slog.DiscardHandler))
-		opt.Plugins, opt.Metrics = p.registry, p.metrics
-		if opt.ComputeTimeout == 0 {
+		shops.Plugins, opt.Metrics = p.registry, p.metrics
+		if shops.ComputeTimeout == 0 {
 			// A worker process compiles its module on its first start:
 			// tens of seconds under the race detector.
-			opt.ComputeTimeout = 5 * time.Minute
+			shops.ComputeTimeout = 5 * time.Minute
 		}
 	}
+	opt.Shops = shop.New(shops)
 	h := httpapi.New(opt)
 	srv := httptest.NewUnstartedServer(h)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

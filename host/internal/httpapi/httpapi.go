@@ -1,5 +1,7 @@
 // Package httpapi serves the HTTP API with Gin. It is the only package that
-// imports Gin; the work is done by packages compute and store.
+// imports Gin. It is an adapter: each handler decodes its request, calls one
+// operation of the application layer (package shop) and encodes the result;
+// package problem turns errors into statuses.
 //
 // Every route but /healthz, /readyz, /metrics and /openapi.json needs
 // Authorization: Bearer <token>; /openapi.json says which scope each needs.
@@ -49,9 +51,7 @@ import (
 
 	"github.com/syncrules/syncrules/host/internal/compute"
 	"github.com/syncrules/syncrules/host/internal/problem"
-	"github.com/syncrules/syncrules/host/internal/registry"
-	"github.com/syncrules/syncrules/host/internal/secret"
-	"github.com/syncrules/syncrules/host/internal/store"
+	"github.com/syncrules/syncrules/host/internal/shop"
 )
 
 //go:embed openapi.json
@@ -68,26 +68,17 @@ type DefaultRule struct {
 
 // Options configure a Handler.
 type Options struct {
-	Compute *compute.Service
+	// Shops is the application layer every handler calls; with plugins,
+	// it serves the plugin endpoints too.
+	Shops *shop.Service
 	// DefaultRule is reported by /healthz.
 	DefaultRule DefaultRule
-	// ComputeTimeout bounds a compute's wait for a rule instance.
-	ComputeTimeout time.Duration
-	Logger         *slog.Logger
-	Version        string
-	// Plugins is the plugin registry; nil serves no plugin endpoints.
-	Plugins *registry.Registry
+	Logger      *slog.Logger
+	Version     string
 	// MaxModuleBytes bounds an upload. Zero means 16 MiB.
 	MaxModuleBytes int
 	// Metrics serves /metrics and observes requests; nil serves none.
 	Metrics Metrics
-	// Store holds shops, settings, tokens and credentials.
-	Store *store.Store
-	// Sealer encrypts shop credentials.
-	Sealer *secret.Sealer
-	// AdminToken, when not empty, is a token with the admin scope
-	// (SYNCRULES_ADMIN_TOKEN).
-	AdminToken string
 }
 
 // Metrics is what the API needs of package metrics.
@@ -99,13 +90,9 @@ type Metrics interface {
 // Handler is the API's http.Handler.
 type Handler struct {
 	opt      Options
+	svc      *shop.Service
 	engine   *gin.Engine
 	draining atomic.Bool
-	// refs orders settings writes, which may name a plugin version, and
-	// plugin deletes, which refuse a version settings name: without it a
-	// delete could pass its check while a write that names the version is
-	// being validated.
-	refs sync.RWMutex
 }
 
 func init() { gin.SetMode(gin.ReleaseMode) }
@@ -115,13 +102,10 @@ func New(opt Options) *Handler {
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}
-	if opt.ComputeTimeout <= 0 {
-		opt.ComputeTimeout = 30 * time.Second
-	}
 	if opt.MaxModuleBytes <= 0 {
 		opt.MaxModuleBytes = 16 << 20
 	}
-	h := &Handler{opt: opt, engine: gin.New()}
+	h := &Handler{opt: opt, svc: opt.Shops, engine: gin.New()}
 	r := h.engine
 	r.HandleMethodNotAllowed = true
 	// A path with a trailing slash is unknown, not redirected: Gin's
@@ -137,7 +121,7 @@ func New(opt Options) *Handler {
 
 	v1 := r.Group("/v1", h.authenticate)
 	v1.POST("/compute", h.compute)
-	if opt.Plugins != nil {
+	if h.svc.HasPlugins() {
 		v1.GET("/plugins", h.listPlugins)
 		v1.GET("/plugins/:name", h.getPlugin)
 		v1.PUT("/plugins/:name/versions/:version", h.putPlugin)
@@ -147,16 +131,16 @@ func New(opt Options) *Handler {
 	v1.GET("/shops", requireAdmin, h.listShops)
 	v1.PUT("/shops/:shop", requireAdmin, h.putShop)
 	v1.DELETE("/shops/:shop", requireAdmin, h.deleteShop)
-	shop := v1.Group("/shops/:shop", h.requireShop)
-	shop.GET("", h.getShop)
-	shop.GET("/settings", h.getSettings)
-	shop.PUT("/settings", h.putSettings)
-	shop.GET("/settings/history", h.settingsHistory)
-	shop.POST("/compute", h.shopCompute)
-	shop.POST("/preview", h.preview)
-	shop.PUT("/credentials", h.putCredentials)
-	shop.GET("/credentials", h.getCredentials)
-	shop.DELETE("/credentials", h.deleteCredentials)
+	sh := v1.Group("/shops/:shop", requireShop)
+	sh.GET("", h.getShop)
+	sh.GET("/settings", h.getSettings)
+	sh.PUT("/settings", h.putSettings)
+	sh.GET("/settings/history", h.settingsHistory)
+	sh.POST("/compute", h.shopCompute)
+	sh.POST("/preview", h.preview)
+	sh.PUT("/credentials", h.putCredentials)
+	sh.GET("/credentials", h.getCredentials)
+	sh.DELETE("/credentials", h.deleteCredentials)
 	tokens := v1.Group("/tokens", requireAdmin)
 	tokens.POST("", h.createToken)
 	tokens.GET("", h.listTokens)
@@ -182,14 +166,12 @@ func (h *Handler) compute(c *gin.Context) {
 	if !ok {
 		return
 	}
-	req, err := compute.ReadRequest(c.Request.Body, c.Request.ContentLength, h.opt.Compute.Limits())
+	req, err := compute.ReadRequest(c.Request.Body, c.Request.ContentLength, h.svc.Limits())
 	if err != nil {
 		h.fail(c, err)
 		return
 	}
-	ctx, cancel := context.WithTimeout(c.Request.Context(), h.opt.ComputeTimeout)
-	defer cancel()
-	resp, err := h.opt.Compute.Compute(ctx, req, opt)
+	resp, err := h.svc.Compute(c.Request.Context(), principal(c), req, opt)
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -215,7 +197,7 @@ func explainOption(c *gin.Context) (compute.Options, bool) {
 // readJSON decodes the body into v as strictly as a compute request,
 // within the same size limit, answering the problem if it cannot.
 func (h *Handler) readJSON(c *gin.Context, v any, want string) bool {
-	if err := compute.ReadJSON(c.Request.Body, c.Request.ContentLength, h.opt.Compute.Limits(), v, want); err != nil {
+	if err := compute.ReadJSON(c.Request.Body, c.Request.ContentLength, h.svc.Limits(), v, want); err != nil {
 		h.fail(c, err)
 		return false
 	}
@@ -258,7 +240,7 @@ func (h *Handler) readyz(c *gin.Context) {
 	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
 	defer cancel()
-	if err := h.opt.Store.Ping(ctx); err != nil {
+	if err := h.svc.Ping(ctx); err != nil {
 		h.opt.Logger.Warn("not ready: the store does not answer", "err", err)
 		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "store unavailable"})
 		return
@@ -268,14 +250,7 @@ func (h *Handler) readyz(c *gin.Context) {
 
 // fail writes the problem for err, logging errors that are the server's.
 func (h *Handler) fail(c *gin.Context, err error) {
-	if shop := c.Param("shop"); shop != "" && errors.Is(err, store.ErrNotFound) {
-		writeProblem(c, shopNotFound(shop)) // what a token of another shop gets too
-		return
-	}
-	p, ok := problemFor(err)
-	if !ok {
-		p = problem.From(err)
-	}
+	p := problem.From(err)
 	if p.Status >= 500 {
 		h.opt.Logger.Error("request failed", "method", c.Request.Method, "path", c.Request.URL.Path, "status", p.Status, "err", err)
 	}
@@ -283,6 +258,9 @@ func (h *Handler) fail(c *gin.Context, err error) {
 }
 
 func writeProblem(c *gin.Context, p problem.Problem) {
+	if p.Status == http.StatusUnauthorized {
+		c.Header("WWW-Authenticate", `Bearer realm="syncrules"`)
+	}
 	b, err := json.Marshal(p)
 	if err != nil {
 		b = []byte(`{"type":"about:blank","title":"Internal Server Error","status":500}`)

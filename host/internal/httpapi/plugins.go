@@ -11,6 +11,7 @@ import (
 
 	"github.com/syncrules/syncrules/host/internal/problem"
 	"github.com/syncrules/syncrules/host/internal/registry"
+	"github.com/syncrules/syncrules/host/internal/shop"
 )
 
 // pluginJSON is a plugin version as the API shows it.
@@ -45,11 +46,13 @@ func (h *Handler) putPlugin(c *gin.Context) {
 			fmt.Sprintf("Send the module as the body with Content-Type: %s (got %q).", WasmContentType, c.GetHeader("Content-Type"))))
 		return
 	}
-	if err := registry.CheckName(name, version); err != nil {
+	if err := shop.CheckPluginName(name, version); err != nil {
 		h.fail(c, err)
 		return
 	}
-	if !h.authorizePlugin(c, name, true) {
+	// Who may upload is answered before the body is read.
+	if err := h.svc.AuthorizePlugin(c.Request.Context(), principal(c), name); err != nil {
+		h.fail(c, err)
 		return
 	}
 	limit := int64(h.opt.MaxModuleBytes)
@@ -66,7 +69,7 @@ func (h *Handler) putPlugin(c *gin.Context) {
 		h.fail(c, registry.TooLarge(-1, limit))
 		return
 	}
-	info, created, err := h.opt.Plugins.Put(c.Request.Context(), name, version, wasm)
+	info, created, err := h.svc.UploadPlugin(c.Request.Context(), principal(c), name, version, wasm)
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -81,7 +84,7 @@ func (h *Handler) putPlugin(c *gin.Context) {
 
 func (h *Handler) listPlugins(c *gin.Context) {
 	out := []pluginVersions{}
-	for _, in := range h.opt.Plugins.List() {
+	for _, in := range h.svc.Plugins() {
 		if len(out) == 0 || out[len(out)-1].Name != in.Name {
 			out = append(out, pluginVersions{Name: in.Name, Versions: []pluginJSON{}})
 		}
@@ -92,7 +95,7 @@ func (h *Handler) listPlugins(c *gin.Context) {
 }
 
 func (h *Handler) getPlugin(c *gin.Context) {
-	infos, err := h.opt.Plugins.Versions(c.Param("name"))
+	infos, err := h.svc.PluginVersions(c.Param("name"))
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -105,7 +108,7 @@ func (h *Handler) getPlugin(c *gin.Context) {
 }
 
 func (h *Handler) getPluginVersion(c *gin.Context) {
-	info, err := h.opt.Plugins.Get(c.Param("name"), c.Param("version"))
+	info, err := h.svc.PluginVersion(c.Param("name"), c.Param("version"))
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -114,56 +117,9 @@ func (h *Handler) getPluginVersion(c *gin.Context) {
 }
 
 func (h *Handler) deletePlugin(c *gin.Context) {
-	if !h.authorizePlugin(c, c.Param("name"), false) {
-		return
-	}
-	h.refs.Lock()
-	defer h.refs.Unlock()
-	if err := h.opt.Plugins.Delete(c.Request.Context(), c.Param("name"), c.Param("version")); err != nil {
+	if err := h.svc.DeletePlugin(c.Request.Context(), principal(c), c.Param("name"), c.Param("version")); err != nil {
 		h.fail(c, err)
 		return
 	}
 	c.Status(http.StatusNoContent)
-}
-
-// authorizePlugin lets admins, and the partner that owns the plugin name,
-// change its versions. A partner claims a name no one uses with its first
-// upload (claim); names the operator installed are no partner's.
-func (h *Handler) authorizePlugin(c *gin.Context, name string, claim bool) bool {
-	p := principal(c)
-	if p.Admin() {
-		return true
-	}
-	partners := p.Partners()
-	if len(partners) == 0 {
-		writeProblem(c, problem.New(http.StatusForbidden, "This needs a token with the admin scope, or the partner:{name} scope of the partner that owns the plugin."))
-		return false
-	}
-	ctx := c.Request.Context()
-	owner, err := h.opt.Store.PluginOwner(ctx, name)
-	if err != nil {
-		h.fail(c, err)
-		return false
-	}
-	if owner == "" {
-		if infos, _ := h.opt.Plugins.Versions(name); len(infos) > 0 {
-			writeProblem(c, problem.New(http.StatusForbidden, fmt.Sprintf("Plugin %q was installed by the operator; a partner cannot change it. Choose another name.", name)))
-			return false
-		}
-		if !claim {
-			return true // nothing to delete: the registry answers 404
-		}
-		if owner, err = h.opt.Store.ClaimPlugin(ctx, name, partners[0]); err != nil {
-			h.fail(c, err)
-			return false
-		}
-		if owner == partners[0] {
-			h.opt.Logger.Info("plugin name claimed", "plugin", name, "partner", owner, "token", p.TokenID)
-		}
-	}
-	if !p.Partner(owner) {
-		writeProblem(c, problem.New(http.StatusForbidden, fmt.Sprintf("Plugin %q belongs to another partner. Choose another name.", name)))
-		return false
-	}
-	return true
 }

@@ -12,7 +12,7 @@ import (
 	"github.com/syncrules/syncrules/host/engine"
 	"github.com/syncrules/syncrules/host/internal/compute"
 	"github.com/syncrules/syncrules/host/internal/registry"
-	"github.com/syncrules/syncrules/host/internal/store"
+	"github.com/syncrules/syncrules/host/internal/shop"
 )
 
 // ContentType is the media type of a problem document.
@@ -33,6 +33,18 @@ func New(status int, detail string, errs ...compute.FieldError) Problem {
 	return Problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: detail, Errors: errs}
 }
 
+// statusOf is the HTTP status of each code of the application layer.
+var statusOf = map[shop.Code]int{
+	shop.Invalid:      http.StatusUnprocessableEntity,
+	shop.NotFound:     http.StatusNotFound,
+	shop.Conflict:     http.StatusConflict,
+	shop.Forbidden:    http.StatusForbidden,
+	shop.Unauthorized: http.StatusUnauthorized,
+	shop.Precondition: http.StatusPreconditionFailed,
+	shop.TooLarge:     http.StatusRequestEntityTooLarge,
+	shop.Unavailable:  http.StatusServiceUnavailable,
+}
+
 // From maps err to a problem. Input errors become 400, 413 or 422 and keep
 // their field errors; a failing rule is 500; an exhausted deadline is 503.
 // Anything unexpected is a 500 that reveals nothing of the error: the caller
@@ -40,7 +52,10 @@ func New(status int, detail string, errs ...compute.FieldError) Problem {
 func From(err error) Problem {
 	var in *compute.InputError
 	var rule *compute.RuleError
+	var app *shop.Error
 	switch {
+	case errors.As(err, &app):
+		return New(statusOf[app.Code], app.Message, app.Fields...)
 	case errors.As(err, &in):
 		switch in.Kind {
 		case compute.Malformed:
@@ -52,7 +67,9 @@ func From(err error) Problem {
 		}
 	case errors.Is(err, context.DeadlineExceeded):
 		return New(http.StatusServiceUnavailable, "The service is busy: no rule instance was free in time. Retry later.")
-	case errors.Is(err, store.ErrBusy):
+	case errors.Is(err, shop.ErrInvalidText):
+		return New(http.StatusUnprocessableEntity, "Text must be UTF-8 without NUL characters.")
+	case errors.Is(err, shop.ErrBusy):
 		return New(http.StatusServiceUnavailable, "Others kept changing the shop while this change was checked. Retry.")
 	case errors.Is(err, engine.ErrClosed), errors.Is(err, context.Canceled):
 		return New(http.StatusServiceUnavailable, "The service is shutting down. Retry later.")

@@ -7,24 +7,17 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"time"
-)
 
-// Credential is one sealed secret of a shop, such as the Shopify access
-// token. The store never sees the plaintext.
-type Credential struct {
-	Group, Name string // Group is "shopify" or "tiktok"
-	Sealed      []byte
-	Updated     time.Time // set by ReplaceCredentials when zero
-}
+	"github.com/syncrules/syncrules/host/internal/shop"
+)
 
 // ReplaceCredentials replaces, in one transaction, every credential of
 // each group given (group name → its credentials, whose Group must be that
 // name or empty); groups not given are kept. ErrNotFound if the shop does
 // not exist.
-func (s *Store) ReplaceCredentials(ctx context.Context, shop string, groups map[string][]Credential) error {
+func (s *Store) ReplaceCredentials(ctx context.Context, id string, groups map[string][]shop.SealedCredential) error {
 	names := slices.Sorted(maps.Keys(groups))
-	if err := checkText(append([]string{shop}, names...)...); err != nil {
+	if err := checkText(append([]string{id}, names...)...); err != nil {
 		return fmt.Errorf("replace credentials: %w", err)
 	}
 	for _, group := range names {
@@ -33,17 +26,17 @@ func (s *Store) ReplaceCredentials(ctx context.Context, shop string, groups map[
 				return fmt.Errorf("replace credentials: %w", err)
 			}
 			if c.Group != "" && c.Group != group {
-				return fmt.Errorf("replace %s credentials of shop %q: credential %q is in group %q", group, shop, c.Name, c.Group)
+				return fmt.Errorf("replace %s credentials of shop %q: credential %q is in group %q", group, id, c.Name, c.Group)
 			}
 		}
 	}
 	t := now()
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if err := shopExists(ctx, tx, shop); err != nil {
+		if err := shopExists(ctx, tx, id); err != nil {
 			return err
 		}
 		for _, group := range names {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM shop_credentials WHERE shop = $1 AND grp = $2`, shop, group); err != nil {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM shop_credentials WHERE shop = $1 AND grp = $2`, id, group); err != nil {
 				return err
 			}
 			for _, c := range groups[group] {
@@ -52,7 +45,7 @@ func (s *Store) ReplaceCredentials(ctx context.Context, shop string, groups map[
 					updated = t
 				}
 				if _, err := tx.ExecContext(ctx, `INSERT INTO shop_credentials (shop, grp, name, sealed, updated)
-					VALUES ($1, $2, $3, $4, $5)`, shop, group, c.Name, c.Sealed, micros(updated)); err != nil {
+					VALUES ($1, $2, $3, $4, $5)`, id, group, c.Name, c.Sealed, micros(updated)); err != nil {
 					return err
 				}
 			}
@@ -63,56 +56,56 @@ func (s *Store) ReplaceCredentials(ctx context.Context, shop string, groups map[
 	case errors.Is(err, ErrNotFound):
 		return err
 	case isForeignKey(err): // deleted since shopExists
-		return shopNotFound(shop)
+		return shopNotFound(id)
 	case err != nil:
-		return fmt.Errorf("replace credentials %v of shop %q: %w", names, shop, err)
+		return fmt.Errorf("replace credentials %v of shop %q: %w", names, id, err)
 	}
 	return nil
 }
 
 // Credentials returns a shop's sealed credentials ordered by group and
 // name; ErrNotFound if the shop does not exist.
-func (s *Store) Credentials(ctx context.Context, shop string) ([]Credential, error) {
-	if checkText(shop) != nil {
-		return nil, shopNotFound(shop) // no shop can have that id
+func (s *Store) Credentials(ctx context.Context, id string) ([]shop.SealedCredential, error) {
+	if checkText(id) != nil {
+		return nil, shopNotFound(id) // no shop can have that id
 	}
-	creds, err := collect(ctx, s.db, func(r *sql.Rows) (Credential, error) {
-		var c Credential
+	creds, err := collect(ctx, s.db, func(r *sql.Rows) (shop.SealedCredential, error) {
+		var c shop.SealedCredential
 		var updated int64
 		err := r.Scan(&c.Group, &c.Name, &c.Sealed, &updated)
 		c.Updated = fromMicros(updated)
 		return c, err
-	}, `SELECT grp, name, sealed, updated FROM shop_credentials WHERE shop = $1 ORDER BY grp, name`, shop)
+	}, `SELECT grp, name, sealed, updated FROM shop_credentials WHERE shop = $1 ORDER BY grp, name`, id)
 	if err == nil && len(creds) == 0 {
-		err = shopExists(ctx, s.db, shop) // none, or no shop?
+		err = shopExists(ctx, s.db, id) // none, or no shop?
 	}
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return nil, err
 	case err != nil:
-		return nil, fmt.Errorf("read credentials of shop %q: %w", shop, err)
+		return nil, fmt.Errorf("read credentials of shop %q: %w", id, err)
 	}
 	return creds, nil
 }
 
 // DeleteCredentials deletes every credential of a shop; ErrNotFound if the
 // shop does not exist.
-func (s *Store) DeleteCredentials(ctx context.Context, shop string) error {
-	if checkText(shop) != nil {
-		return shopNotFound(shop)
+func (s *Store) DeleteCredentials(ctx context.Context, id string) error {
+	if checkText(id) != nil {
+		return shopNotFound(id)
 	}
-	res, err := s.db.ExecContext(ctx, `DELETE FROM shop_credentials WHERE shop = $1`, shop)
+	res, err := s.db.ExecContext(ctx, `DELETE FROM shop_credentials WHERE shop = $1`, id)
 	if err != nil {
-		return fmt.Errorf("delete credentials of shop %q: %w", shop, err)
+		return fmt.Errorf("delete credentials of shop %q: %w", id, err)
 	}
 	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("delete credentials of shop %q: %w", shop, err)
+		return fmt.Errorf("delete credentials of shop %q: %w", id, err)
 	} else if n == 0 {
-		if err := shopExists(ctx, s.db, shop); err != nil {
+		if err := shopExists(ctx, s.db, id); err != nil {
 			if errors.Is(err, ErrNotFound) {
 				return err
 			}
-			return fmt.Errorf("delete credentials of shop %q: %w", shop, err)
+			return fmt.Errorf("delete credentials of shop %q: %w", id, err)
 		}
 	}
 	return nil

@@ -2,7 +2,6 @@ package store_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -10,6 +9,7 @@ import (
 
 	"pgregory.net/rapid"
 
+	"github.com/syncrules/syncrules/host/internal/shop"
 	"github.com/syncrules/syncrules/host/internal/store"
 	"github.com/syncrules/syncrules/host/internal/store/storetest"
 )
@@ -31,7 +31,7 @@ func TestEnginesAgree(t *testing.T) {
 		plugins := []string{fmt.Sprintf("p%d-x", round), fmt.Sprintf("p%d-y", round)}
 		var tokenIDs []string
 		// A key no engine can store is looked up too: both must say not found.
-		shop := rapid.SampledFrom(append(shopIDs, "nul\x00id"))
+		shopID := rapid.SampledFrom(append(shopIDs, "nul\x00id"))
 		plugin := rapid.SampledFrom(plugins)
 		same := func(op string, a, b any) {
 			if !reflect.DeepEqual(a, b) {
@@ -41,8 +41,8 @@ func TestEnginesAgree(t *testing.T) {
 		on := func(f func(s *store.Store) any) (any, any) { return f(lite), f(pg) }
 		rt.Repeat(map[string]func(*rapid.T){
 			"PutShop": func(rt *rapid.T) {
-				sh := store.Shop{ID: shop.Draw(rt, "shop"), Name: rapid.StringN(0, 8, 16).Draw(rt, "name"),
-					Locations: json.RawMessage(`[{"id":"A","active":true}]`), Warehouses: json.RawMessage(`[]`)}
+				sh := shop.Shop{ID: shopID.Draw(rt, "shop"), Name: rapid.StringN(0, 8, 16).Draw(rt, "name"),
+					Locations: []shop.Location{{ID: "A", Active: true}}, Warehouses: []shop.Warehouse{}}
 				a, b := on(func(s *store.Store) any {
 					created, err := s.PutShop(ctx, sh, nil)
 					return []any{created, kind(err)}
@@ -50,15 +50,15 @@ func TestEnginesAgree(t *testing.T) {
 				same("PutShop", a, b)
 			},
 			"PutSettings": func(rt *rapid.T) {
-				id := shop.Draw(rt, "shop")
-				p := store.PutSettings{
+				id := shopID.Draw(rt, "shop")
+				p := shop.SettingsWrite{
 					Doc:       doc(rapid.IntRange(0, 9).Draw(rt, "doc")),
 					Token:     rapid.SampledFrom([]string{"env", "tok_000000000001"}).Draw(rt, "token"),
 					IfMatch:   rapid.Bool().Draw(rt, "ifMatch"),
 					IfVersion: rapid.Int64Range(0, 4).Draw(rt, "ifVersion"),
 				}
 				for range rapid.IntRange(0, 2).Draw(rt, "refs") {
-					p.Refs = append(p.Refs, store.PluginRef{Name: plugin.Draw(rt, "plugin"), Version: "1.0.0"})
+					p.Refs = append(p.Refs, shop.PluginRef{Name: plugin.Draw(rt, "plugin"), Version: "1.0.0"})
 				}
 				a, b := on(func(s *store.Store) any {
 					v, err := s.PutSettings(ctx, id, p)
@@ -67,7 +67,7 @@ func TestEnginesAgree(t *testing.T) {
 				same("PutSettings", a, b)
 			},
 			"Settings": func(rt *rapid.T) {
-				id := shop.Draw(rt, "shop")
+				id := shopID.Draw(rt, "shop")
 				a, b := on(func(s *store.Store) any {
 					v, err := s.Settings(ctx, id)
 					return []any{v.Version, string(v.Doc), v.Token, kind(err)}
@@ -75,7 +75,7 @@ func TestEnginesAgree(t *testing.T) {
 				same("Settings", a, b)
 			},
 			"SettingsHistory": func(rt *rapid.T) {
-				id := shop.Draw(rt, "shop")
+				id := shopID.Draw(rt, "shop")
 				before, limit := rapid.Int64Range(0, 5).Draw(rt, "before"), rapid.IntRange(0, 3).Draw(rt, "limit")
 				a, b := on(func(s *store.Store) any {
 					h, err := s.SettingsHistory(ctx, id, before, limit)
@@ -88,7 +88,7 @@ func TestEnginesAgree(t *testing.T) {
 				same("SettingsHistory", a, b)
 			},
 			"DeleteShop": func(rt *rapid.T) {
-				id := shop.Draw(rt, "shop")
+				id := shopID.Draw(rt, "shop")
 				a, b := on(func(s *store.Store) any { return kind(s.DeleteShop(ctx, id)) })
 				same("DeleteShop", a, b)
 			},
@@ -98,7 +98,7 @@ func TestEnginesAgree(t *testing.T) {
 					var out []string
 					for _, sh := range shops {
 						if sh.ID == shopIDs[0] || sh.ID == shopIDs[1] {
-							out = append(out, sh.ID+" "+sh.Name+" "+string(sh.Locations)+" "+string(sh.Warehouses))
+							out = append(out, fmt.Sprintf("%s %s %v %v", sh.ID, sh.Name, sh.Locations, sh.Warehouses))
 						}
 					}
 					return []any{out, kind(err)}
@@ -122,10 +122,10 @@ func TestEnginesAgree(t *testing.T) {
 				same("ClaimPlugin", a, b)
 			},
 			"Credentials": func(rt *rapid.T) {
-				id := shop.Draw(rt, "shop")
-				groups := map[string][]store.Credential{}
+				id := shopID.Draw(rt, "shop")
+				groups := map[string][]shop.SealedCredential{}
 				if rapid.Bool().Draw(rt, "shopify") {
-					groups["shopify"] = []store.Credential{{Name: "access_token", Sealed: []byte{byte(rapid.IntRange(0, 255).Draw(rt, "sealed"))}}}
+					groups["shopify"] = []shop.SealedCredential{{Name: "access_token", Sealed: []byte{byte(rapid.IntRange(0, 255).Draw(rt, "sealed"))}}}
 				}
 				a, b := on(func(s *store.Store) any {
 					err := s.ReplaceCredentials(ctx, id, groups)
@@ -147,7 +147,7 @@ func TestEnginesAgree(t *testing.T) {
 				} else {
 					tokenIDs = append(tokenIDs, id)
 				}
-				tok := store.Token{ID: id, Scopes: []string{"shop:" + shop.Draw(rt, "shop")}, Hash: hash}
+				tok := shop.Token{ID: id, Scopes: []string{"shop:" + shopID.Draw(rt, "shop")}, Hash: hash}
 				a, b := on(func(s *store.Store) any {
 					err := s.CreateToken(ctx, tok)
 					got, err2 := s.TokenByHash(ctx, hash)

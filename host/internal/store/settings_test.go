@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"pgregory.net/rapid"
 
+	"github.com/syncrules/syncrules/host/internal/shop"
 	"github.com/syncrules/syncrules/host/internal/store"
 )
 
@@ -29,7 +31,7 @@ func TestConcurrentPutSettings(t *testing.T) {
 		for w := range writers {
 			wg.Go(func() {
 				for i := range writes {
-					if _, err := s.PutSettings(ctx, "hot", store.PutSettings{Doc: doc(w*writes + i), Token: fmt.Sprint("tok_", w)}); err != nil {
+					if _, err := s.PutSettings(ctx, "hot", shop.SettingsWrite{Doc: doc(w*writes + i), Token: fmt.Sprint("tok_", w)}); err != nil {
 						errs[w] = err
 						return
 					}
@@ -74,8 +76,8 @@ func TestPutSettings(t *testing.T) {
 			t.Errorf("Settings before any = %+v, %v", cur, err)
 		}
 		before := time.Now().Add(-time.Millisecond)
-		v1, err := s.PutSettings(ctx, "x", store.PutSettings{Doc: json.RawMessage(`{"b": 1,  "a":[]}`), Token: "tok_1",
-			Refs: []store.PluginRef{{"p", "1.0.0"}}})
+		v1, err := s.PutSettings(ctx, "x", shop.SettingsWrite{Doc: json.RawMessage(`{"b": 1,  "a":[]}`), Token: "tok_1",
+			Refs: []shop.PluginRef{{Name: "p", Version: "1.0.0"}}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -88,24 +90,24 @@ func TestPutSettings(t *testing.T) {
 		}
 
 		// IfVersion
-		if _, err := s.PutSettings(ctx, "x", store.PutSettings{Doc: doc(2), IfMatch: true, IfVersion: 1}); err != nil {
+		if _, err := s.PutSettings(ctx, "x", shop.SettingsWrite{Doc: doc(2), IfMatch: true, IfVersion: 1}); err != nil {
 			t.Fatalf("IfVersion of the current version: %v", err)
 		}
 		for _, stale := range []int64{0, 1, 3} {
-			if _, err := s.PutSettings(ctx, "x", store.PutSettings{Doc: doc(9), IfMatch: true, IfVersion: stale}); !errors.Is(err, store.ErrVersionMismatch) {
+			if _, err := s.PutSettings(ctx, "x", shop.SettingsWrite{Doc: doc(9), IfMatch: true, IfVersion: stale}); !errors.Is(err, store.ErrVersionMismatch) {
 				t.Errorf("IfVersion %d at version 2: %v, want ErrVersionMismatch", stale, err)
 			}
 		}
 
 		// Check sees the locked shop; its error aborts as is.
 		abort := errors.New("settings name a missing location")
-		var seen store.Shop
-		_, err = s.PutSettings(ctx, "x", store.PutSettings{Doc: doc(9), Refs: []store.PluginRef{{"q", "1.0.0"}},
-			Check: func(sh store.Shop) error { seen = sh; return abort }})
+		var seen shop.Shop
+		_, err = s.PutSettings(ctx, "x", shop.SettingsWrite{Doc: doc(9), Refs: []shop.PluginRef{{Name: "q", Version: "1.0.0"}},
+			Check: func(sh shop.Shop) error { seen = sh; return abort }})
 		if err != abort {
 			t.Fatalf("PutSettings = %v, want the check's error as is", err)
 		}
-		if seen.ID != "x" || seen.Name != "Shop x" || string(seen.Locations) != `[{"id":"l1","active":true}]` {
+		if seen.ID != "x" || seen.Name != "Shop x" || !reflect.DeepEqual(seen.Locations, []shop.Location{{ID: "l1", Active: true}}) {
 			t.Errorf("Check saw %+v", seen)
 		}
 		if cur, _ := s.Settings(ctx, "x"); cur.Version != 2 {
@@ -114,7 +116,7 @@ func TestPutSettings(t *testing.T) {
 		if u, _ := s.PluginUsers(ctx, "q", "1.0.0"); len(u) != 0 {
 			t.Errorf("an aborted write changed the references: %v", u)
 		}
-		if _, err := s.PutSettings(ctx, "x", store.PutSettings{}); err == nil {
+		if _, err := s.PutSettings(ctx, "x", shop.SettingsWrite{}); err == nil {
 			t.Error("an empty document was stored")
 		}
 	})
@@ -125,7 +127,7 @@ func TestSettingsHistoryPages(t *testing.T) {
 		ctx := t.Context()
 		mustPutShop(t, s, "x")
 		for i := range 25 {
-			if _, err := s.PutSettings(ctx, "x", store.PutSettings{Doc: doc(i + 1), Token: fmt.Sprint("tok_", i+1)}); err != nil {
+			if _, err := s.PutSettings(ctx, "x", shop.SettingsWrite{Doc: doc(i + 1), Token: fmt.Sprint("tok_", i+1)}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -179,7 +181,7 @@ func TestSettingsModel(t *testing.T) {
 					d := string(doc(rapid.IntRange(0, 1000).Draw(rt, "doc")))
 					ifMatch := rapid.Bool().Draw(rt, "ifMatch")
 					ifVersion := rapid.Int64Range(0, int64(len(model))+1).Draw(rt, "ifVersion")
-					got, err := s.PutSettings(ctx, id, store.PutSettings{Doc: json.RawMessage(d), IfMatch: ifMatch, IfVersion: ifVersion})
+					got, err := s.PutSettings(ctx, id, shop.SettingsWrite{Doc: json.RawMessage(d), IfMatch: ifMatch, IfVersion: ifVersion})
 					if ifMatch && ifVersion != int64(len(model)) {
 						if !errors.Is(err, store.ErrVersionMismatch) {
 							rt.Fatalf("IfVersion %d at %d: %v, want ErrVersionMismatch", ifVersion, len(model), err)
@@ -240,12 +242,12 @@ func TestShopSettings(t *testing.T) {
 		if err != nil || sh.Name != want.Name || cur.Version != 0 || cur.Doc != nil || cur.Shop != "x" {
 			t.Fatalf("ShopSettings before any settings = %+v, %+v, %v", sh, cur, err)
 		}
-		put, err := s.PutSettings(ctx, "x", store.PutSettings{Doc: doc(1), Token: "tok_1"})
+		put, err := s.PutSettings(ctx, "x", shop.SettingsWrite{Doc: doc(1), Token: "tok_1"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		sh, cur, err = s.ShopSettings(ctx, "x")
-		if err != nil || string(sh.Warehouses) != string(want.Warehouses) || cur.Version != 1 || string(cur.Doc) != string(doc(1)) ||
+		if err != nil || !reflect.DeepEqual(sh.Warehouses, want.Warehouses) || cur.Version != 1 || string(cur.Doc) != string(doc(1)) ||
 			cur.Token != "tok_1" || !cur.Created.Equal(put.Created) {
 			t.Errorf("ShopSettings = %+v, %+v, %v; want %+v", sh, cur, err, put)
 		}
@@ -266,7 +268,7 @@ func TestSlowCheckHoldsNoLock(t *testing.T) {
 		inCheck, release := make(chan struct{}), make(chan struct{})
 		done := make(chan error, 1)
 		go func() {
-			_, err := s.PutSettings(ctx, "slow", store.PutSettings{Doc: doc(1), Check: func(store.Shop) error {
+			_, err := s.PutSettings(ctx, "slow", shop.SettingsWrite{Doc: doc(1), Check: func(shop.Shop) error {
 				close(inCheck)
 				<-release
 				return nil
@@ -277,7 +279,7 @@ func TestSlowCheckHoldsNoLock(t *testing.T) {
 		// Reads and writes of others go through while the check waits.
 		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
-		if _, err := s.PutSettings(wctx, "other", store.PutSettings{Doc: doc(2)}); err != nil {
+		if _, err := s.PutSettings(wctx, "other", shop.SettingsWrite{Doc: doc(2)}); err != nil {
 			t.Errorf("another shop's settings during a slow check: %v", err)
 		}
 		if _, err := s.Shop(wctx, "slow"); err != nil {
@@ -297,11 +299,11 @@ func TestCheckSeesWhatIsWritten(t *testing.T) {
 	forEachDB(t, func(t *testing.T, s *store.Store) {
 		ctx := t.Context()
 		mustPutShop(t, s, "moving")
-		renamed := store.Shop{ID: "moving", Name: "renamed", Locations: json.RawMessage(`[]`), Warehouses: json.RawMessage(`[]`)}
+		renamed := shop.Shop{ID: "moving", Name: "renamed", Locations: []shop.Location{}, Warehouses: []shop.Warehouse{}}
 
 		// Settings: the shop changes during the first check.
 		var seen []string
-		_, err := s.PutSettings(ctx, "moving", store.PutSettings{Doc: doc(1), Check: func(sh store.Shop) error {
+		_, err := s.PutSettings(ctx, "moving", shop.SettingsWrite{Doc: doc(1), Check: func(sh shop.Shop) error {
 			seen = append(seen, sh.Name)
 			if len(seen) == 1 {
 				if _, err := s.PutShop(ctx, renamed, nil); err != nil {
@@ -316,10 +318,10 @@ func TestCheckSeesWhatIsWritten(t *testing.T) {
 
 		// Shop: the settings change during the first check.
 		var versions []int64
-		_, err = s.PutShop(ctx, renamed, func(cur store.Settings) error {
+		_, err = s.PutShop(ctx, renamed, func(cur shop.StoredSettings) error {
 			versions = append(versions, cur.Version)
 			if len(versions) == 1 {
-				if _, err := s.PutSettings(ctx, "moving", store.PutSettings{Doc: doc(2)}); err != nil {
+				if _, err := s.PutSettings(ctx, "moving", shop.SettingsWrite{Doc: doc(2)}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -330,7 +332,7 @@ func TestCheckSeesWhatIsWritten(t *testing.T) {
 		}
 
 		// A subject that never stops changing is given up, retryably.
-		_, err = s.PutSettings(ctx, "moving", store.PutSettings{Doc: doc(3), Check: func(store.Shop) error {
+		_, err = s.PutSettings(ctx, "moving", shop.SettingsWrite{Doc: doc(3), Check: func(shop.Shop) error {
 			_, err := s.PutShop(ctx, renamed, nil)
 			return err
 		}})

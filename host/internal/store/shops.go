@@ -6,17 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
+
+	"github.com/syncrules/syncrules/host/internal/shop"
 )
 
-// Shop is a shop the service computes for.
-type Shop struct {
-	ID, Name   string
-	Locations  json.RawMessage // JSON array, validated by the caller
-	Warehouses json.RawMessage // JSON array
-	Created    time.Time
-	Updated    time.Time
-}
+// Locations and warehouses are stored as JSON arrays of the shop package's
+// Location and Warehouse: [{"id":"A","active":true}], and
+// [{"id":"alpha","active":true,"default":true}]. Every flag is explicit, so
+// what a shop has never depends on a default.
 
 // PutShop creates or replaces a shop; Created and Updated are set by the
 // store. check, if not nil, sees the shop's current settings (zero Settings,
@@ -24,30 +21,65 @@ type Shop struct {
 // returned as is. It runs before the write transaction, so that a slow check
 // (it runs plugins) holds no lock; the write happens only if the settings
 // are still the ones it saw, else the check runs again.
-func (s *Store) PutShop(ctx context.Context, shop Shop, check func(current Settings) error) (created bool, err error) {
-	if err := checkText(shop.ID, shop.Name, string(shop.Locations), string(shop.Warehouses)); err != nil {
-		return false, fmt.Errorf("put shop: %w", err)
+func (s *Store) PutShop(ctx context.Context, sh shop.Shop, check func(current shop.StoredSettings) error) (created bool, err error) {
+	row, err := shopRowOf(sh)
+	if err != nil {
+		return false, err
 	}
 	for range maxAttempts {
-		current, err := readSettings(ctx, s.db, shop.ID)
+		current, err := readSettings(ctx, s.db, sh.ID)
 		exists := err == nil
 		switch {
 		case errors.Is(err, ErrNotFound):
-			current = Settings{Shop: shop.ID}
+			current = shop.StoredSettings{Shop: sh.ID}
 		case err != nil:
-			return false, fmt.Errorf("put shop %q: %w", shop.ID, err)
+			return false, fmt.Errorf("put shop %q: %w", sh.ID, err)
 		}
 		if check != nil {
 			if err := check(current); err != nil {
 				return false, err
 			}
 		}
-		created, err = s.putShop(ctx, shop, exists, current.Version)
+		created, err = s.putShop(ctx, row, exists, current.Version)
 		if !errors.Is(err, errRaced) {
 			return created, err
 		}
 	}
-	return false, fmt.Errorf("put shop %q: changed by others %d times while it was checked: %w", shop.ID, maxAttempts, ErrBusy)
+	return false, fmt.Errorf("put shop %q: changed by others %d times while it was checked: %w", sh.ID, maxAttempts, ErrBusy)
+}
+
+// shopRow is a shop as its row holds it.
+type shopRow struct {
+	id, name, locations, warehouses string
+}
+
+func shopRowOf(sh shop.Shop) (shopRow, error) {
+	texts := []string{sh.ID, sh.Name}
+	for _, l := range sh.Locations {
+		texts = append(texts, l.ID)
+	}
+	for _, w := range sh.Warehouses {
+		texts = append(texts, w.ID)
+	}
+	if err := checkText(texts...); err != nil {
+		return shopRow{}, fmt.Errorf("put shop: %w", err)
+	}
+	locations, err := json.Marshal(emptyIfNil(sh.Locations))
+	if err != nil {
+		return shopRow{}, fmt.Errorf("put shop %q: %w", sh.ID, err)
+	}
+	warehouses, err := json.Marshal(emptyIfNil(sh.Warehouses))
+	if err != nil {
+		return shopRow{}, fmt.Errorf("put shop %q: %w", sh.ID, err)
+	}
+	return shopRow{id: sh.ID, name: sh.Name, locations: string(locations), warehouses: string(warehouses)}, nil
+}
+
+func emptyIfNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }
 
 // maxAttempts bounds the checks of a write whose subject keeps changing.
@@ -58,10 +90,10 @@ var errRaced = errors.New("changed concurrently")
 
 // putShop writes the shop if it still exists (or not) as the check saw it,
 // with the settings version it saw; errRaced otherwise.
-func (s *Store) putShop(ctx context.Context, shop Shop, existed bool, settingsVersion int64) (created bool, err error) {
+func (s *Store) putShop(ctx context.Context, sh shopRow, existed bool, settingsVersion int64) (created bool, err error) {
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		var version int64
-		err := tx.QueryRowContext(ctx, `SELECT settings_version FROM shops WHERE id = $1`+s.lockShop, shop.ID).Scan(&version)
+		err := tx.QueryRowContext(ctx, `SELECT settings_version FROM shops WHERE id = $1`+s.lockShop, sh.id).Scan(&version)
 		exists := err == nil
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
@@ -70,15 +102,14 @@ func (s *Store) putShop(ctx context.Context, shop Shop, existed bool, settingsVe
 			return errRaced
 		}
 		t := micros(now())
-		locations, warehouses := jsonArray(shop.Locations), jsonArray(shop.Warehouses)
 		if exists {
 			_, err = tx.ExecContext(ctx, `UPDATE shops SET name = $2, locations = $3, warehouses = $4, updated = $5,
-				revision = revision + 1 WHERE id = $1`, shop.ID, shop.Name, locations, warehouses, t)
+				revision = revision + 1 WHERE id = $1`, sh.id, sh.name, sh.locations, sh.warehouses, t)
 			return err
 		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO shops (id, name, locations, warehouses, created, updated)
 			VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (id) DO NOTHING`,
-			shop.ID, shop.Name, locations, warehouses, t)
+			sh.id, sh.name, sh.locations, sh.warehouses, t)
 		if err != nil {
 			return err
 		}
@@ -94,53 +125,51 @@ func (s *Store) putShop(ctx context.Context, shop Shop, existed bool, settingsVe
 	case errors.Is(err, errRaced):
 		return false, err
 	case err != nil:
-		return false, fmt.Errorf("put shop %q: %w", shop.ID, err)
+		return false, fmt.Errorf("put shop %q: %w", sh.id, err)
 	}
 	return created, nil
-}
-
-// jsonArray is a stored JSON array: "[]" for none.
-func jsonArray(raw json.RawMessage) string {
-	if len(raw) == 0 {
-		return "[]"
-	}
-	return string(raw)
 }
 
 const shopColumns = `id, name, locations, warehouses, created, updated`
 
 // scanShop scans shopColumns and then extra.
-func scanShop(row interface{ Scan(...any) error }, extra ...any) (Shop, error) {
-	var sh Shop
+func scanShop(row interface{ Scan(...any) error }, extra ...any) (shop.Shop, error) {
+	var sh shop.Shop
 	var locations, warehouses string
 	var created, updated int64
 	dest := append([]any{&sh.ID, &sh.Name, &locations, &warehouses, &created, &updated}, extra...)
 	if err := row.Scan(dest...); err != nil {
-		return Shop{}, err
+		return shop.Shop{}, err
 	}
-	sh.Locations, sh.Warehouses = json.RawMessage(locations), json.RawMessage(warehouses)
+	sh.Locations, sh.Warehouses = []shop.Location{}, []shop.Warehouse{}
+	if err := json.Unmarshal([]byte(locations), &sh.Locations); err != nil {
+		return shop.Shop{}, fmt.Errorf("shop %q: stored locations: %w", sh.ID, err)
+	}
+	if err := json.Unmarshal([]byte(warehouses), &sh.Warehouses); err != nil {
+		return shop.Shop{}, fmt.Errorf("shop %q: stored warehouses: %w", sh.ID, err)
+	}
 	sh.Created, sh.Updated = fromMicros(created), fromMicros(updated)
 	return sh, nil
 }
 
 // Shop returns one shop, or ErrNotFound.
-func (s *Store) Shop(ctx context.Context, id string) (Shop, error) {
+func (s *Store) Shop(ctx context.Context, id string) (shop.Shop, error) {
 	if checkText(id) != nil {
-		return Shop{}, shopNotFound(id)
+		return shop.Shop{}, shopNotFound(id)
 	}
 	sh, err := scanShop(s.db.QueryRowContext(ctx, `SELECT `+shopColumns+` FROM shops WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return Shop{}, shopNotFound(id)
+		return shop.Shop{}, shopNotFound(id)
 	}
 	if err != nil {
-		return Shop{}, fmt.Errorf("read shop %q: %w", id, err)
+		return shop.Shop{}, fmt.Errorf("read shop %q: %w", id, err)
 	}
 	return sh, nil
 }
 
 // Shops returns every shop, ordered by id.
-func (s *Store) Shops(ctx context.Context) ([]Shop, error) {
-	shops, err := collect(ctx, s.db, func(r *sql.Rows) (Shop, error) { return scanShop(r) },
+func (s *Store) Shops(ctx context.Context) ([]shop.Shop, error) {
+	shops, err := collect(ctx, s.db, func(r *sql.Rows) (shop.Shop, error) { return scanShop(r) },
 		`SELECT `+shopColumns+` FROM shops ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("list shops: %w", err)

@@ -3,19 +3,20 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/syncrules/syncrules/host/internal/shop"
 )
 
 // ShopSettings returns a shop and its current settings as of one instant,
 // in one statement: a compute never pairs new settings with old locations.
 // ErrNotFound if the shop does not exist.
-func (s *Store) ShopSettings(ctx context.Context, id string) (Shop, Settings, error) {
+func (s *Store) ShopSettings(ctx context.Context, id string) (shop.Shop, shop.StoredSettings, error) {
 	if checkText(id) != nil {
-		return Shop{}, Settings{}, shopNotFound(id)
+		return shop.Shop{}, shop.StoredSettings{}, shopNotFound(id)
 	}
-	cur := Settings{Shop: id}
+	cur := shop.StoredSettings{Shop: id}
 	var doc, token sql.NullString
 	var created sql.NullInt64
 	sh, err := scanShop(s.db.QueryRowContext(ctx, `SELECT s.id, s.name, s.locations, s.warehouses, s.created, s.updated,
@@ -23,13 +24,13 @@ func (s *Store) ShopSettings(ctx context.Context, id string) (Shop, Settings, er
 		FROM shops s LEFT JOIN settings_history h ON h.shop = s.id AND h.version = s.settings_version
 		WHERE s.id = $1`, id), &cur.Version, &doc, &created, &token)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Shop{}, Settings{}, shopNotFound(id)
+		return shop.Shop{}, shop.StoredSettings{}, shopNotFound(id)
 	}
 	if err != nil {
-		return Shop{}, Settings{}, fmt.Errorf("read shop %q with its settings: %w", id, err)
+		return shop.Shop{}, shop.StoredSettings{}, fmt.Errorf("read shop %q with its settings: %w", id, err)
 	}
 	if doc.Valid {
-		cur.Doc, cur.Created, cur.Token = json.RawMessage(doc.String), fromMicros(created.Int64), token.String
+		cur.Doc, cur.Created, cur.Token = []byte(doc.String), fromMicros(created.Int64), token.String
 	}
 	return sh, cur, nil
 }

@@ -35,19 +35,18 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/syncrules/syncrules/host/internal/shop"
 )
 
-// Errors a caller tests with errors.Is.
+// Errors a caller tests with errors.Is: the application layer's, which
+// this package implements the Store of.
 var (
-	ErrNotFound        = errors.New("not found")
-	ErrVersionMismatch = errors.New("version mismatch")
-	ErrExists          = errors.New("already exists")
-	// ErrBusy is a write given up after others changed its subject under
-	// it again and again; retrying later succeeds.
-	ErrBusy = errors.New("busy")
-	// ErrInvalid is text no engine can store the same way: invalid UTF-8,
-	// or a NUL, which SQLite keeps and PostgreSQL refuses.
-	ErrInvalid = errors.New("invalid text")
+	ErrNotFound        = shop.ErrNotFound
+	ErrVersionMismatch = shop.ErrVersionMismatch
+	ErrExists          = shop.ErrExists
+	ErrBusy            = shop.ErrBusy
+	ErrInvalid         = shop.ErrInvalidText
 )
 
 // Dialects Dialect returns.
@@ -284,3 +283,5 @@ func shopExists(ctx context.Context, q querier, id string) error {
 	}
 	return err
 }
+
+var _ shop.Store = (*Store)(nil)

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/syncrules/syncrules/host/internal/shop"
 	"github.com/syncrules/syncrules/host/internal/store"
 	"github.com/syncrules/syncrules/host/internal/store/storetest"
 )
@@ -87,7 +89,7 @@ func TestSQLiteReopenKeepsData(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustPutShop(t, s, "acme")
-	if _, err := s.PutSettings(ctx, "acme", store.PutSettings{Doc: json.RawMessage(`{"a":1}`), Token: "tok_1"}); err != nil {
+	if _, err := s.PutSettings(ctx, "acme", shop.SettingsWrite{Doc: json.RawMessage(`{"a":1}`), Token: "tok_1"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
@@ -106,10 +108,10 @@ type fataler interface {
 	Fatal(args ...any)
 }
 
-func mustPutShop(t fataler, s *store.Store, id string) store.Shop {
+func mustPutShop(t fataler, s *store.Store, id string) shop.Shop {
 	t.Helper()
-	sh := store.Shop{ID: id, Name: "Shop " + id,
-		Locations: json.RawMessage(`[{"id":"l1","active":true}]`), Warehouses: json.RawMessage(`[{"id":"w1","active":true,"default":true}]`)}
+	sh := shop.Shop{ID: id, Name: "Shop " + id,
+		Locations: []shop.Location{{ID: "l1", Active: true}}, Warehouses: []shop.Warehouse{{ID: "w1", Active: true, Default: true}}}
 	if _, err := s.PutShop(context.Background(), sh, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +122,7 @@ func TestShopRoundTrip(t *testing.T) {
 	forEachDB(t, func(t *testing.T, s *store.Store) {
 		ctx := t.Context()
 		before := time.Now().Add(-time.Millisecond)
-		in := store.Shop{ID: "b.myshopify.com", Name: "B", Locations: json.RawMessage(`[{"id":"x"}]`), Warehouses: json.RawMessage(`[ ]`)}
+		in := shop.Shop{ID: "b.myshopify.com", Name: "B", Locations: []shop.Location{{ID: "x"}}, Warehouses: nil}
 		created, err := s.PutShop(ctx, in, nil)
 		if err != nil || !created {
 			t.Fatalf("PutShop = %v, %v; want created", created, err)
@@ -129,7 +131,7 @@ func TestShopRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.ID != in.ID || got.Name != in.Name || string(got.Locations) != string(in.Locations) || string(got.Warehouses) != "[ ]" {
+		if got.ID != in.ID || got.Name != in.Name || !reflect.DeepEqual(got.Locations, in.Locations) || got.Warehouses == nil || len(got.Warehouses) != 0 {
 			t.Errorf("Shop = %+v, want %+v", got, in)
 		}
 		if got.Created.Before(before) || got.Created.After(time.Now()) || !got.Updated.Equal(got.Created) || got.Created.Location() != time.UTC {
@@ -142,7 +144,7 @@ func TestShopRoundTrip(t *testing.T) {
 			t.Fatalf("replacing PutShop = %v, %v; want not created", created, err)
 		}
 		again, err := s.Shop(ctx, in.ID)
-		if err != nil || again.Name != "B2" || string(again.Locations) != "[]" || !again.Created.Equal(got.Created) || again.Updated.Before(got.Updated) {
+		if err != nil || again.Name != "B2" || again.Locations == nil || len(again.Locations) != 0 || !again.Created.Equal(got.Created) || again.Updated.Before(got.Updated) {
 			t.Errorf("after replacing: %+v, %v", again, err)
 		}
 
@@ -167,8 +169,8 @@ func TestShopRoundTrip(t *testing.T) {
 			"DeleteShop": s.DeleteShop(ctx, "a"),
 			"Settings":   second(s.Settings(ctx, "a")),
 			"History":    second(s.SettingsHistory(ctx, "a", 0, 10)),
-			"PutSettings": second(s.PutSettings(ctx, "a", store.PutSettings{Doc: json.RawMessage(`{}`),
-				Check: func(store.Shop) error { t.Error("Check ran for a missing shop"); return nil }})),
+			"PutSettings": second(s.PutSettings(ctx, "a", shop.SettingsWrite{Doc: json.RawMessage(`{}`),
+				Check: func(shop.Shop) error { t.Error("Check ran for a missing shop"); return nil }})),
 		} {
 			if !errors.Is(err, store.ErrNotFound) || !strings.Contains(err.Error(), `"a"`) {
 				t.Errorf("%s of a deleted shop: %v, want ErrNotFound naming it", name, err)
@@ -183,8 +185,8 @@ func TestPutShopCheck(t *testing.T) {
 	forEachDB(t, func(t *testing.T, s *store.Store) {
 		ctx := t.Context()
 		abort := errors.New("would break the settings")
-		var seen store.Settings
-		created, err := s.PutShop(ctx, store.Shop{ID: "new", Name: "N"}, func(cur store.Settings) error { seen = cur; return abort })
+		var seen shop.StoredSettings
+		created, err := s.PutShop(ctx, shop.Shop{ID: "new", Name: "N"}, func(cur shop.StoredSettings) error { seen = cur; return abort })
 		if err != abort || created {
 			t.Fatalf("PutShop = %v, %v; want the check's error as is", created, err)
 		}
@@ -196,18 +198,18 @@ func TestPutShopCheck(t *testing.T) {
 		}
 
 		old := mustPutShop(t, s, "old")
-		want, err := s.PutSettings(ctx, "old", store.PutSettings{Doc: json.RawMessage(`{"v":1}`), Token: "tok_a"})
+		want, err := s.PutSettings(ctx, "old", shop.SettingsWrite{Doc: json.RawMessage(`{"v":1}`), Token: "tok_a"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = s.PutShop(ctx, store.Shop{ID: "old", Name: "changed"}, func(cur store.Settings) error { seen = cur; return abort })
+		_, err = s.PutShop(ctx, shop.Shop{ID: "old", Name: "changed"}, func(cur shop.StoredSettings) error { seen = cur; return abort })
 		if err != abort {
 			t.Fatalf("PutShop = %v, want the check's error as is", err)
 		}
 		if seen.Version != 1 || string(seen.Doc) != `{"v":1}` || seen.Token != "tok_a" || !seen.Created.Equal(want.Created) {
 			t.Errorf("check saw %+v, want %+v", seen, want)
 		}
-		if got, err := s.Shop(ctx, "old"); err != nil || got.Name != old.Name || string(got.Locations) != string(old.Locations) {
+		if got, err := s.Shop(ctx, "old"); err != nil || got.Name != old.Name || !reflect.DeepEqual(got.Locations, old.Locations) {
 			t.Errorf("after an aborted PutShop: %+v, %v; want unchanged", got, err)
 		}
 	})
@@ -222,7 +224,7 @@ func TestPutShopRace(t *testing.T) {
 		// transactions have looked the shop up before either inserts it.
 		var arrived atomic.Int32
 		two := make(chan struct{})
-		pause := func(store.Settings) error {
+		pause := func(shop.StoredSettings) error {
 			if arrived.Add(1) == 2 {
 				close(two)
 			}
@@ -237,7 +239,7 @@ func TestPutShopRace(t *testing.T) {
 		errs := make([]error, n)
 		for i := range n {
 			wg.Go(func() {
-				results[i], errs[i] = s.PutShop(t.Context(), store.Shop{ID: "race", Name: fmt.Sprint(i)}, pause)
+				results[i], errs[i] = s.PutShop(t.Context(), shop.Shop{ID: "race", Name: fmt.Sprint(i)}, pause)
 			})
 		}
 		wg.Wait()
@@ -265,11 +267,11 @@ func TestDeleteShopCascades(t *testing.T) {
 		for _, id := range []string{"gone", "kept"} {
 			mustPutShop(t, s, id)
 			for range 3 {
-				if _, err := s.PutSettings(ctx, id, store.PutSettings{Doc: json.RawMessage(`{}`), Refs: []store.PluginRef{{"p", "1.0.0"}}}); err != nil {
+				if _, err := s.PutSettings(ctx, id, shop.SettingsWrite{Doc: json.RawMessage(`{}`), Refs: []shop.PluginRef{{Name: "p", Version: "1.0.0"}}}); err != nil {
 					t.Fatal(err)
 				}
 			}
-			if err := s.ReplaceCredentials(ctx, id, map[string][]store.Credential{"shopify": {{Name: "access_token", Sealed: []byte{1}}}}); err != nil {
+			if err := s.ReplaceCredentials(ctx, id, map[string][]shop.SealedCredential{"shopify": {{Name: "access_token", Sealed: []byte{1}}}}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -306,9 +308,9 @@ func TestDeleteShopCascades(t *testing.T) {
 func TestPluginUsers(t *testing.T) {
 	forEachDB(t, func(t *testing.T, s *store.Store) {
 		ctx := t.Context()
-		put := func(shop string, refs ...store.PluginRef) {
+		put := func(id string, refs ...shop.PluginRef) {
 			t.Helper()
-			if _, err := s.PutSettings(ctx, shop, store.PutSettings{Doc: json.RawMessage(`{}`), Refs: refs}); err != nil {
+			if _, err := s.PutSettings(ctx, id, shop.SettingsWrite{Doc: json.RawMessage(`{}`), Refs: refs}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -323,13 +325,13 @@ func TestPluginUsers(t *testing.T) {
 		for _, id := range []string{"c", "a", "b"} {
 			mustPutShop(t, s, id)
 		}
-		put("a", store.PluginRef{"p", "1.0.0"}, store.PluginRef{"q", "1.0.0"}, store.PluginRef{"p", "1.0.0"}) // a duplicate is harmless
-		put("b", store.PluginRef{"p", "1.0.0"})
-		put("c", store.PluginRef{"p", "2.0.0"})
+		put("a", shop.PluginRef{Name: "p", Version: "1.0.0"}, shop.PluginRef{Name: "q", Version: "1.0.0"}, shop.PluginRef{Name: "p", Version: "1.0.0"}) // a duplicate is harmless
+		put("b", shop.PluginRef{Name: "p", Version: "1.0.0"})
+		put("c", shop.PluginRef{Name: "p", Version: "2.0.0"})
 		if u := users("p", "1.0.0"); !slices.Equal(u, []string{"a", "b"}) {
 			t.Errorf("users of p@1.0.0 = %v, want [a b]", u)
 		}
-		put("a", store.PluginRef{"p", "2.0.0"}) // replaces a's references
+		put("a", shop.PluginRef{Name: "p", Version: "2.0.0"}) // replaces a's references
 		if u := users("p", "1.0.0"); !slices.Equal(u, []string{"b"}) {
 			t.Errorf("users of p@1.0.0 = %v, want [b]", u)
 		}
@@ -350,14 +352,14 @@ func TestTokens(t *testing.T) {
 	forEachDB(t, func(t *testing.T, s *store.Store) {
 		ctx := t.Context()
 		t0 := time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC)
-		a := store.Token{ID: "tok_a", Name: "admin", Scopes: []string{"admin"}, Hash: [32]byte{1}, Created: t0.Add(time.Second)}
-		b := store.Token{ID: "tok_b", Name: "shop", Scopes: []string{"shop:x", "partner:y"}, Hash: [32]byte{2}, Created: t0}
-		for _, tok := range []store.Token{a, b} {
+		a := shop.Token{ID: "tok_a", Name: "admin", Scopes: []string{"admin"}, Hash: [32]byte{1}, Created: t0.Add(time.Second)}
+		b := shop.Token{ID: "tok_b", Name: "shop", Scopes: []string{"shop:x", "partner:y"}, Hash: [32]byte{2}, Created: t0}
+		for _, tok := range []shop.Token{a, b} {
 			if err := s.CreateToken(ctx, tok); err != nil {
 				t.Fatal(err)
 			}
 		}
-		for name, dup := range map[string]store.Token{
+		for name, dup := range map[string]shop.Token{
 			"same id":   {ID: "tok_a", Hash: [32]byte{3}},
 			"same hash": {ID: "tok_c", Hash: [32]byte{2}},
 		} {
@@ -386,7 +388,7 @@ func TestTokens(t *testing.T) {
 			t.Errorf("deleted token: %v, want ErrNotFound", err)
 		}
 		before := time.Now().Add(-time.Millisecond)
-		if err := s.CreateToken(ctx, store.Token{ID: "tok_d", Hash: [32]byte{4}}); err != nil {
+		if err := s.CreateToken(ctx, shop.Token{ID: "tok_d", Hash: [32]byte{4}}); err != nil {
 			t.Fatal(err)
 		}
 		if d, err := s.TokenByHash(ctx, [32]byte{4}); err != nil || d.Created.Before(before) || d.Scopes != nil {
@@ -395,7 +397,7 @@ func TestTokens(t *testing.T) {
 	})
 }
 
-func equalToken(a, b store.Token) bool {
+func equalToken(a, b shop.Token) bool {
 	return a.ID == b.ID && a.Name == b.Name && slices.Equal(a.Scopes, b.Scopes) && a.Hash == b.Hash && a.Created.Equal(b.Created)
 }
 
@@ -414,12 +416,12 @@ func TestCredentials(t *testing.T) {
 			}
 			return out
 		}
-		shopify := []store.Credential{{Name: "webhook_secret", Sealed: []byte{2}}, {Group: "shopify", Name: "access_token", Sealed: []byte{1, 0}}}
-		tiktok := []store.Credential{{Name: "app_key", Sealed: []byte{3}}, {Name: "app_secret", Sealed: []byte{4}}}
-		if err := s.ReplaceCredentials(ctx, "x", map[string][]store.Credential{"shopify": shopify}); err != nil {
+		shopify := []shop.SealedCredential{{Name: "webhook_secret", Sealed: []byte{2}}, {Group: "shopify", Name: "access_token", Sealed: []byte{1, 0}}}
+		tiktok := []shop.SealedCredential{{Name: "app_key", Sealed: []byte{3}}, {Name: "app_secret", Sealed: []byte{4}}}
+		if err := s.ReplaceCredentials(ctx, "x", map[string][]shop.SealedCredential{"shopify": shopify}); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.ReplaceCredentials(ctx, "x", map[string][]store.Credential{"tiktok": tiktok}); err != nil {
+		if err := s.ReplaceCredentials(ctx, "x", map[string][]shop.SealedCredential{"tiktok": tiktok}); err != nil {
 			t.Fatal(err)
 		}
 		want := []string{"shopify/access_token=0100", "shopify/webhook_secret=02", "tiktok/app_key=03", "tiktok/app_secret=04"}
@@ -427,7 +429,7 @@ func TestCredentials(t *testing.T) {
 			t.Errorf("Credentials = %v, want %v", got, want)
 		}
 		before := time.Now().Add(-time.Millisecond)
-		if err := s.ReplaceCredentials(ctx, "x", map[string][]store.Credential{"shopify": {{Name: "access_token", Sealed: []byte{5}}}}); err != nil {
+		if err := s.ReplaceCredentials(ctx, "x", map[string][]shop.SealedCredential{"shopify": {{Name: "access_token", Sealed: []byte{5}}}}); err != nil {
 			t.Fatal(err)
 		}
 		want = []string{"shopify/access_token=05", "tiktok/app_key=03", "tiktok/app_secret=04"}
@@ -437,7 +439,7 @@ func TestCredentials(t *testing.T) {
 		if creds, _ := s.Credentials(ctx, "x"); creds[0].Updated.Before(before) {
 			t.Errorf("replaced credential updated %v, want now", creds[0].Updated)
 		}
-		if err := s.ReplaceCredentials(ctx, "x", map[string][]store.Credential{"tiktok": {{Group: "shopify", Name: "n"}}}); err == nil {
+		if err := s.ReplaceCredentials(ctx, "x", map[string][]shop.SealedCredential{"tiktok": {{Group: "shopify", Name: "n"}}}); err == nil {
 			t.Error("a credential of another group was accepted")
 		}
 		if err := s.DeleteCredentials(ctx, "x"); err != nil {
@@ -447,14 +449,14 @@ func TestCredentials(t *testing.T) {
 			t.Fatalf("after DeleteCredentials: %v", got)
 		}
 		// Two groups in one call: both replaced, in one transaction.
-		if err := s.ReplaceCredentials(ctx, "x", map[string][]store.Credential{"shopify": shopify, "tiktok": tiktok}); err != nil {
+		if err := s.ReplaceCredentials(ctx, "x", map[string][]shop.SealedCredential{"shopify": shopify, "tiktok": tiktok}); err != nil {
 			t.Fatal(err)
 		}
 		if got, want := names(), []string{"shopify/access_token=0100", "shopify/webhook_secret=02", "tiktok/app_key=03", "tiktok/app_secret=04"}; !slices.Equal(got, want) {
 			t.Errorf("both groups at once: %v, want %v", got, want)
 		}
 		// A refused group leaves the other untouched.
-		if err := s.ReplaceCredentials(ctx, "x", map[string][]store.Credential{"shopify": nil, "tiktok": {{Group: "shopify", Name: "n"}}}); err == nil {
+		if err := s.ReplaceCredentials(ctx, "x", map[string][]shop.SealedCredential{"shopify": nil, "tiktok": {{Group: "shopify", Name: "n"}}}); err == nil {
 			t.Error("a credential of another group was accepted")
 		}
 		if err := s.DeleteCredentials(ctx, "x"); err != nil {
@@ -467,7 +469,7 @@ func TestCredentials(t *testing.T) {
 			t.Errorf("DeleteCredentials without any: %v", err)
 		}
 		for name, err := range map[string]error{
-			"ReplaceCredentials": s.ReplaceCredentials(ctx, "nope", map[string][]store.Credential{"shopify": shopify}),
+			"ReplaceCredentials": s.ReplaceCredentials(ctx, "nope", map[string][]shop.SealedCredential{"shopify": shopify}),
 			"Credentials":        second(s.Credentials(ctx, "nope")),
 			"DeleteCredentials":  s.DeleteCredentials(ctx, "nope"),
 		} {
@@ -577,7 +579,7 @@ func TestReplicasMigrate(t *testing.T) {
 func TestSQLiteFilesPrivate(t *testing.T) {
 	dir := t.TempDir()
 	s := storetest.SQLite(t, dir)
-	if err := s.CreateToken(t.Context(), store.Token{ID: "tok_000000000001", Scopes: []string{"admin"}}); err != nil {
+	if err := s.CreateToken(t.Context(), shop.Token{ID: "tok_000000000001", Scopes: []string{"admin"}}); err != nil {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"syncrules.db", "syncrules.db-wal"} {

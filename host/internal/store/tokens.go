@@ -6,19 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
+
+	"github.com/syncrules/syncrules/host/internal/shop"
 )
 
-// Token is a stored API token: its SHA-256 hash, never the token.
-type Token struct {
-	ID, Name string
-	Scopes   []string
-	Hash     [32]byte
-	Created  time.Time // set by CreateToken when zero
-}
-
 // CreateToken stores a token; ErrExists if its id or hash is taken.
-func (s *Store) CreateToken(ctx context.Context, t Token) error {
+func (s *Store) CreateToken(ctx context.Context, t shop.Token) error {
 	if err := checkText(append([]string{t.ID, t.Name}, t.Scopes...)...); err != nil {
 		return fmt.Errorf("create token: %w", err)
 	}
@@ -42,39 +35,39 @@ func (s *Store) CreateToken(ctx context.Context, t Token) error {
 
 const tokenColumns = `id, name, scopes, hash, created`
 
-func scanToken(row interface{ Scan(...any) error }) (Token, error) {
-	var t Token
+func scanToken(row interface{ Scan(...any) error }) (shop.Token, error) {
+	var t shop.Token
 	var scopes string
 	var hash []byte
 	var created int64
 	if err := row.Scan(&t.ID, &t.Name, &scopes, &hash, &created); err != nil {
-		return Token{}, err
+		return shop.Token{}, err
 	}
 	if err := json.Unmarshal([]byte(scopes), &t.Scopes); err != nil {
-		return Token{}, fmt.Errorf("scopes of token %s: %w", t.ID, err)
+		return shop.Token{}, fmt.Errorf("scopes of token %s: %w", t.ID, err)
 	}
 	if copy(t.Hash[:], hash) != len(t.Hash) {
-		return Token{}, fmt.Errorf("token %s: stored hash has %d bytes, not 32", t.ID, len(hash))
+		return shop.Token{}, fmt.Errorf("token %s: stored hash has %d bytes, not 32", t.ID, len(hash))
 	}
 	t.Created = fromMicros(created)
 	return t, nil
 }
 
 // TokenByHash returns the token with this hash, or ErrNotFound.
-func (s *Store) TokenByHash(ctx context.Context, hash [32]byte) (Token, error) {
+func (s *Store) TokenByHash(ctx context.Context, hash [32]byte) (shop.Token, error) {
 	t, err := scanToken(s.db.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE hash = $1`, hash[:]))
 	if errors.Is(err, sql.ErrNoRows) {
-		return Token{}, fmt.Errorf("token: %w", ErrNotFound)
+		return shop.Token{}, fmt.Errorf("token: %w", ErrNotFound)
 	}
 	if err != nil {
-		return Token{}, fmt.Errorf("read token: %w", err)
+		return shop.Token{}, fmt.Errorf("read token: %w", err)
 	}
 	return t, nil
 }
 
 // Tokens returns every token, oldest first.
-func (s *Store) Tokens(ctx context.Context) ([]Token, error) {
-	tokens, err := collect(ctx, s.db, func(r *sql.Rows) (Token, error) { return scanToken(r) },
+func (s *Store) Tokens(ctx context.Context) ([]shop.Token, error) {
+	tokens, err := collect(ctx, s.db, func(r *sql.Rows) (shop.Token, error) { return scanToken(r) },
 		`SELECT `+tokenColumns+` FROM tokens ORDER BY created, id`)
 	if err != nil {
 		return nil, fmt.Errorf("list tokens: %w", err)

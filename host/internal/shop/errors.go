@@ -1,0 +1,78 @@
+package shop
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/syncrules/syncrules/host/internal/compute"
+)
+
+// Code classifies an error of this package for the caller: package problem
+// maps each code to one HTTP status, and the command line to an exit code.
+type Code string
+
+// The codes of Error.
+const (
+	Invalid      Code = "invalid"      // the input breaks a rule; Fields say where
+	NotFound     Code = "not_found"    // no such thing, or one the caller may not know of
+	Conflict     Code = "conflict"     // the change clashes with what is stored
+	Forbidden    Code = "forbidden"    // the principal may not do this
+	Unauthorized Code = "unauthorized" // no principal: the token is missing, unknown or revoked
+	Precondition Code = "precondition" // an If-Match that no longer holds
+	TooLarge     Code = "too_large"    // over a configured limit
+	Unavailable  Code = "unavailable"  // retry later: busy, or shutting down
+)
+
+// Error is an error the caller can act on: Message says what is wrong and
+// what to do, in words meant for the person who sent the request. Err is
+// the cause, for logs only.
+type Error struct {
+	Code    Code
+	Message string
+	Fields  []compute.FieldError
+	Err     error
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return e.Message + ": " + e.Err.Error()
+	}
+	return e.Message
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf returns an Error with a formatted message.
+func Errorf(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// invalid is an Invalid error with the fields to fix.
+func invalid(fields ...compute.FieldError) error {
+	return &compute.InputError{Kind: compute.Invalid, Errors: fields}
+}
+
+// CodeOf returns the Code of the Error in err's chain, or "" if none.
+func CodeOf(err error) Code {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
+}
+
+// Errors the store wraps, which callers test with errors.Is. The service
+// turns them into Errors that say what to do.
+var (
+	ErrNotFound        = errors.New("not found")
+	ErrVersionMismatch = errors.New("version mismatch")
+	ErrExists          = errors.New("already exists")
+	// ErrBusy is a write given up after others changed its subject under
+	// it again and again; retrying later succeeds.
+	ErrBusy = errors.New("busy")
+	// ErrInvalidText is text no engine stores the same way: invalid
+	// UTF-8, or a NUL, which SQLite keeps and PostgreSQL refuses.
+	ErrInvalidText = errors.New("invalid text")
+	// ErrInUse is a plugin version that shop settings reference.
+	ErrInUse = errors.New("in use")
+)

@@ -1,0 +1,139 @@
+// Package shop is the application layer: every operation on shops, their
+// settings, credentials and computations, on API tokens and on the plugins
+// partners own, written once. The HTTP API, and every adapter after it
+// (webhooks, background jobs, the web page), decodes its input, calls one
+// of these operations and encodes the result; none touches the store.
+//
+// Each operation takes the principal it acts for and decides first whether
+// it may: an admin may do everything, a shop token its own shop, a partner
+// its own plugins. Errors a caller can act on are *Error, whose Code package
+// problem maps to an HTTP status, or *compute.InputError with the fields to
+// fix; anything else is internal, logged and never shown.
+//
+//	svc := shop.New(shop.Options{Store: db, Compute: computeService, Sealer: sealer})
+//	sh, created, err := svc.PutShop(ctx, principal, "acme.myshopify.com", shop.ShopInput{...})
+package shop
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/syncrules/syncrules/host/internal/auth"
+	"github.com/syncrules/syncrules/host/internal/compute"
+	"github.com/syncrules/syncrules/host/internal/registry"
+	"github.com/syncrules/syncrules/host/internal/secret"
+)
+
+// Options configure a Service.
+type Options struct {
+	Store Store
+	// Compute validates settings and computes quantities.
+	Compute *compute.Service
+	// Sealer encrypts shop credentials.
+	Sealer *secret.Sealer
+	// Plugins is the plugin registry; nil refuses plugin operations.
+	Plugins *registry.Registry
+	// ComputeTimeout bounds a compute's wait for a rule instance. Zero
+	// means 30 s.
+	ComputeTimeout time.Duration
+	// AdminToken, when not empty, is a token with the admin scope that
+	// has no row in the store (SYNCRULES_ADMIN_TOKEN).
+	AdminToken string
+	Logger     *slog.Logger
+}
+
+// Service is the application layer. It is safe for concurrent use.
+type Service struct {
+	store   Store
+	compute *compute.Service
+	sealer  *secret.Sealer
+	plugins *registry.Registry
+	timeout time.Duration
+	admin   string
+	log     *slog.Logger
+	// refs orders settings writes, which may name a plugin version, and
+	// plugin deletes, which refuse a version settings name: without it a
+	// delete could pass its check while a write that names the version is
+	// being validated.
+	refs sync.RWMutex
+}
+
+// New returns a Service.
+func New(opt Options) *Service {
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	if opt.ComputeTimeout <= 0 {
+		opt.ComputeTimeout = 30 * time.Second
+	}
+	return &Service{store: opt.Store, compute: opt.Compute, sealer: opt.Sealer, plugins: opt.Plugins,
+		timeout: opt.ComputeTimeout, admin: opt.AdminToken, log: opt.Logger}
+}
+
+// Operator is the principal of the command line run by whoever runs the
+// server: it may do everything.
+var Operator = auth.Principal{TokenID: "cli", Scopes: []auth.Scope{{Kind: auth.KindAdmin}}}
+
+// Ping checks that the store answers.
+func (s *Service) Ping(ctx context.Context) error { return s.store.Ping(ctx) }
+
+// ComputeTimeout is how long a compute waits for a rule instance.
+func (s *Service) ComputeTimeout() time.Duration { return s.timeout }
+
+// Limits are the compute service's limits, defaults filled in.
+func (s *Service) Limits() compute.Limits { return s.compute.Limits() }
+
+// CheckAdmin lets only admins through.
+func CheckAdmin(p auth.Principal) error {
+	if !p.Admin() {
+		return Errorf(Forbidden, "This needs a token with the admin scope.")
+	}
+	return nil
+}
+
+// CheckShop lets admins and the shop's own tokens through. A token of
+// another shop gets the error a missing shop gets, so that a shop cannot
+// learn which other shops exist.
+func CheckShop(p auth.Principal, id string) error {
+	switch p.ShopAccess(id) {
+	case auth.Allowed:
+		return nil
+	case auth.Hidden:
+		return shopNotFound(id)
+	default:
+		return Errorf(Forbidden, "This needs a token with the admin or shop:%s scope.", id)
+	}
+}
+
+// shopNotFound is what a missing shop, and another shop's, answers.
+func shopNotFound(id string) error { return Errorf(NotFound, "No shop %q.", id) }
+
+// storeError turns the store's not-found for a shop into shopNotFound and
+// its busy into an Error that says to retry; other errors are internal.
+func storeError(id string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrNotFound):
+		return shopNotFound(id)
+	case errors.Is(err, ErrBusy):
+		return &Error{Code: Unavailable, Message: "Others kept changing the shop while this change was checked. Retry.", Err: err}
+	}
+	return err
+}
+
+// Compute computes an inline request: locations, warehouses, settings and
+// items all in req. Any principal may.
+func (s *Service) Compute(ctx context.Context, p auth.Principal, req *compute.Request, opt compute.Options) (*compute.Response, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	return s.compute.Compute(ctx, req, opt)
+}
+
+// logChange logs a change made by p.
+func (s *Service) logChange(msg string, p auth.Principal, args ...any) {
+	s.log.Info(msg, append(args, "token", p.TokenID)...)
+}

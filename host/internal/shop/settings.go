@@ -1,0 +1,205 @@
+package shop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	jsonv2 "github.com/go-json-experiment/json"
+
+	"github.com/syncrules/syncrules/host/internal/auth"
+	"github.com/syncrules/syncrules/host/internal/compute"
+)
+
+// SettingsVersion is one version of a shop's settings.
+type SettingsVersion struct {
+	// Version counts the shop's settings writes; 0 means none yet, and
+	// Settings are then the defaults.
+	Version  int64
+	Settings *compute.Settings
+	Created  time.Time // zero when Version is 0
+	Token    string    // id of the token that wrote it
+}
+
+// EncodeSettings is how settings are stored: the JSON object a request
+// sends, with every number as it was written.
+func EncodeSettings(st *compute.Settings) ([]byte, error) {
+	b, err := jsonv2.Marshal(st)
+	if err != nil {
+		return nil, fmt.Errorf("encoding settings: %w", err)
+	}
+	return b, nil
+}
+
+// DecodeSettings reads stored settings; none stored are the defaults.
+func DecodeSettings(doc []byte) (*compute.Settings, error) {
+	st := new(compute.Settings)
+	if len(doc) == 0 {
+		return st, nil
+	}
+	if err := compute.Decode(doc, st, "settings"); err != nil {
+		return nil, fmt.Errorf("stored settings: %w", err)
+	}
+	return st, nil
+}
+
+func versionOf(st StoredSettings) (SettingsVersion, error) {
+	settings, err := DecodeSettings(st.Doc)
+	if err != nil {
+		return SettingsVersion{}, fmt.Errorf("shop %q settings version %d: %w", st.Shop, st.Version, err)
+	}
+	return SettingsVersion{Version: st.Version, Settings: settings, Created: st.Created, Token: st.Token}, nil
+}
+
+// checkSettings validates settings against the shop's locations,
+// warehouses and installed plugins as a compute request would; field
+// errors point into the settings document.
+func (s *Service) checkSettings(ctx context.Context, sh Shop, st *compute.Settings) error {
+	req := computeRequest(sh)
+	req.Settings, req.Items = st, []compute.Item{}
+	_, err := s.compute.Compute(ctx, req, compute.Options{})
+	bad, rest := splitSettings(err)
+	if bad != nil {
+		return bad
+	}
+	return rest
+}
+
+// splitSettings parts the field errors of an InputError: those under
+// /settings, moved to the root to point into a settings document, and the
+// rest (nil if none). An error that is not an InputError is the rest.
+func splitSettings(err error) (settings *compute.InputError, rest error) {
+	var in *compute.InputError
+	if !errors.As(err, &in) {
+		return nil, err
+	}
+	var st, other []compute.FieldError
+	for _, fe := range in.Errors {
+		if fe.Field == "/settings" || strings.HasPrefix(fe.Field, "/settings/") {
+			fe.Field = strings.TrimPrefix(fe.Field, "/settings")
+			st = append(st, fe)
+		} else {
+			other = append(other, fe)
+		}
+	}
+	if len(st) > 0 {
+		settings = &compute.InputError{Kind: in.Kind, Errors: st}
+	}
+	if len(other) > 0 {
+		rest = &compute.InputError{Kind: in.Kind, Errors: other}
+	}
+	return settings, rest
+}
+
+// storedBroken turns input errors about the stored settings, which the
+// caller did not send, into a Conflict that says so. They happen when
+// something the settings name has gone, such as a plugin version removed
+// from the config.
+func storedBroken(err error) error {
+	if st, _ := splitSettings(err); st != nil && st.Kind == compute.Invalid {
+		return &Error{Code: Conflict, Fields: st.Errors, Err: err,
+			Message: "The shop's stored settings do not validate against the shop (or name a plugin version that has gone); change them with PUT .../settings."}
+	}
+	return err
+}
+
+// Settings returns a shop's current settings.
+func (s *Service) Settings(ctx context.Context, p auth.Principal, id string) (SettingsVersion, error) {
+	if err := CheckShop(p, id); err != nil {
+		return SettingsVersion{}, err
+	}
+	st, err := s.store.Settings(ctx, id)
+	if err != nil {
+		return SettingsVersion{}, storeError(id, err)
+	}
+	return versionOf(st)
+}
+
+// PutSettings makes st the shop's settings, as a new version, after
+// checking them against the shop as a compute request would. With ifMatch
+// the write happens only if the current version is still *ifMatch (0: none
+// yet); else it is a Precondition error.
+func (s *Service) PutSettings(ctx context.Context, p auth.Principal, id string, st *compute.Settings, ifMatch *int64) (SettingsVersion, error) {
+	if err := CheckShop(p, id); err != nil {
+		return SettingsVersion{}, err
+	}
+	doc, err := EncodeSettings(st)
+	if err != nil {
+		return SettingsVersion{}, err
+	}
+	w := SettingsWrite{Doc: doc, Token: p.TokenID, Refs: make([]PluginRef, len(st.Rules)),
+		Check: func(sh Shop) error { return s.checkSettings(ctx, sh, st) }}
+	for i, r := range st.Rules {
+		w.Refs[i] = PluginRef{Name: r.Plugin, Version: r.Version}
+	}
+	if ifMatch != nil {
+		w.IfMatch, w.IfVersion = true, *ifMatch
+	}
+	s.refs.RLock()
+	defer s.refs.RUnlock()
+	saved, err := s.store.PutSettings(ctx, id, w)
+	if errors.Is(err, ErrVersionMismatch) {
+		return SettingsVersion{}, &Error{Code: Precondition, Err: err,
+			Message: fmt.Sprintf("The settings changed since version %d: GET them again, and send their new ETag in If-Match.", w.IfVersion)}
+	}
+	if err != nil {
+		return SettingsVersion{}, storeError(id, err)
+	}
+	s.logChange("settings changed", p, "shop", id, "version", saved.Version)
+	return versionOf(saved)
+}
+
+// SettingsHistory returns a shop's settings versions newest first: at
+// most limit, older than before if before > 0.
+func (s *Service) SettingsHistory(ctx context.Context, p auth.Principal, id string, before int64, limit int) ([]SettingsVersion, error) {
+	if err := CheckShop(p, id); err != nil {
+		return nil, err
+	}
+	list, err := s.store.SettingsHistory(ctx, id, before, limit)
+	if err != nil {
+		return nil, storeError(id, err)
+	}
+	out := make([]SettingsVersion, len(list))
+	for i, st := range list {
+		if out[i], err = versionOf(st); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// state reads the shop and its current settings as of one instant.
+func (s *Service) state(ctx context.Context, id string) (Shop, *compute.Settings, error) {
+	sh, st, err := s.store.ShopSettings(ctx, id)
+	if err != nil {
+		return Shop{}, nil, storeError(id, err)
+	}
+	settings, err := DecodeSettings(st.Doc)
+	if err != nil {
+		return Shop{}, nil, err
+	}
+	return sh, settings, nil
+}
+
+// ComputeItems computes items with the shop's locations, warehouses and
+// current settings.
+func (s *Service) ComputeItems(ctx context.Context, p auth.Principal, id string, items []compute.Item, opt compute.Options) (*compute.Response, error) {
+	if err := CheckShop(p, id); err != nil {
+		return nil, err
+	}
+	sh, settings, err := s.state(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	req := computeRequest(sh)
+	req.Settings, req.Items = settings, items
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	resp, err := s.compute.Compute(ctx, req, opt)
+	if err != nil {
+		return nil, storedBroken(err)
+	}
+	return resp, nil
+}
