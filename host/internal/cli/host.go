@@ -17,28 +17,6 @@ import (
 	"github.com/syncrules/syncrules/host/internal/store"
 )
 
-// shopsUsing lists the shops whose settings name a plugin version, so that
-// the registry does not delete it from under them. When the store cannot
-// say, the version counts as in use.
-func shopsUsing(db *store.Store, log *slog.Logger) func(name, version string) []string {
-	if db == nil {
-		return nil // no shops: a command that computes one request file
-	}
-	return func(name, version string) []string {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		shops, err := db.PluginUsers(ctx, name, version)
-		if err != nil {
-			log.Error("cannot tell which shops use a plugin version", "plugin", name, "version", version, "err", err)
-			return []string{"shops the store cannot list right now (" + err.Error() + ")"}
-		}
-		for i, s := range shops {
-			shops[i] = "shop " + s
-		}
-		return shops
-	}
-}
-
 // host is the assembled service: the default rule in a trusted engine,
 // plugins in a sandboxed one, the registry and the compute service.
 type host struct {
@@ -96,13 +74,15 @@ func openHost(ctx context.Context, cfg config.Config, configDir string, db *stor
 		return nil, err
 	}
 	start = time.Now()
-	h.registry, err = registry.Open(ctx, h.sandbox, registry.Options{
-		Dir:            filepath.Join(cfg.Server.DataDir, "plugins"),
+	ropt := registry.Options{
 		MaxModuleBytes: sb.MaxModuleMiB << 20,
 		Forget:         h.metrics.Forget,
 		Logger:         log,
-		InUse:          shopsUsing(db, log),
-	})
+	}
+	if db != nil {
+		ropt.Store, ropt.LegacyDir = db, filepath.Join(cfg.Server.DataDir, "plugins")
+	}
+	h.registry, err = registry.Open(ctx, h.sandbox, ropt)
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +99,12 @@ func openHost(ctx context.Context, cfg config.Config, configDir string, db *stor
 			return nil, fmt.Errorf("plugins[%d] %s %s: %w%s", i, p.Name, p.Version, err, hint)
 		}
 	}
-	log.Info("plugins loaded", "versions", len(h.registry.List()), "took", durationSince(start))
+	if err := h.registry.LoadAll(ctx); err != nil {
+		return nil, err
+	}
+	if list, err := h.registry.List(ctx); err == nil {
+		log.Info("plugins loaded", "versions", len(list), "took", durationSince(start))
+	}
 
 	h.svc, err = compute.NewService(h.defaultRule, limitsOf(cfg), cfg.Rules.MaxQuantity)
 	if err != nil {

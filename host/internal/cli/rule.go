@@ -183,11 +183,11 @@ type localPlugins struct {
 	local         compute.Plugin
 }
 
-func (p localPlugins) Acquire(name, version string) (compute.Plugin, func(), error) {
+func (p localPlugins) Acquire(ctx context.Context, name, version string) (compute.Plugin, func(), error) {
 	if name == p.name && version == p.version {
 		return p.local, func() {}, nil
 	}
-	return p.Plugins.Acquire(name, version)
+	return p.Plugins.Acquire(ctx, name, version)
 }
 
 // recorder measures a module's calls against its limits.

@@ -13,6 +13,7 @@ import (
 	"github.com/syncrules/syncrules/host/internal/auth"
 	"github.com/syncrules/syncrules/host/internal/config"
 	"github.com/syncrules/syncrules/host/internal/httpapi"
+	"github.com/syncrules/syncrules/host/internal/registry"
 	"github.com/syncrules/syncrules/host/internal/secret"
 	"github.com/syncrules/syncrules/host/internal/shop"
 	"github.com/syncrules/syncrules/host/internal/store"
@@ -84,6 +85,7 @@ func serve(ctx context.Context, e *env, args []string) error {
 		Compute:        h.svc,
 		Sealer:         sealer,
 		Plugins:        h.registry,
+		PluginQuota:    registry.Quota{Versions: cfg.Sandbox.PartnerVersions, Bytes: int64(cfg.Sandbox.PartnerMiB) << 20},
 		ComputeTimeout: cfg.Server.ComputeTimeout.Duration,
 		AdminToken:     adminToken,
 		Logger:         log,

@@ -40,7 +40,7 @@ const (
 type Plugins interface {
 	// Acquire returns a plugin version's module, and a release to call
 	// once the request is done with it. Its error says what is installed.
-	Acquire(name, version string) (Plugin, func(), error)
+	Acquire(ctx context.Context, name, version string) (Plugin, func(), error)
 }
 
 // Errors Acquire wraps for a plugin, or a version of it, not installed.
@@ -68,7 +68,7 @@ type stage struct {
 
 // planRules checks settings.rules and acquires their modules; the caller
 // releases them.
-func (s *Service) planRules(rules []Rule, probs *problems) ([]stage, error) {
+func (s *Service) planRules(ctx context.Context, rules []Rule, probs *problems) ([]stage, error) {
 	if len(rules) == 0 {
 		return nil, nil
 	}
@@ -109,9 +109,9 @@ func (s *Service) planRules(rules []Rule, probs *problems) ([]stage, error) {
 				st.params = v
 			}
 		}
-		mod, release, err := s.plugins.Acquire(r.Plugin, r.Version)
-		if errors.Is(err, engine.ErrClosed) {
-			return stages, err // shutting down: not the caller's mistake
+		mod, release, err := s.plugins.Acquire(ctx, r.Plugin, r.Version)
+		if errors.Is(err, engine.ErrClosed) || (err != nil && ctx.Err() != nil) {
+			return stages, err // shutting down, or out of time: not the caller's mistake
 		}
 		if err != nil {
 			at := "/plugin"

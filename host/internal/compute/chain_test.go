@@ -36,7 +36,7 @@ func TestMain(m *testing.M) {
 // pluginSet lends loaded modules by "name@version".
 type pluginSet map[string]*engine.Module
 
-func (ps pluginSet) Acquire(name, version string) (Plugin, func(), error) {
+func (ps pluginSet) Acquire(_ context.Context, name, version string) (Plugin, func(), error) {
 	m, ok := ps[name+"@"+version]
 	if !ok {
 		return nil, nil, fmt.Errorf("%w: %s@%s", ErrUnknownPlugin, name, version)

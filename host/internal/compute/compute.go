@@ -10,7 +10,10 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/go-json-experiment/json/jsontext"
 
@@ -122,7 +125,7 @@ func (s *Service) Compute(ctx context.Context, req *Request, opt Options) (*Resp
 	}
 	var stages []stage
 	if req.Settings != nil {
-		stages, err = s.planRules(req.Settings.Rules, &probs)
+		stages, err = s.planRules(ctx, req.Settings.Rules, &probs)
 	}
 	defer func() {
 		for _, st := range stages {
@@ -212,12 +215,16 @@ func (s *Service) plan(req *Request, probs *problems) (*plan, error) {
 			probs.add(ptr("locations", i, "id"), "%q is reserved for mappings from every active location", AllLocations)
 			continue
 		}
-		indexID(p.locIndex, "locations", i, loc.ID, probs)
+		if checkPlatformID("locations", i, loc.ID, probs) {
+			indexID(p.locIndex, "locations", i, loc.ID, probs)
+		}
 	}
 	whIndex := make(map[string]int, len(req.Warehouses))
 	defaultWh := -1
 	for i, wh := range req.Warehouses {
-		indexID(whIndex, "warehouses", i, wh.ID, probs)
+		if checkPlatformID("warehouses", i, wh.ID, probs) {
+			indexID(whIndex, "warehouses", i, wh.ID, probs)
+		}
 		if wh.Default {
 			if defaultWh >= 0 {
 				probs.add(ptr("warehouses", i, "default"), "only one warehouse may be the default; /warehouses/%d already is", defaultWh)
@@ -260,6 +267,17 @@ func (s *Service) plan(req *Request, probs *problems) (*plan, error) {
 	}
 	p.planMappings(st.Mappings, whIndex, defaultWh, probs)
 	return p, nil
+}
+
+// checkPlatformID refuses a location or warehouse id with control
+// characters, a NUL or invalid UTF-8: ids are shown to merchants, sent to
+// the platforms and stored, and no database keeps a NUL alike.
+func checkPlatformID(list string, i int, id string, probs *problems) bool {
+	if !utf8.ValidString(id) || strings.ContainsFunc(id, unicode.IsControl) {
+		probs.add(ptr(list, i, "id"), "must be UTF-8 without control characters")
+		return false
+	}
+	return true
 }
 
 // indexID records that id is element i of list, reporting an empty id, or

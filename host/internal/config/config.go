@@ -91,6 +91,10 @@ type Sandbox struct {
 	// WorkerMinItems sends batches of at least this many items to worker
 	// processes; 0 keeps every call in process.
 	WorkerMinItems int `toml:"worker_min_items"`
+	// PartnerVersions and PartnerMiB bound what one partner stores; 0 is
+	// no bound.
+	PartnerVersions int `toml:"partner_versions"`
+	PartnerMiB      int `toml:"partner_mib"`
 }
 
 // Plugin is a plugin module installed from a file at start-up.
@@ -169,6 +173,9 @@ func Default() Config {
 			MaxRules:       8,
 			RecycleCalls:   10_000,
 			WorkerMinItems: 256,
+			// 50 versions of a typical 3-4 MB Go module are 200 MB.
+			PartnerVersions: 50,
+			PartnerMiB:      256,
 		},
 	}
 }
@@ -245,6 +252,8 @@ func (c Config) Validate() error {
 		{c.Sandbox.PoolSize < 0, "sandbox.pool_size", "must be 0 (GOMAXPROCS) or more"},
 		{c.Sandbox.RecycleCalls < 1, "sandbox.recycle_calls", "must be at least 1"},
 		{c.Sandbox.WorkerMinItems < 0, "sandbox.worker_min_items", "must be 0 (no workers) or more"},
+		{c.Sandbox.PartnerVersions < 0, "sandbox.partner_versions", "must be 0 (no bound) or more"},
+		{c.Sandbox.PartnerMiB < 0, "sandbox.partner_mib", "must be 0 (no bound) or more"},
 	} {
 		if ch.bad {
 			return fmt.Errorf("%s: %s", ch.key, ch.msg)

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -120,6 +121,8 @@ type serverConfig struct {
 	// store is the server's store; default: the plugin host's, or a new
 	// SQLite store in a temporary folder.
 	store *store.Store
+	// pluginQuota bounds what each partner stores; zero: no bound.
+	pluginQuota registry.Quota
 }
 
 // testAdminToken is the SYNCRULES_ADMIN_TOKEN of every test server.
@@ -196,7 +199,7 @@ func newServer(tb testing.TB, r *rule, cfg serverConfig) *server {
 	}
 	if p := cfg.plugins; p != nil {
 		svc.WithPlugins(p.registry, 4<<10, slog.New(slog.DiscardHandler))
-		shops.Plugins, opt.Metrics = p.registry, p.metrics
+		shops.Plugins, shops.PluginQuota, opt.Metrics = p.registry, cfg.pluginQuota, p.metrics
 		if shops.ComputeTimeout == 0 {
 			// A worker process compiles its module on its first start:
 			// tens of seconds under the race detector.
@@ -610,10 +613,9 @@ func checkProblemStatus(resp *http.Response, respBody []byte) error {
 }
 
 // pluginHost is what the server assembles for plugins (see cli's openHost):
-// a sandboxed engine that reports to metrics, and a registry that stores
-// its uploads in a temporary folder.
+// a sandboxed engine that reports to metrics, and a registry that keeps
+// its uploads in the store.
 type pluginHost struct {
-	dir      string
 	cfg      pluginHostConfig
 	engine   *engine.Engine
 	registry *registry.Registry
@@ -635,6 +637,8 @@ type pluginHostConfig struct {
 	// maxModuleBytes bounds a module in the registry; zero means its
 	// default.
 	maxModuleBytes int
+	// store keeps the uploads; default: a new SQLite store.
+	store *store.Store
 }
 
 // newPluginHost returns a pluginHost with an empty registry; the test
@@ -644,7 +648,10 @@ func newPluginHost(tb testing.TB, cfg pluginHostConfig) *pluginHost {
 	if cfg.callTimeout == 0 {
 		cfg.callTimeout = 10 * time.Second
 	}
-	h := &pluginHost{dir: tb.TempDir(), cfg: cfg, store: newStore(tb)}
+	h := &pluginHost{cfg: cfg, store: cfg.store}
+	if h.store == nil {
+		h.store = newStore(tb)
+	}
 	h.metrics = metrics.New(func() []engine.PoolStats { return h.engine.PoolStats() })
 	eng, err := engine.New(context.Background(), engine.Config{
 		CacheDir:       cacheDir,
@@ -667,21 +674,14 @@ func newPluginHost(tb testing.TB, cfg pluginHostConfig) *pluginHost {
 	return h
 }
 
-// open opens the registry on the host's folder, loading what it stores.
+// open opens the registry on the host's store.
 func (h *pluginHost) open(tb testing.TB) {
 	tb.Helper()
 	reg, err := registry.Open(context.Background(), h.engine, registry.Options{
-		Dir:            h.dir,
+		Store:          h.store,
 		MaxModuleBytes: h.cfg.maxModuleBytes,
 		Forget:         h.metrics.Forget,
 		Logger:         slog.New(slog.DiscardHandler),
-		InUse: func(name, version string) []string {
-			shops, err := h.store.PluginUsers(context.Background(), name, version)
-			if err != nil {
-				return []string{err.Error()}
-			}
-			return shops
-		},
 	})
 	if err != nil {
 		tb.Fatal(err)
@@ -690,7 +690,7 @@ func (h *pluginHost) open(tb testing.TB) {
 	tb.Cleanup(func() { reg.Close(context.Background()) })
 }
 
-// reopen closes the registry and opens a new one on the same folder, as a
+// reopen closes the registry and opens a new one on the same store, as a
 // restart does. Servers made before keep the closed one.
 func (h *pluginHost) reopen(tb testing.TB) {
 	tb.Helper()
@@ -702,11 +702,25 @@ func (h *pluginHost) reopen(tb testing.TB) {
 // version, without going through the API.
 func (h *pluginHost) install(tb testing.TB, name, version, pkg string) registry.Info {
 	tb.Helper()
-	info, _, err := h.registry.Put(context.Background(), name, version, pluginModule(tb, pkg))
+	info, _, err := h.registry.Put(context.Background(), name, version, pluginModule(tb, pkg), registry.Claim{})
 	if err != nil {
 		tb.Fatalf("installing %s %s: %v", name, version, err)
 	}
 	return info
+}
+
+// storedNames returns the names of the plugins the host's store keeps.
+func (h *pluginHost) storedNames(tb testing.TB) []string {
+	tb.Helper()
+	list, err := h.store.Plugins(context.Background())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var names []string
+	for _, in := range list {
+		names = append(names, in.Name)
+	}
+	return slices.Compact(names)
 }
 
 // examplePlugins are the example plugins the tests install. Under -short
@@ -752,6 +766,7 @@ type pluginDoc struct {
 	CompileMS  float64   `json:"compile_ms"`
 	Created    time.Time `json:"created"`
 	Source     string    `json:"source"`
+	Owner      string    `json:"owner,omitempty"`
 }
 
 // pluginVersionsDoc mirrors the documented PluginVersions.

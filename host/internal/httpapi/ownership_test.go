@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/syncrules/syncrules/host/internal/registry"
 )
 
 // TestPluginOwnership: a partner claims a new name with its first upload
@@ -55,9 +57,15 @@ func TestPluginOwnership(t *testing.T) {
 	// A shop's settings keep the versions they name.
 	s.putShop(t, "corner-shop", seedShopBody)
 	s.as(shop).putSettings(t, "corner-shop", `{"rules":[{"plugin":"pcap","version":"2.0.0","params":{"max":5}}]}`)
+	// The partner learns how many shops use it, never which: shops are
+	// the operator's customers, not the partner's.
 	ex := s.as(p).do(t, "DELETE", versionPath("pcap", "2.0.0"), "", "")
+	if pd := problemOf(t, ex, http.StatusConflict); strings.Contains(pd.Detail, "corner-shop") || !strings.Contains(pd.Detail, "1 shop") {
+		t.Errorf("a partner deleting a version in use: %s, want a count of shops and no name", ex.body)
+	}
+	ex = s.do(t, "DELETE", versionPath("pcap", "2.0.0"), "", "")
 	if pd := problemOf(t, ex, http.StatusConflict); !strings.Contains(pd.Detail, "corner-shop") {
-		t.Errorf("deleting a version in use: %s", ex.body)
+		t.Errorf("an admin deleting a version in use: %s, want the shop named", ex.body)
 	}
 	s.as(shop).putSettings(t, "corner-shop", `{}`)
 	if ex := s.as(p).do(t, "DELETE", versionPath("pcap", "2.0.0"), "", ""); ex.status != http.StatusNoContent {
@@ -101,5 +109,69 @@ func TestDeleteRacingSettings(t *testing.T) {
 				t.Fatalf("round %d: cleanup delete: %d %s", round, ex.status, ex.body)
 			}
 		}
+	}
+}
+
+// TestPluginSquattingAndQuota: an upload that is refused claims no name,
+// so a partner cannot squat names with junk; a partner's versions and
+// bytes are bounded, with a 409 that says which bound and what to do,
+// while admins and other partners are unaffected.
+func TestPluginSquattingAndQuota(t *testing.T) {
+	capWasm := pluginModule(t, "cap")
+	h := newPluginHost(t, pluginHostConfig{})
+	s := newServer(t, loadRule(t), serverConfig{plugins: h, pluginQuota: registry.Quota{Versions: 2, Bytes: 3 * int64(len(capWasm))}})
+	p, q := s.createToken(t, "partner:p"), s.createToken(t, "partner:q")
+	upload := func(token, name, version string, body []byte) exchange {
+		t.Helper()
+		return s.as(token).send(t, "PUT", versionPath(name, version), "application/wasm", bytes.NewReader(body))
+	}
+
+	if ex := upload(q, "wanted", "1.0.0", []byte("\x00asm junk")); ex.status != http.StatusUnprocessableEntity {
+		t.Fatalf("junk upload: %d %s, want 422", ex.status, ex.body)
+	}
+	if ex := upload(q, "wanted", "1.0.1", bytes.Repeat([]byte{1}, 17<<20)); ex.status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("oversized upload: %d %s, want 413", ex.status, ex.body)
+	}
+	if owner, err := s.store.PluginOwner(t.Context(), "wanted"); err != nil || owner != "" {
+		t.Fatalf("after refused uploads the name is owned by %q (%v), want no one", owner, err)
+	}
+	ex := upload(p, "wanted", "1.0.0", capWasm)
+	if got := pluginOf(t, ex, http.StatusCreated); got.Owner != "p" {
+		t.Errorf("P's upload to a name Q only tried: owner %q, want p", got.Owner)
+	}
+
+	if ex := upload(p, "wanted", "1.1.0", capWasm); ex.status != http.StatusCreated {
+		t.Fatalf("P's second version: %d %s", ex.status, ex.body)
+	}
+	ex = upload(p, "other", "1.0.0", capWasm)
+	if pd := problemOf(t, ex, http.StatusConflict); !strings.Contains(pd.Detail, "Partner p has 2 plugin versions") || !strings.Contains(pd.Detail, "delete versions") {
+		t.Errorf("P past its quota of versions: %s", ex.body)
+	}
+	if owner, _ := s.store.PluginOwner(t.Context(), "other"); owner != "" {
+		t.Errorf("an upload refused by the quota claimed its name for %q", owner)
+	}
+	if ex := upload(q, "qcap", "1.0.0", capWasm); ex.status != http.StatusCreated {
+		t.Errorf("another partner's upload: %d %s", ex.status, ex.body)
+	}
+	if ex := upload(testAdminToken, "opcap", "1.0.0", capWasm); ex.status != http.StatusCreated {
+		t.Errorf("an admin's upload while P is full: %d %s", ex.status, ex.body)
+	}
+	if ex := s.as(p).do(t, "DELETE", versionPath("wanted", "1.0.0"), "", ""); ex.status != http.StatusNoContent {
+		t.Fatalf("P deletes a version: %d %s", ex.status, ex.body)
+	}
+	if ex := upload(p, "other", "1.0.0", capWasm); ex.status != http.StatusCreated {
+		t.Errorf("P within its quota again: %d %s", ex.status, ex.body)
+	}
+
+	// Bytes: a partner whose modules would pass the bound.
+	small := newServer(t, loadRule(t), serverConfig{plugins: newPluginHost(t, pluginHostConfig{}),
+		pluginQuota: registry.Quota{Bytes: int64(len(capWasm)) + 1}})
+	r := small.createToken(t, "partner:r")
+	if ex := small.as(r).send(t, "PUT", versionPath("rcap", "1.0.0"), "application/wasm", bytes.NewReader(capWasm)); ex.status != http.StatusCreated {
+		t.Fatalf("R's first version: %d %s", ex.status, ex.body)
+	}
+	ex = small.as(r).send(t, "PUT", versionPath("rcap", "1.0.1"), "application/wasm", bytes.NewReader(capWasm))
+	if pd := problemOf(t, ex, http.StatusConflict); !strings.Contains(pd.Detail, "exceed its quota of") {
+		t.Errorf("R past its quota of bytes: %s", ex.body)
 	}
 }

@@ -24,11 +24,12 @@ type pluginJSON struct {
 	CompileMS  float64   `json:"compile_ms"`
 	Created    time.Time `json:"created"`
 	Source     string    `json:"source"`
+	Owner      string    `json:"owner,omitempty"`
 }
 
 func pluginOf(in registry.Info) pluginJSON {
 	return pluginJSON{Name: in.Name, Version: in.Version, SHA256: in.SHA256, Size: in.Size, ABIVersion: in.ABIVersion,
-		CompileMS: float64(in.CompileTime.Microseconds()) / 1000, Created: in.Created, Source: in.Source}
+		CompileMS: float64(in.CompileTime.Microseconds()) / 1000, Created: in.Created, Source: in.Source, Owner: in.Owner}
 }
 
 type pluginVersions struct {
@@ -83,8 +84,13 @@ func (h *Handler) putPlugin(c *gin.Context) {
 }
 
 func (h *Handler) listPlugins(c *gin.Context) {
+	list, err := h.svc.Plugins(c.Request.Context())
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
 	out := []pluginVersions{}
-	for _, in := range h.svc.Plugins() {
+	for _, in := range list {
 		if len(out) == 0 || out[len(out)-1].Name != in.Name {
 			out = append(out, pluginVersions{Name: in.Name, Versions: []pluginJSON{}})
 		}
@@ -95,7 +101,7 @@ func (h *Handler) listPlugins(c *gin.Context) {
 }
 
 func (h *Handler) getPlugin(c *gin.Context) {
-	infos, err := h.svc.PluginVersions(c.Param("name"))
+	infos, err := h.svc.PluginVersions(c.Request.Context(), c.Param("name"))
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -108,7 +114,7 @@ func (h *Handler) getPlugin(c *gin.Context) {
 }
 
 func (h *Handler) getPluginVersion(c *gin.Context) {
-	info, err := h.svc.PluginVersion(c.Param("name"), c.Param("version"))
+	info, err := h.svc.PluginVersion(c.Request.Context(), c.Param("name"), c.Param("version"))
 	if err != nil {
 		h.fail(c, err)
 		return

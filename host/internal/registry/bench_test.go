@@ -9,6 +9,7 @@ import (
 
 	"github.com/syncrules/syncrules/host/engine"
 	"github.com/syncrules/syncrules/host/internal/registry"
+	"github.com/syncrules/syncrules/host/internal/store/storetest"
 	"github.com/syncrules/syncrules/host/wasmbuild"
 )
 
@@ -42,7 +43,7 @@ func BenchmarkUpload(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer eng.Close(ctx)
-			r, err := registry.Open(ctx, eng, registry.Options{Dir: b.TempDir(), Logger: slog.New(slog.DiscardHandler)})
+			r, err := registry.Open(ctx, eng, registry.Options{Store: storetest.SQLite(b, b.TempDir()), Logger: slog.New(slog.DiscardHandler)})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -51,7 +52,7 @@ func BenchmarkUpload(b *testing.B) {
 			for b.Loop() {
 				i++
 				module := withCustomSection(wasm, fmt.Sprint(i))
-				if _, created, err := r.Put(ctx, "p", fmt.Sprintf("1.0.%d", i), module); err != nil || !created {
+				if _, created, err := r.Put(ctx, "p", fmt.Sprintf("1.0.%d", i), module, registry.Claim{}); err != nil || !created {
 					b.Fatal(created, err)
 				}
 			}

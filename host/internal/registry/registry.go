@@ -1,11 +1,12 @@
 // Package registry keeps the plugin modules partners upload: it validates
-// them at upload, stores them under the data folder, loads them into the
-// sandboxed engine at start-up, and lends them to the chains of compute
-// requests.
+// them at upload, keeps them in the store (the database every replica
+// shares), loads them into the sandboxed engine when a request first needs
+// them, and lends them to the chains of compute requests.
 //
-// Versions are immutable. A version is stored as <dir>/<name>/<version>.wasm
-// with its metadata beside it in <version>.json; writes go through a
-// temporary file and a rename, so a crash never leaves half a module.
+// Versions are immutable. An upload is written in one transaction, so a
+// crash never leaves half a module; the engine's compilation cache is only a
+// cache. Plugins that config.toml lists are this replica's own files,
+// loaded at start-up and never stored.
 package registry
 
 import (
@@ -38,6 +39,10 @@ var (
 	ErrConflict    = errors.New("plugin version exists with other bytes")
 	ErrNotFound    = errors.New("plugin not found")
 	ErrInUse       = errors.New("plugin version in use")
+	// ErrQuota is an upload past its partner's quota of versions or bytes.
+	ErrQuota = errors.New("plugin quota exceeded")
+	// ErrOwned is an upload to a name another partner owns.
+	ErrOwned = errors.New("plugin name owned by another partner")
 )
 
 // kindError is an error of one of the kinds above whose message does not
@@ -74,23 +79,91 @@ func FieldOf(err error) string {
 	return ""
 }
 
-// Info describes a stored plugin version.
+// Info describes a plugin version.
 type Info struct {
 	Name        string        `json:"name"`
 	Version     string        `json:"version"`
 	SHA256      string        `json:"sha256"`
 	Size        int           `json:"size"`
 	ABIVersion  uint32        `json:"abi_version"`
-	CompileTime time.Duration `json:"-"`
+	CompileTime time.Duration `json:"-"` // of the first compilation, at upload
 	Created     time.Time     `json:"created"`
 	// Source is "upload", or "config" for a plugin config.toml lists.
 	Source string `json:"source"`
+	// Owner is the partner that owns the name; "" for the operator's.
+	Owner string `json:"owner,omitempty"`
 }
 
-// stored is the metadata file of a version.
-type stored struct {
-	SHA256  string    `json:"sha256"`
-	Created time.Time `json:"created"`
+// Sources of a version.
+const (
+	SourceUpload = "upload"
+	SourceConfig = "config"
+)
+
+// Upload is a version to store, validated.
+type Upload struct {
+	Info
+	Module []byte
+	// Partner, if not empty, claims the name for that partner in the same
+	// transaction as the write, unless another partner owns it
+	// (ErrOwned), and holds the upload to Quota (ErrQuota).
+	Partner string
+	Quota   Quota
+}
+
+// Quota bounds what one partner stores. Zero fields are no bound.
+type Quota struct {
+	Versions int
+	Bytes    int64
+}
+
+// Store keeps uploaded versions where every replica finds them; package
+// store implements it.
+type Store interface {
+	// PutPlugin stores a version. The same bytes again are no change
+	// (created false); other bytes for the version are ErrConflict.
+	PutPlugin(ctx context.Context, u Upload) (created bool, err error)
+	// DeletePlugin deletes a version that no shop's settings reference
+	// (an *InUseError otherwise), or returns ErrNotFound. It is ordered
+	// with settings writes that name the version: exactly one wins.
+	DeletePlugin(ctx context.Context, name, version string) error
+	// Plugin returns a version with its module's bytes, or ErrNotFound.
+	Plugin(ctx context.Context, name, version string) (Info, []byte, error)
+	// Plugins returns every stored version, without bytes.
+	Plugins(ctx context.Context) ([]Info, error)
+}
+
+// InUseError is ErrInUse with what references the version.
+type InUseError struct {
+	Name, Version string
+	Shops         []string // ids of the shops whose settings reference it
+	Config        bool     // config.toml lists it
+}
+
+func (e *InUseError) Error() string {
+	var users []string
+	for _, s := range e.Shops {
+		users = append(users, "shop "+s)
+	}
+	if e.Config {
+		users = append(users, "config.toml")
+	}
+	return fmt.Sprintf("%s %s is referenced by %s; remove those references first", e.Name, e.Version, strings.Join(users, ", "))
+}
+
+func (e *InUseError) Is(target error) bool { return target == ErrInUse }
+
+// QuotaError is ErrQuota: what the partner has, and the bound it hit.
+func QuotaError(partner string, versions int, bytes int64, q Quota, size int) error {
+	if q.Versions > 0 && versions+1 > q.Versions {
+		return errorf(ErrQuota, "partner %s has %d plugin versions, the most it may keep; delete versions it no longer needs", partner, versions)
+	}
+	return errorf(ErrQuota, "partner %s keeps %d bytes of plugin modules; %d more exceed its quota of %d bytes; delete versions it no longer needs", partner, bytes, size, q.Bytes)
+}
+
+// OwnedError is ErrOwned for name.
+func OwnedError(name string) error {
+	return errorf(ErrOwned, "plugin %q belongs to another partner; choose another name", name)
 }
 
 type entry struct {
@@ -100,15 +173,27 @@ type entry struct {
 	deleted bool // close once refs reach 0
 }
 
+// loading is a version being loaded from the store, which later requests
+// for it wait on.
+type loading struct {
+	done chan struct{}
+	e    *entry
+	err  error
+}
+
 // Options configure a Registry.
 type Options struct {
-	// Dir stores uploaded plugins.
-	Dir string
+	// Store keeps uploaded versions; nil keeps none, for a command that
+	// runs config-listed plugins only.
+	Store Store
+	// LegacyDir is where versions were kept before the store did: a
+	// version found there at Open is moved into the store.
+	LegacyDir string
 	// MaxModuleBytes bounds a module; zero means 16 MiB.
 	MaxModuleBytes int
-	// InUse lists what references a plugin version, which Delete refuses
-	// while it does: stored shop settings, once there are some.
-	InUse func(name, version string) []string
+	// RefreshInterval is how often versions deleted through another
+	// replica are dropped here. Zero means 5 s.
+	RefreshInterval time.Duration
 	// Forget is called with a deleted version's module name, so metrics
 	// can drop its series.
 	Forget func(module string)
@@ -117,12 +202,14 @@ type Options struct {
 
 // Registry is the set of installed plugins. It is safe for concurrent use.
 type Registry struct {
-	eng    *engine.Engine
-	opt    Options
-	put    sync.Mutex // one upload at a time: compiling is the cost anyway
-	mu     sync.Mutex
-	vers   map[string]map[string]*entry // name -> version -> entry
-	closed bool
+	eng     *engine.Engine
+	opt     Options
+	mu      sync.Mutex
+	vers    map[string]map[string]*entry // name -> version -> loaded entry
+	loading map[string]*loading          // ModuleName -> load in flight
+	closed  bool
+	stop    chan struct{}
+	stopped sync.WaitGroup
 }
 
 // ModuleName is how a version's module is named in logs and metrics.
@@ -144,49 +231,61 @@ func CheckName(name, version string) error {
 	return nil
 }
 
-// Open loads every plugin stored in opt.Dir into eng, which should be
-// sandboxed. A stored plugin that no longer loads is logged and skipped,
-// never deleted.
+// Open returns the registry of the versions opt.Store keeps, loading none
+// of them yet: LoadAll loads them, and a request loads what it needs. eng
+// should be sandboxed.
 func Open(ctx context.Context, eng *engine.Engine, opt Options) (*Registry, error) {
+	if opt.Store == nil {
+		opt.Store = noStore{}
+	}
 	if opt.MaxModuleBytes <= 0 {
 		opt.MaxModuleBytes = 16 << 20
+	}
+	if opt.RefreshInterval <= 0 {
+		opt.RefreshInterval = 5 * time.Second
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}
-	if opt.InUse == nil {
-		opt.InUse = func(string, string) []string { return nil }
-	}
 	if opt.Forget == nil {
 		opt.Forget = func(string) {}
 	}
-	r := &Registry{eng: eng, opt: opt, vers: map[string]map[string]*entry{}}
-	if err := os.MkdirAll(opt.Dir, 0o750); err != nil {
-		return nil, fmt.Errorf("registry: %w", err)
+	r := &Registry{eng: eng, opt: opt, vers: map[string]map[string]*entry{}, loading: map[string]*loading{}, stop: make(chan struct{})}
+	if err := r.importLegacy(ctx); err != nil {
+		return nil, err
 	}
-	names, err := os.ReadDir(opt.Dir)
-	if err != nil {
-		return nil, fmt.Errorf("registry: %w", err)
-	}
-	for _, d := range names {
-		if !d.IsDir() {
-			continue
-		}
-		files, err := filepath.Glob(filepath.Join(opt.Dir, d.Name(), "*.wasm"))
-		if err != nil {
-			return nil, err
-		}
-		for _, f := range files {
-			version := strings.TrimSuffix(filepath.Base(f), ".wasm")
-			if err := r.loadStored(ctx, d.Name(), version, f); err != nil {
-				opt.Logger.Error("stored plugin not loaded", "plugin", d.Name(), "version", version, "path", f, "err", err)
-			}
-		}
-	}
+	r.stopped.Add(1)
+	go r.refreshLoop()
 	return r, nil
 }
 
-func (r *Registry) loadStored(ctx context.Context, name, version, path string) error {
+// importLegacy moves versions kept as <dir>/<name>/<version>.wasm, as
+// earlier releases did, into the store, and removes the files once stored.
+func (r *Registry) importLegacy(ctx context.Context) error {
+	dir := r.opt.LegacyDir
+	if dir == "" {
+		return nil
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "*", "*.wasm"))
+	if err != nil || len(files) == 0 {
+		return err
+	}
+	for _, f := range files {
+		name, version := filepath.Base(filepath.Dir(f)), strings.TrimSuffix(filepath.Base(f), ".wasm")
+		if err := r.importFile(ctx, name, version, f); err != nil {
+			r.opt.Logger.Error("stored plugin not moved into the store", "plugin", name, "version", version, "path", f, "err", err)
+			continue
+		}
+		os.Remove(strings.TrimSuffix(f, ".wasm") + ".json")
+		os.Remove(f)
+		os.Remove(filepath.Dir(f)) // only if empty
+		r.opt.Logger.Info("stored plugin moved into the store", "plugin", name, "version", version)
+	}
+	os.Remove(dir) // only if empty
+	return nil
+}
+
+func (r *Registry) importFile(ctx context.Context, name, version, path string) error {
 	if err := CheckName(name, version); err != nil {
 		return err
 	}
@@ -194,26 +293,30 @@ func (r *Registry) loadStored(ctx context.Context, name, version, path string) e
 	if err != nil {
 		return err
 	}
-	var meta stored
-	if b, err := os.ReadFile(strings.TrimSuffix(path, ".wasm") + ".json"); err == nil {
-		if err := json.Unmarshal(b, &meta); err != nil {
-			return fmt.Errorf("metadata: %w", err)
-		}
+	var meta struct {
+		Created time.Time `json:"created"`
 	}
-	e, err := r.load(ctx, name, version, wasm, "upload")
+	if b, err := os.ReadFile(strings.TrimSuffix(path, ".wasm") + ".json"); err == nil {
+		_ = json.Unmarshal(b, &meta)
+	}
+	e, err := r.compile(ctx, name, version, wasm, SourceUpload)
 	if err != nil {
 		return err
 	}
-	if meta.SHA256 != "" && meta.SHA256 != e.info.SHA256 {
-		e.mod.Close(ctx)
-		return fmt.Errorf("its bytes do not match the sha256 recorded at upload, %s", meta.SHA256)
+	if !meta.Created.IsZero() {
+		e.info.Created = meta.Created
 	}
-	e.info.Created = meta.Created
+	_, err = r.opt.Store.PutPlugin(ctx, Upload{Info: e.info, Module: wasm})
+	if err != nil && !errors.Is(err, ErrConflict) {
+		e.mod.Close(ctx)
+		return err
+	}
 	r.add(e)
 	return nil
 }
 
-func (r *Registry) load(ctx context.Context, name, version string, wasm []byte, source string) (*entry, error) {
+// compile validates and loads a module in the engine.
+func (r *Registry) compile(ctx context.Context, name, version string, wasm []byte, source string) (*entry, error) {
 	if len(wasm) > r.opt.MaxModuleBytes {
 		return nil, TooLarge(int64(len(wasm)), int64(r.opt.MaxModuleBytes))
 	}
@@ -224,19 +327,27 @@ func (r *Registry) load(ctx context.Context, name, version string, wasm []byte, 
 	}
 	return &entry{mod: mod, info: Info{
 		Name: name, Version: version, SHA256: mod.SHA256(), Size: len(wasm), ABIVersion: mod.ABIVersion(),
-		CompileTime: time.Since(start), Created: time.Now().UTC(), Source: source,
+		CompileTime: time.Since(start), Created: time.Now().UTC().Truncate(time.Microsecond), Source: source,
 	}}, nil
 }
 
-func (r *Registry) add(e *entry) {
+// add makes e the loaded entry of its version, unless one is loaded
+// already, which it returns instead (closing e).
+func (r *Registry) add(e *entry) *entry {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	vs := r.vers[e.info.Name]
 	if vs == nil {
 		vs = map[string]*entry{}
 		r.vers[e.info.Name] = vs
 	}
+	if have := vs[e.info.Version]; have != nil && have.info.SHA256 == e.info.SHA256 {
+		r.mu.Unlock()
+		e.mod.Close(context.Background())
+		return have
+	}
 	vs[e.info.Version] = e
+	r.mu.Unlock()
+	return e
 }
 
 func (r *Registry) lookup(name, version string) *entry {
@@ -245,83 +356,69 @@ func (r *Registry) lookup(name, version string) *entry {
 	return r.vers[name][version]
 }
 
+// Claim is who an upload is for: a partner, held to its quota, or the
+// operator (the zero Claim).
+type Claim struct {
+	Partner string
+	Quota   Quota
+}
+
 // Put installs a version from its module's bytes, after checking the
-// module as the engine runs it. It reports whether the version is new: the
-// same bytes again are accepted and change nothing; other bytes for an
-// existing version are ErrConflict.
-func (r *Registry) Put(ctx context.Context, name, version string, wasm []byte) (Info, bool, error) {
+// module as the engine runs it, and stores it for every replica. It
+// reports whether the version is new: the same bytes again are accepted
+// and change nothing; other bytes for an existing version are ErrConflict.
+// Compilation holds no lock: other uploads go on meanwhile.
+func (r *Registry) Put(ctx context.Context, name, version string, wasm []byte, claim Claim) (Info, bool, error) {
 	if err := CheckName(name, version); err != nil {
 		return Info{}, false, err
 	}
 	if len(wasm) > r.opt.MaxModuleBytes {
 		return Info{}, false, TooLarge(int64(len(wasm)), int64(r.opt.MaxModuleBytes))
 	}
-	r.put.Lock()
-	defer r.put.Unlock()
 	if e := r.lookup(name, version); e != nil {
 		if e.info.SHA256 == sha256Hex(wasm) {
 			return e.info, false, nil
 		}
-		return e.info, false, errorf(ErrConflict, "%s %s is installed with sha256 %s; versions are immutable, so upload these bytes as a new version",
-			name, version, e.info.SHA256)
+		return e.info, false, conflict(e.info)
 	}
-	e, err := r.load(ctx, name, version, wasm, "upload")
+	e, err := r.compile(ctx, name, version, wasm, SourceUpload)
 	if err != nil {
 		return Info{}, false, err
 	}
-	if err := r.store(e, wasm); err != nil {
+	e.info.Owner = claim.Partner
+	created, err := r.opt.Store.PutPlugin(ctx, Upload{Info: e.info, Module: wasm, Partner: claim.Partner, Quota: claim.Quota})
+	if errors.Is(err, ErrConflict) {
+		e.mod.Close(ctx)
+		stored, _, serr := r.opt.Store.Plugin(ctx, name, version)
+		if serr != nil {
+			return Info{}, false, errors.Join(err, serr)
+		}
+		return stored, false, conflict(stored)
+	}
+	if err != nil {
 		e.mod.Close(ctx)
 		return Info{}, false, err
 	}
+	if !created {
+		// The same bytes, stored by a concurrent upload or another replica.
+		e.mod.Close(ctx)
+		stored, _, err := r.opt.Store.Plugin(ctx, name, version)
+		return stored, false, err
+	}
 	r.add(e)
 	r.opt.Logger.Info("plugin installed", "plugin", name, "version", version, "sha256", e.info.SHA256,
-		"size", e.info.Size, "compile", e.info.CompileTime)
+		"size", e.info.Size, "compile", e.info.CompileTime, "owner", claim.Partner)
 	return e.info, true, nil
 }
 
-func (r *Registry) store(e *entry, wasm []byte) error {
-	dir := filepath.Join(r.opt.Dir, e.info.Name)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return err
-	}
-	meta, _ := json.Marshal(stored{SHA256: e.info.SHA256, Created: e.info.Created})
-	base := filepath.Join(dir, e.info.Version)
-	// Metadata first: a module without it still loads, and is checked
-	// against nothing; metadata without a module is ignored.
-	err := writeFile(base+".json", meta)
-	if err == nil {
-		err = writeFile(base+".wasm", wasm)
-	}
-	if err != nil {
-		os.Remove(base + ".json")
-		os.Remove(dir) // only if empty
-	}
-	return err
-}
-
-func writeFile(path string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+func conflict(have Info) error {
+	return errorf(ErrConflict, "%s %s is installed with sha256 %s; versions are immutable, so upload these bytes as a new version",
+		have.Name, have.Version, have.SHA256)
 }
 
 // Register installs a version from a file that config.toml lists. It is
-// not copied into the data folder and cannot be deleted through the API;
-// the file is read again at every start.
+// not stored and cannot be deleted through the API; the file is read again
+// at every start.
 func (r *Registry) Register(ctx context.Context, name, version, path string) (Info, error) {
 	if err := CheckName(name, version); err != nil {
 		return Info{}, err
@@ -330,55 +427,79 @@ func (r *Registry) Register(ctx context.Context, name, version, path string) (In
 	if err != nil {
 		return Info{}, err
 	}
-	r.put.Lock()
-	defer r.put.Unlock()
+	if _, _, err := r.opt.Store.Plugin(ctx, name, version); err == nil {
+		return Info{}, errorf(ErrConflict, "%s %s was uploaded already; give the file another version", name, version)
+	} else if !errors.Is(err, ErrNotFound) {
+		return Info{}, err
+	}
 	if e := r.lookup(name, version); e != nil {
 		return Info{}, errorf(ErrConflict, "%s %s is already installed", name, version)
 	}
-	e, err := r.load(ctx, name, version, wasm, "config")
+	e, err := r.compile(ctx, name, version, wasm, SourceConfig)
 	if err != nil {
 		return Info{}, err
 	}
-	r.add(e)
+	if got := r.add(e); got != e {
+		return Info{}, errorf(ErrConflict, "%s %s is already installed", name, version)
+	}
 	return e.info, nil
 }
 
-// List returns every version, by name and then by semantic version.
-func (r *Registry) List() []Info {
+// configured returns the config-listed versions.
+func (r *Registry) configured() []Info {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var out []Info
 	for _, vs := range r.vers {
 		for _, e := range vs {
-			out = append(out, e.info)
+			if e.info.Source == SourceConfig {
+				out = append(out, e.info)
+			}
 		}
 	}
-	sortInfos(out)
 	return out
 }
 
-// Versions returns a plugin's versions in order, or ErrNotFound.
-func (r *Registry) Versions(name string) ([]Info, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	vs := r.vers[name]
-	if len(vs) == 0 {
-		return nil, &notFoundError{msg: fmt.Sprintf("no plugin named %q is installed", name)}
+// List returns every version, stored and config-listed, by name and then
+// by semantic version.
+func (r *Registry) List(ctx context.Context) ([]Info, error) {
+	stored, err := r.opt.Store.Plugins(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing plugins: %w", err)
 	}
-	out := make([]Info, 0, len(vs))
-	for _, e := range vs {
-		out = append(out, e.info)
-	}
+	out := append(stored, r.configured()...)
 	sortInfos(out)
 	return out, nil
 }
 
+// Versions returns a plugin's versions in order, or ErrNotFound.
+func (r *Registry) Versions(ctx context.Context, name string) ([]Info, error) {
+	all, err := r.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []Info
+	for _, in := range all {
+		if in.Name == name {
+			out = append(out, in)
+		}
+	}
+	if len(out) == 0 {
+		return nil, &notFoundError{msg: fmt.Sprintf("no plugin named %q is installed", name)}
+	}
+	return out, nil
+}
+
 // Get returns one version.
-func (r *Registry) Get(name, version string) (Info, error) {
-	if e := r.lookup(name, version); e != nil {
+func (r *Registry) Get(ctx context.Context, name, version string) (Info, error) {
+	if e := r.lookup(name, version); e != nil && e.info.Source == SourceConfig {
 		return e.info, nil
 	}
-	return Info{}, r.notFound(name, version)
+	info, _, err := r.opt.Store.Plugin(ctx, name, version)
+	if errors.Is(err, ErrNotFound) {
+		return Info{}, r.notFound(ctx, name, version)
+	}
+	return info, err
 }
 
 func sortInfos(s []Info) {
@@ -388,28 +509,31 @@ func sortInfos(s []Info) {
 }
 
 // Delete removes a version. Requests using it finish with it; new ones
-// cannot find it. A version something references is ErrInUse.
+// cannot find it. A version something references is ErrInUse (an
+// *InUseError).
 func (r *Registry) Delete(ctx context.Context, name, version string) error {
-	r.put.Lock()
-	defer r.put.Unlock()
-	e := r.lookup(name, version)
-	if e == nil {
-		return r.notFound(name, version)
+	if e := r.lookup(name, version); e != nil && e.info.Source == SourceConfig {
+		return &InUseError{Name: name, Version: version, Config: true}
 	}
-	users := r.opt.InUse(name, version)
-	if e.info.Source == "config" {
-		users = append(users, "config.toml")
-	}
-	if len(users) > 0 {
-		return errorf(ErrInUse, "%s %s is referenced by %s; remove those references first", name, version, strings.Join(users, ", "))
-	}
-	base := filepath.Join(r.opt.Dir, name, version)
-	if err := os.Remove(base + ".wasm"); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := r.opt.Store.DeletePlugin(ctx, name, version); errors.Is(err, ErrNotFound) {
+		return r.notFound(ctx, name, version)
+	} else if err != nil {
 		return err
 	}
-	os.Remove(base + ".json")
-	os.Remove(filepath.Join(r.opt.Dir, name)) // only if empty
+	r.unload(name, version)
+	r.opt.Logger.Info("plugin deleted", "plugin", name, "version", version)
+	return nil
+}
+
+// unload drops a loaded version; its module closes when the last request
+// using it is done.
+func (r *Registry) unload(name, version string) {
 	r.mu.Lock()
+	e := r.vers[name][version]
+	if e == nil {
+		r.mu.Unlock()
+		return
+	}
 	delete(r.vers[name], version)
 	if len(r.vers[name]) == 0 {
 		delete(r.vers, name)
@@ -418,29 +542,105 @@ func (r *Registry) Delete(ctx context.Context, name, version string) error {
 	closeNow := e.refs == 0
 	r.mu.Unlock()
 	if closeNow {
-		e.mod.Close(ctx)
+		e.mod.Close(context.Background())
 		r.opt.Forget(ModuleName(name, version))
 	}
-	r.opt.Logger.Info("plugin deleted", "plugin", name, "version", version, "sha256", e.info.SHA256)
-	return nil
 }
 
-// Acquire lends a version's module to a request until it calls release.
-func (r *Registry) Acquire(name, version string) (compute.Plugin, func(), error) {
-	r.mu.Lock()
-	if r.closed {
-		r.mu.Unlock()
-		return nil, nil, fmt.Errorf("%w: the plugin registry is closed", engine.ErrClosed)
+// Acquire lends a version's module to a request until it calls release,
+// loading it from the store if this replica has not yet.
+func (r *Registry) Acquire(ctx context.Context, name, version string) (compute.Plugin, func(), error) {
+	e, err := r.acquire(ctx, name, version)
+	if err != nil {
+		return nil, nil, err
 	}
-	e := r.vers[name][version]
-	if e == nil {
-		r.mu.Unlock()
-		return nil, nil, r.notFound(name, version)
-	}
-	e.refs++
-	r.mu.Unlock()
 	var once sync.Once
 	return e.mod, func() { once.Do(func() { r.release(e) }) }, nil
+}
+
+func (r *Registry) acquire(ctx context.Context, name, version string) (*entry, error) {
+	for {
+		r.mu.Lock()
+		if r.closed {
+			r.mu.Unlock()
+			return nil, fmt.Errorf("%w: the plugin registry is closed", engine.ErrClosed)
+		}
+		if e := r.vers[name][version]; e != nil {
+			e.refs++
+			r.mu.Unlock()
+			return e, nil
+		}
+		key := ModuleName(name, version)
+		l := r.loading[key]
+		if l == nil {
+			l = &loading{done: make(chan struct{})}
+			r.loading[key] = l
+			r.mu.Unlock()
+			// Loaded for whoever waits, not only for this request.
+			l.e, l.err = r.load(context.WithoutCancel(ctx), name, version)
+			r.mu.Lock()
+			delete(r.loading, key)
+			close(l.done)
+			r.mu.Unlock()
+		} else {
+			r.mu.Unlock()
+			select {
+			case <-l.done:
+			case <-ctx.Done():
+				return nil, fmt.Errorf("waiting for plugin %s to load: %w", key, context.Cause(ctx))
+			}
+		}
+		if l.err != nil {
+			return nil, l.err
+		}
+	}
+}
+
+// load loads a stored version into the engine.
+func (r *Registry) load(ctx context.Context, name, version string) (*entry, error) {
+	if err := CheckName(name, version); err != nil {
+		return nil, r.notFound(ctx, name, version)
+	}
+	info, wasm, err := r.opt.Store.Plugin(ctx, name, version)
+	if errors.Is(err, ErrNotFound) {
+		return nil, r.notFound(ctx, name, version)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading plugin %s from the store: %w", ModuleName(name, version), err)
+	}
+	start := time.Now()
+	mod, err := r.eng.Load(ctx, ModuleName(name, version), wasm)
+	if err != nil {
+		return nil, fmt.Errorf("loading stored plugin %s: %w", ModuleName(name, version), err)
+	}
+	if mod.SHA256() != info.SHA256 {
+		mod.Close(ctx)
+		return nil, fmt.Errorf("stored plugin %s: its bytes do not match the sha256 recorded at upload, %s", ModuleName(name, version), info.SHA256)
+	}
+	r.opt.Logger.Info("plugin loaded", "plugin", name, "version", version, "took", time.Since(start).Round(time.Millisecond))
+	return r.add(&entry{mod: mod, info: info}), nil
+}
+
+// LoadAll loads every stored version that is not loaded yet, so that no
+// request waits for one to compile. A version that no longer loads is
+// logged, never deleted.
+func (r *Registry) LoadAll(ctx context.Context) error {
+	stored, err := r.opt.Store.Plugins(ctx)
+	if err != nil {
+		return fmt.Errorf("listing stored plugins: %w", err)
+	}
+	for _, in := range stored {
+		e, err := r.acquire(ctx, in.Name, in.Version)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			r.opt.Logger.Error("stored plugin not loaded", "plugin", in.Name, "version", in.Version, "err", err)
+			continue
+		}
+		r.release(e)
+	}
+	return nil
 }
 
 func (r *Registry) release(e *entry) {
@@ -454,19 +654,61 @@ func (r *Registry) release(e *entry) {
 	}
 }
 
-// notFound says what is installed instead.
-func (r *Registry) notFound(name, version string) error {
+// refreshLoop drops, every RefreshInterval, the loaded versions another
+// replica deleted.
+func (r *Registry) refreshLoop() {
+	defer r.stopped.Done()
+	t := time.NewTicker(r.opt.RefreshInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.stop:
+			return
+		case <-t.C:
+			if err := r.Refresh(context.Background()); err != nil {
+				r.opt.Logger.Warn("cannot refresh the plugins from the store", "err", err)
+			}
+		}
+	}
+}
+
+// Refresh drops the loaded versions that are no longer stored.
+func (r *Registry) Refresh(ctx context.Context) error {
+	stored, err := r.opt.Store.Plugins(ctx)
+	if err != nil {
+		return err
+	}
+	keep := make(map[string]string, len(stored))
+	for _, in := range stored {
+		keep[ModuleName(in.Name, in.Version)] = in.SHA256
+	}
+	var gone [][2]string
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	vs := r.vers[name]
-	if len(vs) == 0 {
+	for name, vs := range r.vers {
+		for version, e := range vs {
+			if e.info.Source == SourceUpload && keep[ModuleName(name, version)] != e.info.SHA256 {
+				gone = append(gone, [2]string{name, version})
+			}
+		}
+	}
+	r.mu.Unlock()
+	for _, g := range gone {
+		r.unload(g[0], g[1])
+		r.opt.Logger.Info("plugin deleted through another replica", "plugin", g[0], "version", g[1])
+	}
+	return nil
+}
+
+// notFound says what is installed instead.
+func (r *Registry) notFound(ctx context.Context, name, version string) error {
+	infos, err := r.Versions(ctx, name)
+	if err != nil || len(infos) == 0 {
 		return &notFoundError{msg: fmt.Sprintf("no plugin named %q is installed", name)}
 	}
-	have := make([]string, 0, len(vs))
-	for v := range vs {
-		have = append(have, v)
+	have := make([]string, len(infos))
+	for i, in := range infos {
+		have[i] = in.Version
 	}
-	slices.SortFunc(have, func(a, b string) int { return semver.Compare("v"+a, "v"+b) })
 	return &notFoundError{version: true, msg: fmt.Sprintf("%s has no version %q; installed versions: %s", name, version, strings.Join(have, ", "))}
 }
 
@@ -493,17 +735,46 @@ func (e *notFoundError) Is(target error) bool {
 // Close closes every module.
 func (r *Registry) Close(ctx context.Context) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	if r.closed {
+		r.mu.Unlock()
+		return
+	}
 	r.closed = true
+	close(r.stop)
 	for _, vs := range r.vers {
 		for _, e := range vs {
 			e.mod.Close(ctx)
 		}
 	}
 	clear(r.vers)
+	r.mu.Unlock()
+	r.stopped.Wait()
 }
 
 func sha256Hex(b []byte) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }
+
+// Configured reports whether config.toml lists the version.
+func (r *Registry) Configured(name, version string) bool {
+	e := r.lookup(name, version)
+	return e != nil && e.info.Source == SourceConfig
+}
+
+// noStore is the Store of a registry that keeps no uploads.
+type noStore struct{}
+
+func (noStore) PutPlugin(context.Context, Upload) (bool, error) {
+	return false, errors.New("this command keeps no uploaded plugins: upload to a server")
+}
+
+func (noStore) DeletePlugin(_ context.Context, name, version string) error {
+	return fmt.Errorf("plugin %s %s: %w", name, version, ErrNotFound)
+}
+
+func (noStore) Plugin(_ context.Context, name, version string) (Info, []byte, error) {
+	return Info{}, nil, fmt.Errorf("plugin %s %s: %w", name, version, ErrNotFound)
+}
+
+func (noStore) Plugins(context.Context) ([]Info, error) { return nil, nil }

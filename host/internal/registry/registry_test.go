@@ -14,6 +14,9 @@ import (
 	"github.com/syncrules/syncrules/host/engine"
 	"github.com/syncrules/syncrules/host/internal/compute"
 	"github.com/syncrules/syncrules/host/internal/registry"
+	"github.com/syncrules/syncrules/host/internal/shop"
+	"github.com/syncrules/syncrules/host/internal/store"
+	"github.com/syncrules/syncrules/host/internal/store/storetest"
 	"github.com/syncrules/syncrules/host/wasmbuild"
 	"github.com/syncrules/syncrules/sdk/sdktest"
 )
@@ -31,14 +34,18 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func open(t *testing.T, dir string, opt registry.Options) *registry.Registry {
+// open opens a registry on db, a new SQLite store if nil.
+func open(t *testing.T, db *store.Store, opt registry.Options) *registry.Registry {
 	t.Helper()
 	ctx := context.Background()
 	eng, err := engine.New(ctx, engine.Config{CacheDir: cacheDir, Sandboxed: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	opt.Dir = dir
+	if db == nil {
+		db = storetest.SQLite(t, t.TempDir())
+	}
+	opt.Store = db
 	r, err := registry.Open(ctx, eng, opt)
 	if err != nil {
 		t.Fatal(err)
@@ -86,32 +93,36 @@ func TestCheckName(t *testing.T) {
 
 func TestPutGetDeletePersist(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
+	db := storetest.SQLite(t, t.TempDir())
 	buffer := wasmbuild.ForTest(t, "./plugins/buffer")
 	capWasm := wasmbuild.ForTest(t, "./plugins/cap")
-	r := open(t, dir, registry.Options{})
+	r := open(t, db, registry.Options{})
 
-	info, created, err := r.Put(ctx, "buffer", "1.0.0", buffer)
+	info, created, err := r.Put(ctx, "buffer", "1.0.0", buffer, registry.Claim{})
 	if err != nil || !created {
 		t.Fatalf("Put = %+v, %t, %v", info, created, err)
 	}
 	if info.SHA256 != sum(buffer) || info.Size != len(buffer) || info.ABIVersion != 1 || info.Source != "upload" || info.CompileTime <= 0 {
 		t.Errorf("info %+v", info)
 	}
-	if _, created, err := r.Put(ctx, "buffer", "1.0.0", buffer); err != nil || created {
+	if _, created, err := r.Put(ctx, "buffer", "1.0.0", buffer, registry.Claim{}); err != nil || created {
 		t.Errorf("same bytes again: created %t, err %v; want accepted, not created", created, err)
 	}
-	if _, _, err := r.Put(ctx, "buffer", "1.0.0", capWasm); !errors.Is(err, registry.ErrConflict) || !strings.Contains(err.Error(), "immutable") {
+	if _, _, err := r.Put(ctx, "buffer", "1.0.0", capWasm, registry.Claim{}); !errors.Is(err, registry.ErrConflict) || !strings.Contains(err.Error(), "immutable") {
 		t.Errorf("other bytes for 1.0.0: %v, want ErrConflict", err)
 	}
-	if _, _, err := r.Put(ctx, "buffer", "1.1.0", capWasm); err != nil {
+	if _, _, err := r.Put(ctx, "buffer", "1.1.0", capWasm, registry.Claim{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := r.Put(ctx, "buffer", "1.10.0", buffer); err != nil {
+	if _, _, err := r.Put(ctx, "buffer", "1.10.0", buffer, registry.Claim{}); err != nil {
 		t.Fatal(err)
 	}
 	var order []string
-	for _, in := range r.List() {
+	list, err := r.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range list {
 		order = append(order, in.Name+"@"+in.Version)
 	}
 	if strings.Join(order, " ") != "buffer@1.0.0 buffer@1.1.0 buffer@1.10.0" {
@@ -119,16 +130,16 @@ func TestPutGetDeletePersist(t *testing.T) {
 	}
 
 	// A compute can use it; an unknown version says what is installed.
-	mod, release, err := r.Acquire("buffer", "1.0.0")
+	mod, release, err := r.Acquire(ctx, "buffer", "1.0.0")
 	if err != nil || mod.SHA256() != sum(buffer) {
 		t.Fatalf("Acquire = %v", err)
 	}
 	release()
-	_, _, err = r.Acquire("buffer", "2.0.0")
+	_, _, err = r.Acquire(ctx, "buffer", "2.0.0")
 	if !errors.Is(err, compute.ErrUnknownVersion) || !strings.Contains(err.Error(), "installed versions: 1.0.0, 1.1.0, 1.10.0") {
 		t.Errorf("Acquire(2.0.0) = %v", err)
 	}
-	if _, _, err := r.Acquire("nope", "1.0.0"); !errors.Is(err, compute.ErrUnknownPlugin) || errors.Is(err, compute.ErrUnknownVersion) {
+	if _, _, err := r.Acquire(ctx, "nope", "1.0.0"); !errors.Is(err, compute.ErrUnknownPlugin) || errors.Is(err, compute.ErrUnknownVersion) {
 		t.Errorf("Acquire(nope) = %v", err)
 	}
 
@@ -139,9 +150,9 @@ func TestPutGetDeletePersist(t *testing.T) {
 		t.Errorf("second Delete = %v, want ErrNotFound", err)
 	}
 
-	// Another process opening the same folder finds what was kept.
-	r2 := open(t, dir, registry.Options{})
-	got, err := r2.Versions("buffer")
+	// Another replica on the same store finds what was kept.
+	r2 := open(t, db, registry.Options{})
+	got, err := r2.Versions(ctx, "buffer")
 	if err != nil || len(got) != 2 || got[0].Version != "1.0.0" || got[1].Version != "1.10.0" || got[0].SHA256 != sum(buffer) {
 		t.Fatalf("after reopening: %+v, %v", got, err)
 	}
@@ -152,8 +163,8 @@ func TestPutGetDeletePersist(t *testing.T) {
 
 func TestRefusals(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	r := open(t, dir, registry.Options{MaxModuleBytes: 8 << 20})
+	db := storetest.SQLite(t, t.TempDir())
+	r := open(t, db, registry.Options{MaxModuleBytes: 8 << 20})
 	tests := []struct {
 		name string
 		wasm []byte
@@ -166,16 +177,16 @@ func TestRefusals(t *testing.T) {
 		{"too large", make([]byte, 8<<20+1), registry.ErrTooLarge, "exceed the limit"},
 	}
 	for _, tt := range tests {
-		_, _, err := r.Put(ctx, "p", "1.0.0", tt.wasm)
+		_, _, err := r.Put(ctx, "p", "1.0.0", tt.wasm, registry.Claim{})
 		if !errors.Is(err, tt.kind) || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: %v, want %v saying %q", tt.name, err, tt.kind, tt.want)
 		}
 	}
-	if n := len(r.List()); n != 0 {
-		t.Errorf("%d versions installed after refusals", n)
+	if list, err := r.List(ctx); err != nil || len(list) != 0 {
+		t.Errorf("%d versions installed after refusals (%v)", len(list), err)
 	}
-	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
-		t.Errorf("refused modules left files: %v", entries)
+	if stored, err := db.Plugins(ctx); err != nil || len(stored) != 0 {
+		t.Errorf("refused modules were stored: %v (%v)", stored, err)
 	}
 }
 
@@ -187,22 +198,22 @@ func TestDeleteInUse(t *testing.T) {
 		t.Fatal(err)
 	}
 	var forgotten []string
-	r := open(t, t.TempDir(), registry.Options{
-		InUse: func(name, version string) []string {
-			if version == "2.0.0" {
-				return []string{"shop acme"}
-			}
-			return nil
-		},
-		Forget: func(m string) { forgotten = append(forgotten, m) },
-	})
+	db := storetest.SQLite(t, t.TempDir())
+	r := open(t, db, registry.Options{Forget: func(m string) { forgotten = append(forgotten, m) }})
 	if _, err := r.Register(ctx, "buffer", "1.0.0", path); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.Delete(ctx, "buffer", "1.0.0"); !errors.Is(err, registry.ErrInUse) || !strings.Contains(err.Error(), "config.toml") {
 		t.Errorf("deleting a config-listed plugin: %v, want ErrInUse naming config.toml", err)
 	}
-	if _, _, err := r.Put(ctx, "buffer", "2.0.0", buffer); err != nil {
+	if _, _, err := r.Put(ctx, "buffer", "2.0.0", buffer, registry.Claim{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.PutShop(ctx, shop.Shop{ID: "acme"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	ref := shop.PluginRef{Name: "buffer", Version: "2.0.0"}
+	if _, err := db.PutSettings(ctx, "acme", shop.SettingsWrite{Doc: []byte(`{}`), Refs: []shop.PluginRef{ref}, Require: []shop.PluginRef{ref}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.Delete(ctx, "buffer", "2.0.0"); !errors.Is(err, registry.ErrInUse) || !strings.Contains(err.Error(), "shop acme") {
@@ -210,10 +221,10 @@ func TestDeleteInUse(t *testing.T) {
 	}
 
 	// A request holding a version keeps its module until it is done.
-	if _, _, err := r.Put(ctx, "buffer", "3.0.0", buffer); err != nil {
+	if _, _, err := r.Put(ctx, "buffer", "3.0.0", buffer, registry.Claim{}); err != nil {
 		t.Fatal(err)
 	}
-	mod, release, err := r.Acquire("buffer", "3.0.0")
+	mod, release, err := r.Acquire(ctx, "buffer", "3.0.0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,13 +258,13 @@ func TestDeleteInUse(t *testing.T) {
 func TestConcurrentPuts(t *testing.T) {
 	ctx := context.Background()
 	buffer := wasmbuild.ForTest(t, "./plugins/buffer")
-	r := open(t, t.TempDir(), registry.Options{})
+	r := open(t, nil, registry.Options{})
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	created := 0
 	for range 4 {
 		wg.Go(func() {
-			_, c, err := r.Put(ctx, "buffer", "1.0.0", buffer)
+			_, c, err := r.Put(ctx, "buffer", "1.0.0", buffer, registry.Claim{})
 			if err != nil {
 				t.Error(err)
 			}
@@ -274,12 +285,12 @@ func TestConcurrentPuts(t *testing.T) {
 // wrongly.
 func TestAcquireAfterClose(t *testing.T) {
 	ctx := context.Background()
-	r := open(t, t.TempDir(), registry.Options{})
-	if _, _, err := r.Put(ctx, "buffer", "1.0.0", wasmbuild.ForTest(t, "./plugins/buffer")); err != nil {
+	r := open(t, nil, registry.Options{})
+	if _, _, err := r.Put(ctx, "buffer", "1.0.0", wasmbuild.ForTest(t, "./plugins/buffer"), registry.Claim{}); err != nil {
 		t.Fatal(err)
 	}
 	r.Close(ctx)
-	if _, _, err := r.Acquire("buffer", "1.0.0"); !errors.Is(err, engine.ErrClosed) || errors.Is(err, compute.ErrUnknownPlugin) {
+	if _, _, err := r.Acquire(ctx, "buffer", "1.0.0"); !errors.Is(err, engine.ErrClosed) || errors.Is(err, compute.ErrUnknownPlugin) {
 		t.Errorf("Acquire after Close = %v, want ErrClosed", err)
 	}
 }

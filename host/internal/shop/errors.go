@@ -73,6 +73,7 @@ var (
 	// ErrInvalidText is text no engine stores the same way: invalid
 	// UTF-8, or a NUL, which SQLite keeps and PostgreSQL refuses.
 	ErrInvalidText = errors.New("invalid text")
-	// ErrInUse is a plugin version that shop settings reference.
-	ErrInUse = errors.New("in use")
+	// ErrPluginGone is a settings write naming an uploaded plugin
+	// version that was deleted meanwhile.
+	ErrPluginGone = errors.New("plugin version deleted")
 )

@@ -18,7 +18,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/syncrules/syncrules/host/internal/auth"
@@ -36,6 +35,8 @@ type Options struct {
 	Sealer *secret.Sealer
 	// Plugins is the plugin registry; nil refuses plugin operations.
 	Plugins *registry.Registry
+	// PluginQuota bounds what each partner stores.
+	PluginQuota registry.Quota
 	// ComputeTimeout bounds a compute's wait for a rule instance. Zero
 	// means 30 s.
 	ComputeTimeout time.Duration
@@ -51,14 +52,10 @@ type Service struct {
 	compute *compute.Service
 	sealer  *secret.Sealer
 	plugins *registry.Registry
+	quota   registry.Quota
 	timeout time.Duration
 	admin   string
 	log     *slog.Logger
-	// refs orders settings writes, which may name a plugin version, and
-	// plugin deletes, which refuse a version settings name: without it a
-	// delete could pass its check while a write that names the version is
-	// being validated.
-	refs sync.RWMutex
 }
 
 // New returns a Service.
@@ -69,7 +66,7 @@ func New(opt Options) *Service {
 	if opt.ComputeTimeout <= 0 {
 		opt.ComputeTimeout = 30 * time.Second
 	}
-	return &Service{store: opt.Store, compute: opt.Compute, sealer: opt.Sealer, plugins: opt.Plugins,
+	return &Service{store: opt.Store, compute: opt.Compute, sealer: opt.Sealer, plugins: opt.Plugins, quota: opt.PluginQuota,
 		timeout: opt.ComputeTimeout, admin: opt.AdminToken, log: opt.Logger}
 }
 

@@ -133,13 +133,26 @@ func (s *Service) PutSettings(ctx context.Context, p auth.Principal, id string, 
 		Check: func(sh Shop) error { return s.checkSettings(ctx, sh, st) }}
 	for i, r := range st.Rules {
 		w.Refs[i] = PluginRef{Name: r.Plugin, Version: r.Version}
+		if s.plugins != nil && !s.plugins.Configured(r.Plugin, r.Version) {
+			w.Require = append(w.Require, w.Refs[i])
+		}
 	}
 	if ifMatch != nil {
 		w.IfMatch, w.IfVersion = true, *ifMatch
 	}
-	s.refs.RLock()
-	defer s.refs.RUnlock()
 	saved, err := s.store.PutSettings(ctx, id, w)
+	if errors.Is(err, ErrPluginGone) {
+		var fields []compute.FieldError
+		for i, r := range st.Rules {
+			if _, err := s.plugins.Get(ctx, r.Plugin, r.Version); err != nil {
+				fields = append(fields, compute.FieldError{Field: fmt.Sprintf("/rules/%d/version", i), Detail: err.Error()})
+			}
+		}
+		if len(fields) == 0 {
+			fields = []compute.FieldError{{Field: "/rules", Detail: "a plugin version these settings name was deleted while they were checked"}}
+		}
+		return SettingsVersion{}, &compute.InputError{Kind: compute.Invalid, Errors: fields}
+	}
 	if errors.Is(err, ErrVersionMismatch) {
 		return SettingsVersion{}, &Error{Code: Precondition, Err: err,
 			Message: fmt.Sprintf("The settings changed since version %d: GET them again, and send their new ETag in If-Match.", w.IfVersion)}

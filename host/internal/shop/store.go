@@ -46,8 +46,12 @@ type SettingsWrite struct {
 	Doc []byte
 	// Refs are the plugin versions Doc references; they replace the
 	// shop's.
-	Refs  []PluginRef
-	Token string
+	Refs []PluginRef
+	// Require are the uploaded versions among Refs: the write happens
+	// only if each is still stored when it commits (ErrPluginGone), and a
+	// delete of one waits for it.
+	Require []PluginRef
+	Token   string
 	// IfMatch makes the write fail with ErrVersionMismatch unless the
 	// current version is IfVersion (0: none stored yet); without it the
 	// last write wins.

@@ -19,7 +19,7 @@ func (s *Store) PutSettings(ctx context.Context, id string, p shop.SettingsWrite
 		return shop.StoredSettings{}, fmt.Errorf("put settings of shop %q: empty document", id)
 	}
 	texts := []string{id, string(p.Doc), p.Token}
-	for _, r := range p.Refs {
+	for _, r := range append(p.Refs, p.Require...) {
 		texts = append(texts, r.Name, r.Version)
 	}
 	if err := checkText(texts...); err != nil {
@@ -69,6 +69,18 @@ func (s *Store) putSettings(ctx context.Context, id string, p shop.SettingsWrite
 		if p.IfMatch && p.IfVersion != version {
 			keep = fmt.Errorf("shop %q settings are at version %d, not %d: %w", id, version, p.IfVersion, ErrVersionMismatch)
 			return keep
+		}
+		for _, r := range p.Require {
+			var one int
+			err := tx.QueryRowContext(ctx, `SELECT 1 FROM plugin_versions WHERE plugin = $1 AND version = $2`+s.lockShare,
+				r.Name, r.Version).Scan(&one)
+			if errors.Is(err, sql.ErrNoRows) {
+				keep = fmt.Errorf("plugin %s %s: %w", r.Name, r.Version, shop.ErrPluginGone)
+				return keep
+			}
+			if err != nil {
+				return err
+			}
 		}
 		if err := tx.QueryRowContext(ctx, `UPDATE shops SET settings_version = settings_version + 1
 			WHERE id = $1 RETURNING settings_version`, id).Scan(&out.Version); err != nil {

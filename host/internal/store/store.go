@@ -36,6 +36,7 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/syncrules/syncrules/host/internal/registry"
 	"github.com/syncrules/syncrules/host/internal/shop"
 )
 
@@ -78,6 +79,9 @@ type Store struct {
 	// the row until it ends. SQLite needs none: its transactions start
 	// IMMEDIATE, holding the database's write lock.
 	lockShop string
+	// lockShare ends a SELECT of rows the transaction needs to stay as
+	// they are until it ends, without excluding other readers.
+	lockShare string
 }
 
 // Open connects to the database opt.DSN names and migrates its schema.
@@ -158,7 +162,7 @@ func (s *Store) openPostgres(ctx context.Context, dsn string) error {
 		return fmt.Errorf("store: connect to PostgreSQL: %w", err)
 	}
 	s.db, s.pool, s.dialect = stdlib.OpenDBFromPool(pool), pool, Postgres
-	s.lockShop = " FOR UPDATE"
+	s.lockShop, s.lockShare = " FOR UPDATE", " FOR SHARE"
 	return nil
 }
 
@@ -285,3 +289,5 @@ func shopExists(ctx context.Context, q querier, id string) error {
 }
 
 var _ shop.Store = (*Store)(nil)
+
+var _ registry.Store = (*Store)(nil)
