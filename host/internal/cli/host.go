@@ -67,7 +67,7 @@ func openHost(ctx context.Context, cfg config.Config, configDir string, db *stor
 		CallTimeout:        sb.CallTimeout.Duration,
 		ItemTimeout:        sb.ItemTimeout.Duration,
 		InitTimeout:        sb.InitTimeout.Duration,
-		Worker:             engine.WorkerConfig{MinItems: sb.WorkerMinItems},
+		Worker:             engine.WorkerConfig{MinItems: sb.WorkerMinItems, IdleTimeout: sb.IdleTimeout.Duration},
 		Observer:           h.metrics,
 	})
 	if err != nil {
@@ -76,6 +76,7 @@ func openHost(ctx context.Context, cfg config.Config, configDir string, db *stor
 	start = time.Now()
 	ropt := registry.Options{
 		MaxModuleBytes: sb.MaxModuleMiB << 20,
+		IdleTimeout:    sb.IdleTimeout.Duration,
 		Forget:         h.metrics.Forget,
 		Logger:         log,
 	}
@@ -99,12 +100,7 @@ func openHost(ctx context.Context, cfg config.Config, configDir string, db *stor
 			return nil, fmt.Errorf("plugins[%d] %s %s: %w%s", i, p.Name, p.Version, err, hint)
 		}
 	}
-	if err := h.registry.LoadAll(ctx); err != nil {
-		return nil, err
-	}
-	if list, err := h.registry.List(ctx); err == nil {
-		log.Info("plugins loaded", "versions", len(list), "took", durationSince(start))
-	}
+	log.Info("plugins checked", "versions", len(cfg.Plugins), "took", durationSince(start))
 
 	h.svc, err = compute.NewService(h.defaultRule, limitsOf(cfg), cfg.Rules.MaxQuantity)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -80,6 +81,7 @@ func serve(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer h.close(context.WithoutCancel(ctx))
+	go checkStoredPlugins(ctx, h.registry, log)
 	shops := shop.New(shop.Options{
 		Store:          db,
 		Compute:        h.svc,
@@ -156,4 +158,18 @@ func checkKey(ctx context.Context, db *store.Store, sealer *secret.Sealer, sourc
 			"Every replica must use the same key: set %s to it (see README, Credentials)", source, secret.KeyEnv)
 	}
 	return nil
+}
+
+// checkStoredPlugins loads every uploaded plugin version once, in the
+// background, so that one that no longer loads is logged at start and the
+// others are in the compilation cache when a request needs them.
+func checkStoredPlugins(ctx context.Context, reg *registry.Registry, log *slog.Logger) {
+	start := time.Now()
+	if err := reg.LoadAll(ctx); err != nil {
+		if ctx.Err() == nil {
+			log.Error("stored plugins not checked", "err", err)
+		}
+		return
+	}
+	log.Info("stored plugins checked", "took", durationSince(start))
 }

@@ -95,6 +95,9 @@ type Sandbox struct {
 	// no bound.
 	PartnerVersions int `toml:"partner_versions"`
 	PartnerMiB      int `toml:"partner_mib"`
+	// IdleTimeout unloads a plugin version, its instances and worker
+	// processes when no request used it for this long.
+	IdleTimeout Duration `toml:"idle_timeout"`
 }
 
 // Plugin is a plugin module installed from a file at start-up.
@@ -176,6 +179,7 @@ func Default() Config {
 			// 50 versions of a typical 3-4 MB Go module are 200 MB.
 			PartnerVersions: 50,
 			PartnerMiB:      256,
+			IdleTimeout:     Duration{2 * time.Minute},
 		},
 	}
 }
@@ -254,6 +258,7 @@ func (c Config) Validate() error {
 		{c.Sandbox.WorkerMinItems < 0, "sandbox.worker_min_items", "must be 0 (no workers) or more"},
 		{c.Sandbox.PartnerVersions < 0, "sandbox.partner_versions", "must be 0 (no bound) or more"},
 		{c.Sandbox.PartnerMiB < 0, "sandbox.partner_mib", "must be 0 (no bound) or more"},
+		{c.Sandbox.IdleTimeout.Duration <= 0, "sandbox.idle_timeout", "must be positive"},
 	} {
 		if ch.bad {
 			return fmt.Errorf("%s: %s", ch.key, ch.msg)

@@ -167,10 +167,14 @@ func OwnedError(name string) error {
 }
 
 type entry struct {
-	info    Info
+	info Info
+	// mod is nil while a config-listed version is not loaded; a stored
+	// version not loaded has no entry.
 	mod     *engine.Module
-	refs    int  // requests using it
-	deleted bool // close once refs reach 0
+	path    string    // of a config-listed version, read again to load it
+	refs    int       // requests using it
+	used    time.Time // when the last request let go of it
+	deleted bool      // close once refs reach 0
 }
 
 // loading is a version being loaded from the store, which later requests
@@ -192,8 +196,14 @@ type Options struct {
 	// MaxModuleBytes bounds a module; zero means 16 MiB.
 	MaxModuleBytes int
 	// RefreshInterval is how often versions deleted through another
-	// replica are dropped here. Zero means 5 s.
+	// replica, and versions idle for IdleTimeout, are dropped here. Zero
+	// means 5 s.
 	RefreshInterval time.Duration
+	// IdleTimeout unloads a version no request used for this long: a
+	// plugin nobody calls holds no compiled code, instance or process.
+	// Loading it again takes its compilation-cache hit (≈ 30 ms). Zero
+	// means two minutes.
+	IdleTimeout time.Duration
 	// Forget is called with a deleted version's module name, so metrics
 	// can drop its series.
 	Forget func(module string)
@@ -243,6 +253,9 @@ func Open(ctx context.Context, eng *engine.Engine, opt Options) (*Registry, erro
 	}
 	if opt.RefreshInterval <= 0 {
 		opt.RefreshInterval = 5 * time.Second
+	}
+	if opt.IdleTimeout <= 0 {
+		opt.IdleTimeout = 2 * time.Minute
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
@@ -325,7 +338,7 @@ func (r *Registry) compile(ctx context.Context, name, version string, wasm []byt
 	if err != nil {
 		return nil, err
 	}
-	return &entry{mod: mod, info: Info{
+	return &entry{mod: mod, used: time.Now(), info: Info{
 		Name: name, Version: version, SHA256: mod.SHA256(), Size: len(wasm), ABIVersion: mod.ABIVersion(),
 		CompileTime: time.Since(start), Created: time.Now().UTC().Truncate(time.Microsecond), Source: source,
 	}}, nil
@@ -439,9 +452,19 @@ func (r *Registry) Register(ctx context.Context, name, version, path string) (In
 	if err != nil {
 		return Info{}, err
 	}
-	if got := r.add(e); got != e {
+	// Checked and in the compilation cache; loaded again when a request
+	// needs it, so that a plugin nobody calls costs no memory.
+	e.mod.Close(ctx)
+	e.mod, e.path = nil, path
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.vers[name][version] != nil {
 		return Info{}, errorf(ErrConflict, "%s %s is already installed", name, version)
 	}
+	if r.vers[name] == nil {
+		r.vers[name] = map[string]*entry{}
+	}
+	r.vers[name][version] = e
 	return e.info, nil
 }
 
@@ -565,7 +588,7 @@ func (r *Registry) acquire(ctx context.Context, name, version string) (*entry, e
 			r.mu.Unlock()
 			return nil, fmt.Errorf("%w: the plugin registry is closed", engine.ErrClosed)
 		}
-		if e := r.vers[name][version]; e != nil {
+		if e := r.vers[name][version]; e != nil && e.mod != nil {
 			e.refs++
 			r.mu.Unlock()
 			return e, nil
@@ -596,8 +619,11 @@ func (r *Registry) acquire(ctx context.Context, name, version string) (*entry, e
 	}
 }
 
-// load loads a stored version into the engine.
+// load loads a stored or config-listed version into the engine.
 func (r *Registry) load(ctx context.Context, name, version string) (*entry, error) {
+	if e := r.lookup(name, version); e != nil && e.path != "" {
+		return r.loadConfigured(ctx, e)
+	}
 	if err := CheckName(name, version); err != nil {
 		return nil, r.notFound(ctx, name, version)
 	}
@@ -621,15 +647,47 @@ func (r *Registry) load(ctx context.Context, name, version string) (*entry, erro
 	return r.add(&entry{mod: mod, info: info}), nil
 }
 
-// LoadAll loads every stored version that is not loaded yet, so that no
-// request waits for one to compile. A version that no longer loads is
-// logged, never deleted.
+// loadConfigured loads a config-listed version from its file again, which
+// must still hold the bytes checked at start.
+func (r *Registry) loadConfigured(ctx context.Context, e *entry) (*entry, error) {
+	key := ModuleName(e.info.Name, e.info.Version)
+	wasm, err := os.ReadFile(e.path)
+	if err != nil {
+		return nil, fmt.Errorf("loading plugin %s: %w", key, err)
+	}
+	if sum := sha256Hex(wasm); sum != e.info.SHA256 {
+		return nil, fmt.Errorf("loading plugin %s: %s changed since start (sha256 %s, was %s); give the new module a new version and restart", key, e.path, sum, e.info.SHA256)
+	}
+	start := time.Now()
+	mod, err := r.eng.Load(ctx, key, wasm)
+	if err != nil {
+		return nil, fmt.Errorf("loading plugin %s: %w", key, err)
+	}
+	r.mu.Lock()
+	if e.mod != nil || r.closed {
+		r.mu.Unlock()
+		mod.Close(ctx)
+		return e, nil
+	}
+	e.mod, e.used = mod, time.Now()
+	r.mu.Unlock()
+	r.opt.Logger.Debug("plugin loaded", "plugin", e.info.Name, "version", e.info.Version, "took", time.Since(start).Round(time.Millisecond))
+	return e, nil
+}
+
+// LoadAll checks that every stored version still loads, which also puts
+// it in the compilation cache so that a request that needs it loads it in
+// milliseconds; it keeps none loaded that was not. A version that no
+// longer loads is logged, never deleted.
 func (r *Registry) LoadAll(ctx context.Context) error {
 	stored, err := r.opt.Store.Plugins(ctx)
 	if err != nil {
 		return fmt.Errorf("listing stored plugins: %w", err)
 	}
 	for _, in := range stored {
+		if r.lookup(in.Name, in.Version) != nil {
+			continue
+		}
 		e, err := r.acquire(ctx, in.Name, in.Version)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -639,12 +697,57 @@ func (r *Registry) LoadAll(ctx context.Context) error {
 			continue
 		}
 		r.release(e)
+		r.unloadIdle(e)
 	}
 	return nil
 }
 
+// DropIdle unloads the versions no request has used since before, and
+// reports how many it unloaded.
+func (r *Registry) DropIdle(before time.Time) int {
+	var idle []*entry
+	r.mu.Lock()
+	for _, vs := range r.vers {
+		for _, e := range vs {
+			if e.mod != nil && e.refs == 0 && e.used.Before(before) {
+				idle = append(idle, e)
+			}
+		}
+	}
+	r.mu.Unlock()
+	n := 0
+	for _, e := range idle {
+		if r.unloadIdle(e) {
+			n++
+		}
+	}
+	return n
+}
+
+// unloadIdle unloads e if no request holds it: a stored version loses
+// its entry (the store still has it), a config-listed one its module.
+func (r *Registry) unloadIdle(e *entry) bool {
+	r.mu.Lock()
+	mod := e.mod
+	if mod == nil || e.refs > 0 || e.deleted || r.vers[e.info.Name][e.info.Version] != e {
+		r.mu.Unlock()
+		return false
+	}
+	if e.path == "" {
+		delete(r.vers[e.info.Name], e.info.Version)
+		if len(r.vers[e.info.Name]) == 0 {
+			delete(r.vers, e.info.Name)
+		}
+	}
+	e.mod = nil
+	r.mu.Unlock()
+	mod.Close(context.Background())
+	return true
+}
+
 func (r *Registry) release(e *entry) {
 	r.mu.Lock()
+	e.used = time.Now()
 	e.refs--
 	closeNow := e.deleted && e.refs == 0
 	r.mu.Unlock()
@@ -664,9 +767,12 @@ func (r *Registry) refreshLoop() {
 		select {
 		case <-r.stop:
 			return
-		case <-t.C:
+		case now := <-t.C:
 			if err := r.Refresh(context.Background()); err != nil {
 				r.opt.Logger.Warn("cannot refresh the plugins from the store", "err", err)
+			}
+			if n := r.DropIdle(now.Add(-r.opt.IdleTimeout)); n > 0 {
+				r.opt.Logger.Debug("idle plugins unloaded", "versions", n)
 			}
 		}
 	}
@@ -743,7 +849,9 @@ func (r *Registry) Close(ctx context.Context) {
 	close(r.stop)
 	for _, vs := range r.vers {
 		for _, e := range vs {
-			e.mod.Close(ctx)
+			if e.mod != nil {
+				e.mod.Close(ctx)
+			}
 		}
 	}
 	clear(r.vers)

@@ -5,11 +5,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/syncrules/syncrules/host/engine"
 	"github.com/syncrules/syncrules/host/internal/compute"
@@ -292,5 +295,115 @@ func TestAcquireAfterClose(t *testing.T) {
 	r.Close(ctx)
 	if _, _, err := r.Acquire(ctx, "buffer", "1.0.0"); !errors.Is(err, engine.ErrClosed) || errors.Is(err, compute.ErrUnknownPlugin) {
 		t.Errorf("Acquire after Close = %v, want ErrClosed", err)
+	}
+}
+
+// TestIdleVersionsHoldNothing: a version nobody calls holds no module in
+// the engine, whether config-listed, checked at start, or uploaded and
+// left idle; a request loads it again and gets the same rule.
+func TestIdleVersionsHoldNothing(t *testing.T) {
+	ctx := context.Background()
+	buffer := wasmbuild.ForTest(t, "./plugins/buffer")
+	path := filepath.Join(t.TempDir(), "buffer.wasm")
+	if err := os.WriteFile(path, buffer, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	eng, err := engine.New(ctx, engine.Config{CacheDir: cacheDir, Sandboxed: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close(ctx)
+	db := storetest.SQLite(t, t.TempDir())
+	loaded := func() []string {
+		var names []string
+		for _, st := range eng.PoolStats() {
+			names = append(names, st.Module)
+		}
+		slices.Sort(names)
+		return names
+	}
+	// Versions stored by an earlier run: this registry has loaded none.
+	first, err := registry.Open(ctx, eng, registry.Options{Store: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As many versions as a busy partner keeps: after a restart they cost
+	// no module, instance or worker process until called.
+	versions := 42
+	if testing.Short() {
+		versions = 4
+	}
+	for i := range versions {
+		if _, _, err := first.Put(ctx, "stored", fmt.Sprintf("1.%d.0", i), buffer, registry.Claim{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first.Close(ctx)
+	if got := loaded(); len(got) != 0 {
+		t.Fatalf("modules left after Close: %v", got)
+	}
+
+	r, err := registry.Open(ctx, eng, registry.Options{Store: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close(ctx)
+	if _, err := r.Register(ctx, "buffer", "1.0.0", path); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.LoadAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := loaded(); len(got) != 0 {
+		t.Fatalf("after Register and LoadAll, loaded %v; want none until a request needs one", got)
+	}
+
+	call := func(name, version string) {
+		t.Helper()
+		p, release, err := r.Acquire(ctx, name, version)
+		if err != nil {
+			t.Fatalf("Acquire %s %s: %v", name, version, err)
+		}
+		defer release()
+		in, err := sdktest.Batch{
+			Warehouses: []sdktest.Warehouse{{ID: "w", Active: true, Default: true}},
+			Params:     `{"units": 1}`,
+			Items:      []sdktest.Item{{ID: "v", Quantities: map[string]int64{"w": 5}}},
+		}.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.CallInfo(ctx, in, func([]byte, *engine.CallInfo) error { return nil }); err != nil {
+			t.Fatalf("calling %s %s: %v", name, version, err)
+		}
+	}
+	call("buffer", "1.0.0")
+	call("stored", "1.1.0")
+	want := []string{"buffer@1.0.0", "stored@1.1.0"}
+	if got := loaded(); !slices.Equal(got, want) {
+		t.Fatalf("after two requests, loaded %v; want %v", got, want)
+	}
+	if n := r.DropIdle(time.Now().Add(-time.Hour)); n != 0 {
+		t.Errorf("DropIdle dropped %d versions used within the hour", n)
+	}
+	p, release, err := r.Acquire(ctx, "stored", "1.1.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := r.DropIdle(time.Now().Add(time.Second)); n != 1 {
+		t.Errorf("DropIdle dropped %d versions; want 1 (the other one is in use)", n)
+	}
+	release()
+	_ = p
+	if n := r.DropIdle(time.Now().Add(time.Second)); n != 1 {
+		t.Errorf("DropIdle dropped %d versions once released; want 1", n)
+	}
+	if got := loaded(); len(got) != 0 {
+		t.Fatalf("after DropIdle, loaded %v; want none", got)
+	}
+	call("buffer", "1.0.0")
+	call("stored", "1.1.0")
+	if list, err := r.List(ctx); err != nil || len(list) != versions+1 {
+		t.Errorf("List = %d versions, %v; want %d", len(list), err, versions+1)
 	}
 }
