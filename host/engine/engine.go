@@ -314,17 +314,25 @@ func (e *Engine) Load(ctx context.Context, name string, wasm []byte) (*Module, e
 	e.modules[m] = struct{}{}
 	e.mu.Unlock()
 	e.cfg.Observer.Compiled(name, time.Since(start))
-	if e.cfg.Sandboxed && e.cfg.Worker.MinItems > 0 {
-		// Warm one worker now: its first start compiles the module again,
-		// for a runtime without deadline checks, which a request should
-		// not wait for.
-		go func() {
-			if w, err := m.spawnWorker(context.WithoutCancel(ctx)); err == nil {
-				m.workers.add(w)
-			}
-		}()
-	}
+	// No worker is started here: a module nobody sends a big batch costs
+	// no process. The first big batch waits for one to start (its
+	// compilation comes from the cache).
 	return m, nil
+}
+
+// Compile compiles a module and checks its exports, imports and memory,
+// without instantiating it or keeping it: it puts the module in the
+// compilation cache, so that a later Load takes milliseconds.
+func (e *Engine) Compile(ctx context.Context, name string, wasm []byte) error {
+	compiled, err := e.rt.CompileModule(ctx, wasm)
+	if err != nil {
+		return fmt.Errorf("%w: %s does not compile: %v", ErrInvalidModule, name, describeCompileError(err, e.cfg.MaxMemoryBytes))
+	}
+	defer compiled.Close(ctx)
+	if err := e.check(compiled); err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrInvalidModule, name, err)
+	}
+	return nil
 }
 
 // describeCompileError turns wazero's refusal of a memory minimum into what

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"os"
 	"testing"
 )
@@ -31,4 +32,15 @@ func WithTestCache(cfg Config) Config {
 		cfg.CacheDir = testCacheDir
 	}
 	return cfg
+}
+
+// StartWorker starts one of the module's workers and pools it, so that a
+// test's first big batch is timed without a worker's start.
+func StartWorker(m *Module) error {
+	w, err := m.workers.acquire(context.Background())
+	if err != nil {
+		return err
+	}
+	m.workers.release(w, true)
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	"github.com/syncrules/syncrules/host/engine"
@@ -101,6 +102,9 @@ func openHost(ctx context.Context, cfg config.Config, configDir string, db *stor
 		}
 	}
 	log.Info("plugins checked", "versions", len(cfg.Plugins), "took", durationSince(start))
+	// Checking compiled and ran every module once; none stays loaded, so
+	// hand the garbage back now rather than over minutes.
+	debug.FreeOSMemory()
 
 	h.svc, err = compute.NewService(h.defaultRule, limitsOf(cfg), cfg.Rules.MaxQuantity)
 	if err != nil {

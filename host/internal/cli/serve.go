@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	"github.com/syncrules/syncrules/host/internal/auth"
@@ -160,16 +161,17 @@ func checkKey(ctx context.Context, db *store.Store, sealer *secret.Sealer, sourc
 	return nil
 }
 
-// checkStoredPlugins loads every uploaded plugin version once, in the
+// checkStoredPlugins compiles every uploaded plugin version, in the
 // background, so that one that no longer loads is logged at start and the
 // others are in the compilation cache when a request needs them.
 func checkStoredPlugins(ctx context.Context, reg *registry.Registry, log *slog.Logger) {
 	start := time.Now()
-	if err := reg.LoadAll(ctx); err != nil {
+	if err := reg.CompileStored(ctx); err != nil {
 		if ctx.Err() == nil {
 			log.Error("stored plugins not checked", "err", err)
 		}
 		return
 	}
 	log.Info("stored plugins checked", "took", durationSince(start))
+	debug.FreeOSMemory() // none stays loaded: see openHost
 }

@@ -21,6 +21,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -675,31 +676,45 @@ func (r *Registry) loadConfigured(ctx context.Context, e *entry) (*entry, error)
 	return e, nil
 }
 
-// LoadAll checks that every stored version still loads, which also puts
-// it in the compilation cache so that a request that needs it loads it in
-// milliseconds; it keeps none loaded that was not. A version that no
-// longer loads is logged, never deleted.
-func (r *Registry) LoadAll(ctx context.Context) error {
+// CompileStored compiles every stored version that is not loaded, which
+// checks it still compiles on this host and puts it in the compilation
+// cache, so that the first request that needs it loads it in
+// milliseconds. It keeps none loaded. A version that no longer compiles
+// is logged, never deleted.
+func (r *Registry) CompileStored(ctx context.Context) error {
 	stored, err := r.opt.Store.Plugins(ctx)
 	if err != nil {
 		return fmt.Errorf("listing stored plugins: %w", err)
 	}
+	done := map[string]bool{} // by sha256: versions may share bytes
 	for _, in := range stored {
-		if r.lookup(in.Name, in.Version) != nil {
+		if done[in.SHA256] || r.lookup(in.Name, in.Version) != nil {
 			continue
 		}
-		e, err := r.acquire(ctx, in.Name, in.Version)
+		done[in.SHA256] = true
+		start := time.Now()
+		err := r.compileStored(ctx, in)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			r.opt.Logger.Error("stored plugin not loaded", "plugin", in.Name, "version", in.Version, "err", err)
+			r.opt.Logger.Error("stored plugin does not compile", "plugin", in.Name, "version", in.Version, "err", err)
 			continue
 		}
-		r.release(e)
-		r.unloadIdle(e)
+		r.opt.Logger.Debug("stored plugin compiled", "plugin", in.Name, "version", in.Version, "took", time.Since(start).Round(time.Millisecond))
 	}
 	return nil
+}
+
+func (r *Registry) compileStored(ctx context.Context, in Info) error {
+	_, wasm, err := r.opt.Store.Plugin(ctx, in.Name, in.Version)
+	if err != nil {
+		return err
+	}
+	if sum := sha256Hex(wasm); sum != in.SHA256 {
+		return fmt.Errorf("its bytes do not match the sha256 recorded at upload, %s", in.SHA256)
+	}
+	return r.eng.Compile(ctx, ModuleName(in.Name, in.Version), wasm)
 }
 
 // DropIdle unloads the versions no request has used since before, and
@@ -773,6 +788,9 @@ func (r *Registry) refreshLoop() {
 			}
 			if n := r.DropIdle(now.Add(-r.opt.IdleTimeout)); n > 0 {
 				r.opt.Logger.Debug("idle plugins unloaded", "versions", n)
+				// Their instances were heap: give it back now, not over
+				// the minutes the scavenger takes.
+				debug.FreeOSMemory()
 			}
 		}
 	}

@@ -351,11 +351,11 @@ func TestIdleVersionsHoldNothing(t *testing.T) {
 	if _, err := r.Register(ctx, "buffer", "1.0.0", path); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.LoadAll(ctx); err != nil {
+	if err := r.CompileStored(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if got := loaded(); len(got) != 0 {
-		t.Fatalf("after Register and LoadAll, loaded %v; want none until a request needs one", got)
+		t.Fatalf("after Register and CompileStored, loaded %v; want none until a request needs one", got)
 	}
 
 	call := func(name, version string) {
