@@ -25,7 +25,7 @@ const patience = 2 * time.Minute
 
 // rawConn dials the server, for clients the http package cannot play:
 // ones that stall, or never read.
-func rawConn(t *testing.T, s *server) *net.TCPConn {
+func rawConn(t testing.TB, s *server) *net.TCPConn {
 	t.Helper()
 	c, err := net.Dial("tcp", strings.TrimPrefix(s.url, "http://"))
 	if err != nil {
@@ -188,9 +188,11 @@ func TestUnreadAnswerIsDropped(t *testing.T) {
 	if want < 8<<20 {
 		t.Fatalf("an answer of %d bytes is too small to fill the buffers", want)
 	}
-	if sent := len(got) - end - 4; sent >= want {
+	sent := len(got) - end - 4
+	if sent >= want {
 		t.Errorf("the client got the whole answer (%d bytes): it was not dropped", sent)
 	}
+	t.Logf("dropped after %d of %d bytes", sent, want)
 }
 
 // TestInflightBodyBound fills the bound of body bytes in flight with one
@@ -276,4 +278,52 @@ func TestComputeRateLimit(t *testing.T) {
 		t.Errorf("GET /v1/shops: %d, want 200: only computes are limited", ex.status)
 	}
 	other.compute(t, "", req)
+}
+
+// BenchmarkSlowClients measures the heap that slow clients make the
+// server hold: each announces a body of the largest size, sends 24 MiB of
+// it and stalls. Without a bound the server holds them all; with one, it
+// holds at most the bound (in buffers that grow by doubling) and answers
+// the others 503.
+//
+//	go test -run '^$' -bench SlowClients -benchtime 1x ./host/internal/httpapi/
+func BenchmarkSlowClients(b *testing.B) {
+	const clients, sent = 8, 24 << 20
+	pad := bytes.Repeat([]byte(" "), sent)
+	for _, bound := range []int64{0, 64 << 20} {
+		b.Run(fmt.Sprintf("clients=%d/inflight=%dMiB", clients, bound>>20), func(b *testing.B) {
+			s := newServer(b, loadRule(b), serverConfig{bounds: bounds{inflightBytes: bound}})
+			var heap float64
+			for b.Loop() {
+				runtime.GC()
+				var base, held runtime.MemStats
+				runtime.ReadMemStats(&base)
+				conns := make([]net.Conn, clients)
+				var wg sync.WaitGroup
+				for i := range conns {
+					c := rawConn(b, s)
+					conns[i] = c
+					wg.Go(func() {
+						fmt.Fprintf(c, "POST /v1/compute HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: %d\r\n%s\r\n{\"items\":[",
+							64<<20, authHeader(testAdminToken))
+						c.Write(pad) // a refused client's write fails: it was reset
+					})
+				}
+				// Every write has returned: what each client sent is
+				// read by the server or in the kernel's buffers, or the
+				// server refused it.
+				wg.Wait()
+				// Two collections empty the pools of the refused
+				// requests' buffers.
+				runtime.GC()
+				runtime.GC()
+				runtime.ReadMemStats(&held)
+				heap = float64(int64(held.HeapInuse)-int64(base.HeapInuse)) / (1 << 20)
+				for _, c := range conns {
+					c.Close()
+				}
+			}
+			b.ReportMetric(heap, "heap-MiB")
+		})
+	}
 }
