@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -62,8 +63,11 @@ func limitProblem(c *gin.Context, err error) (problem.Problem, bool) {
 	case errors.Is(err, errInflight):
 		c.Header("Retry-After", "1")
 		return problem.New(http.StatusServiceUnavailable, "The server is busy reading other requests. Retry later."), true
+	case errors.As(err, &re) && errors.Is(err, os.ErrDeadlineExceeded):
+		return problem.New(http.StatusBadRequest, "The body did not arrive within the server's read timeout."), true
 	case errors.As(err, &re):
-		return problem.New(http.StatusBadRequest, "The body could not be read: "+re.err.Error()), true
+		// The error names the connection's addresses: not for the client.
+		return problem.New(http.StatusBadRequest, "The body could not be read: the connection failed."), true
 	}
 	return problem.Problem{}, false
 }

@@ -76,10 +76,16 @@ func TestStalledBodyIsDropped(t *testing.T) {
 			c := rawConn(t, s)
 			fmt.Fprintf(c, "POST /v1/compute HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n%s\r\n{\"items\":[", authHeader(tt.token))
 			got := untilClosed(t, c)
+			if line, _, _ := bytes.Cut(got, []byte("\r\n")); len(got) > 0 {
+				t.Logf("answered %s, then dropped", line)
+			}
 			// The answer, if the server could send one before closing,
 			// is the request's failure.
 			if len(got) > 0 && !bytes.HasPrefix(got, []byte("HTTP/1.1 "+strconv.Itoa(tt.status))) {
 				t.Errorf("answer %q, want status %d", clip(got), tt.status)
+			}
+			if tt.status == http.StatusBadRequest && len(got) > 0 && !bytes.Contains(got, []byte("did not arrive within the server's read timeout")) {
+				t.Errorf("answer %q, want it to say the body was too slow", clip(got))
 			}
 		})
 	}
