@@ -94,21 +94,29 @@ func serve(ctx context.Context, e *env, args []string) error {
 		Logger:         log,
 	})
 	api := httpapi.New(httpapi.Options{
-		Shops:          shops,
-		DefaultRule:    httpapi.DefaultRule{SHA256: h.defaultRule.SHA256(), ABIVersion: h.defaultRule.ABIVersion()},
-		Logger:         log,
-		Version:        version,
-		MaxModuleBytes: cfg.Sandbox.MaxModuleMiB << 20,
-		Metrics:        h.metrics,
+		Shops:             shops,
+		DefaultRule:       httpapi.DefaultRule{SHA256: h.defaultRule.SHA256(), ABIVersion: h.defaultRule.ABIVersion()},
+		Logger:            log,
+		Version:           version,
+		MaxModuleBytes:    cfg.Sandbox.MaxModuleMiB << 20,
+		Metrics:           h.metrics,
+		ReadTimeout:       cfg.Server.ReadTimeout.Duration,
+		WriteTimeout:      cfg.Server.WriteTimeout.Duration,
+		InflightBodyBytes: int64(cfg.Limits.InflightBodyMiB) << 20,
+		ComputeRate:       cfg.Limits.ComputeRate,
+		ComputeBurst:      cfg.Limits.ComputeBurst,
 	})
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
 		return err
 	}
+	// The body's read deadline and the answer's write deadline are set per
+	// request by the API (they must not run while a compute does); the
+	// server bounds the headers and idle connections.
 	srv := &http.Server{
 		Handler:           api,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: min(10*time.Second, cfg.Server.ReadTimeout.Duration),
+		IdleTimeout:       cfg.Server.IdleTimeout.Duration,
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"net"
 	"os"
 	"slices"
@@ -44,20 +45,33 @@ type Server struct {
 	DataDir         string   `toml:"data_dir"`
 	ShutdownTimeout Duration `toml:"shutdown_timeout"`
 	ComputeTimeout  Duration `toml:"compute_timeout"`
-	LogLevel        string   `toml:"log_level"`
-	LogFormat       string   `toml:"log_format"`
+	// ReadTimeout bounds reading a request's body (and its headers, at
+	// most 10 s of it); WriteTimeout bounds writing an answer, from its
+	// first byte; IdleTimeout bounds a kept-alive connection between
+	// requests.
+	ReadTimeout  Duration `toml:"read_timeout"`
+	WriteTimeout Duration `toml:"write_timeout"`
+	IdleTimeout  Duration `toml:"idle_timeout"`
+	LogLevel     string   `toml:"log_level"`
+	LogFormat    string   `toml:"log_format"`
 	// BehindProxy states that a proxy terminates TLS in front of the
 	// server, which lets it listen beyond loopback.
 	BehindProxy bool `toml:"behind_proxy"`
 }
 
-// Limits bound a compute request.
+// Limits bound a compute request, and what clients together may cost.
 type Limits struct {
 	MaxBodyBytes  int64 `toml:"max_body_bytes"`
 	MaxItems      int   `toml:"max_items"`
 	MaxLocations  int   `toml:"max_locations"`
 	MaxWarehouses int   `toml:"max_warehouses"`
 	MaxCells      int   `toml:"max_cells"`
+	// InflightBodyMiB bounds the body bytes all requests in flight hold.
+	InflightBodyMiB int `toml:"inflight_body_mib"`
+	// ComputeRate is computes a second per token, in bursts of
+	// ComputeBurst; 0 is no limit.
+	ComputeRate  float64 `toml:"compute_rate"`
+	ComputeBurst int     `toml:"compute_burst"`
 }
 
 // Rules configures the rules.
@@ -153,6 +167,9 @@ func Default() Config {
 			DataDir:         "./data",
 			ShutdownTimeout: Duration{15 * time.Second},
 			ComputeTimeout:  Duration{30 * time.Second},
+			ReadTimeout:     Duration{30 * time.Second},
+			WriteTimeout:    Duration{30 * time.Second},
+			IdleTimeout:     Duration{2 * time.Minute},
 			LogLevel:        "info",
 			LogFormat:       "text",
 		},
@@ -162,6 +179,10 @@ func Default() Config {
 			MaxLocations:  10_000,
 			MaxWarehouses: 10_000,
 			MaxCells:      20_000_000,
+			// Four bodies of the largest size.
+			InflightBodyMiB: 256,
+			ComputeRate:     50,
+			ComputeBurst:    100,
 		},
 		Rules:  Rules{MaxQuantity: 999_999},
 		Engine: Engine{MaxMemoryMiB: 1024, RecycleMemoryMiB: 64},
@@ -234,6 +255,9 @@ func (c Config) Validate() error {
 		{c.Server.DataDir == "", "server.data_dir", "must be a directory"},
 		{c.Server.ShutdownTimeout.Duration <= 0, "server.shutdown_timeout", "must be positive"},
 		{c.Server.ComputeTimeout.Duration <= 0, "server.compute_timeout", "must be positive"},
+		{c.Server.ReadTimeout.Duration <= 0, "server.read_timeout", "must be positive"},
+		{c.Server.WriteTimeout.Duration <= 0, "server.write_timeout", "must be positive"},
+		{c.Server.IdleTimeout.Duration <= 0, "server.idle_timeout", "must be positive"},
 		{!slices.Contains([]string{"debug", "info", "warn", "error"}, c.Server.LogLevel), "server.log_level", "must be debug, info, warn or error"},
 		{!slices.Contains([]string{"text", "json"}, c.Server.LogFormat), "server.log_format", "must be text or json"},
 		{c.Limits.MaxBodyBytes < 1024, "limits.max_body_bytes", "must be at least 1024"},
@@ -241,6 +265,9 @@ func (c Config) Validate() error {
 		{c.Limits.MaxLocations < 1, "limits.max_locations", "must be at least 1"},
 		{c.Limits.MaxWarehouses < 1, "limits.max_warehouses", "must be at least 1"},
 		{c.Limits.MaxCells < 1, "limits.max_cells", "must be at least 1"},
+		{int64(c.Limits.InflightBodyMiB)<<20 < c.Limits.MaxBodyBytes, "limits.inflight_body_mib", "must hold at least one body of max_body_bytes"},
+		{c.Limits.ComputeRate < 0 || math.IsNaN(c.Limits.ComputeRate) || math.IsInf(c.Limits.ComputeRate, 0), "limits.compute_rate", "must be 0 (no limit) or more"},
+		{c.Limits.ComputeBurst < 1, "limits.compute_burst", "must be at least 1"},
 		{c.Rules.MaxQuantity < 1 || c.Rules.MaxQuantity > 999_999, "rules.max_quantity", "must be between 1 and 999999"},
 		{c.Engine.PoolSize < 0, "engine.pool_size", "must be 0 (GOMAXPROCS) or more"},
 		{c.Engine.MaxMemoryMiB < 1 || c.Engine.MaxMemoryMiB > 4096, "engine.max_memory_mib", "must be between 1 and 4096"},

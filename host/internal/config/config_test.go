@@ -66,6 +66,21 @@ func TestParse(t *testing.T) {
 		{"memory over 4 GiB", "[engine]\nmax_memory_mib = 5000", nil, "engine.max_memory_mib"},
 		{"tiny body limit", "[limits]\nmax_body_bytes = 10", nil, "limits.max_body_bytes"},
 		{"empty listen", "[server]\nlisten = \"\"", nil, "server.listen"},
+		{"timeouts", "[server]\nread_timeout = \"5s\"\nwrite_timeout = \"7s\"\nidle_timeout = \"1m\"",
+			func(c Config) bool {
+				return c.Server.ReadTimeout.Duration == 5*time.Second && c.Server.WriteTimeout.Duration == 7*time.Second && c.Server.IdleTimeout.Duration == time.Minute
+			}, ""},
+		{"zero read timeout", "[server]\nread_timeout = \"0s\"", nil, "server.read_timeout: must be positive"},
+		{"zero write timeout", "[server]\nwrite_timeout = \"0s\"", nil, "server.write_timeout: must be positive"},
+		{"zero idle timeout", "[server]\nidle_timeout = \"0s\"", nil, "server.idle_timeout: must be positive"},
+		{"rate as an integer, no limit", "[limits]\ncompute_rate = 0\ncompute_burst = 1",
+			func(c Config) bool { return c.Limits.ComputeRate == 0 && c.Limits.ComputeBurst == 1 }, ""},
+		{"fractional rate", "[limits]\ncompute_rate = 0.5", func(c Config) bool { return c.Limits.ComputeRate == 0.5 }, ""},
+		{"negative rate", "[limits]\ncompute_rate = -1", nil, "limits.compute_rate"},
+		{"zero burst", "[limits]\ncompute_burst = 0", nil, "limits.compute_burst: must be at least 1"},
+		{"in-flight bytes under one body", "[limits]\ninflight_body_mib = 63", nil, "limits.inflight_body_mib: must hold at least one body"},
+		{"in-flight bytes for smaller bodies", "[limits]\nmax_body_bytes = 1048576\ninflight_body_mib = 1",
+			func(c Config) bool { return c.Limits.InflightBodyMiB == 1 }, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -123,6 +123,18 @@ type serverConfig struct {
 	store *store.Store
 	// pluginQuota bounds what each partner stores; zero: no bound.
 	pluginQuota registry.Quota
+	// bounds are the API's timeouts, bound of body bytes in flight and
+	// rate of computes; the zero value bounds nothing.
+	bounds bounds
+}
+
+// bounds are the options of the API's bounds on clients (limits.go).
+type bounds struct {
+	readTimeout, writeTimeout time.Duration
+	inflightBytes             int64
+	inflightWait              time.Duration
+	computeRate               float64
+	computeBurst              int
 }
 
 // testAdminToken is the SYNCRULES_ADMIN_TOKEN of every test server.
@@ -196,6 +208,13 @@ func newServer(tb testing.TB, r *rule, cfg serverConfig) *server {
 		Logger:         cfg.logger,
 		Version:        "test",
 		MaxModuleBytes: cfg.maxModuleBytes,
+
+		ReadTimeout:       cfg.bounds.readTimeout,
+		WriteTimeout:      cfg.bounds.writeTimeout,
+		InflightBodyBytes: cfg.bounds.inflightBytes,
+		InflightWait:      cfg.bounds.inflightWait,
+		ComputeRate:       cfg.bounds.computeRate,
+		ComputeBurst:      cfg.bounds.computeBurst,
 	}
 	if p := cfg.plugins; p != nil {
 		svc.WithPlugins(p.registry, 4<<10, slog.New(slog.DiscardHandler))

@@ -5,6 +5,8 @@
 //
 // Every route but /healthz, /readyz, /metrics and /openapi.json needs
 // Authorization: Bearer <token>; /openapi.json says which scope each needs.
+// Every request has deadlines and its body is metered (limits.go); the
+// compute routes are rate-limited per token.
 //
 //	POST   /v1/compute                              quantities per item and warehouse (?explain=true adds a trace)
 //	GET    /v1/plugins                              installed plugins
@@ -48,6 +50,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/syncrules/syncrules/host/internal/compute"
 	"github.com/syncrules/syncrules/host/internal/problem"
@@ -79,6 +82,23 @@ type Options struct {
 	MaxModuleBytes int
 	// Metrics serves /metrics and observes requests; nil serves none.
 	Metrics Metrics
+	// ReadTimeout bounds reading a request's body, from when its headers
+	// are read; zero: no bound. The server's ReadHeaderTimeout bounds the
+	// headers.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds writing an answer, from its first byte; zero: no
+	// bound.
+	WriteTimeout time.Duration
+	// InflightBodyBytes bounds the body bytes that all requests in flight
+	// have read and hold; zero: no bound. A read that finds no room within
+	// InflightWait (zero: 1 s) fails its request with 503.
+	InflightBodyBytes int64
+	InflightWait      time.Duration
+	// ComputeRate is how many computes (POST /v1/compute, a shop's compute
+	// and preview) a token may ask for a second, in bursts of ComputeBurst;
+	// zero: no limit.
+	ComputeRate  float64
+	ComputeBurst int
 }
 
 // Metrics is what the API needs of package metrics.
@@ -93,6 +113,11 @@ type Handler struct {
 	svc      *shop.Service
 	engine   *gin.Engine
 	draining atomic.Bool
+	// inflight meters Options.InflightBodyBytes; nil without a bound.
+	inflight     *semaphore.Weighted
+	inflightWait time.Duration
+	// computeRate limits computes per token; nil without a limit.
+	computeRate *limiters
 }
 
 func init() { gin.SetMode(gin.ReleaseMode) }
@@ -105,13 +130,22 @@ func New(opt Options) *Handler {
 	if opt.MaxModuleBytes <= 0 {
 		opt.MaxModuleBytes = 16 << 20
 	}
-	h := &Handler{opt: opt, svc: opt.Shops, engine: gin.New()}
+	h := &Handler{opt: opt, svc: opt.Shops, engine: gin.New(), inflightWait: opt.InflightWait}
+	if opt.InflightBodyBytes > 0 {
+		h.inflight = semaphore.NewWeighted(opt.InflightBodyBytes)
+	}
+	if h.inflightWait <= 0 {
+		h.inflightWait = defaultInflightWait
+	}
+	if opt.ComputeRate > 0 {
+		h.computeRate = newLimiters(opt.ComputeRate, max(1, opt.ComputeBurst), maxLimiters)
+	}
 	r := h.engine
 	r.HandleMethodNotAllowed = true
 	// A path with a trailing slash is unknown, not redirected: Gin's
 	// redirect is a text/html 301 (307 for a POST), not a problem document.
 	r.RedirectTrailingSlash = false
-	r.Use(h.logRequests, h.recover)
+	r.Use(h.logRequests, h.recover, h.bound)
 	if opt.Metrics != nil {
 		r.GET("/metrics", gin.WrapH(opt.Metrics.Handler()))
 	}
@@ -120,7 +154,7 @@ func New(opt Options) *Handler {
 	r.GET("/openapi.json", func(c *gin.Context) { c.Data(http.StatusOK, "application/json", openAPI) })
 
 	v1 := r.Group("/v1", h.authenticate)
-	v1.POST("/compute", h.compute)
+	v1.POST("/compute", h.limitCompute, h.compute)
 	if h.svc.HasPlugins() {
 		v1.GET("/plugins", h.listPlugins)
 		v1.GET("/plugins/:name", h.getPlugin)
@@ -136,8 +170,8 @@ func New(opt Options) *Handler {
 	sh.GET("/settings", h.getSettings)
 	sh.PUT("/settings", h.putSettings)
 	sh.GET("/settings/history", h.settingsHistory)
-	sh.POST("/compute", h.shopCompute)
-	sh.POST("/preview", h.preview)
+	sh.POST("/compute", h.limitCompute, h.shopCompute)
+	sh.POST("/preview", h.limitCompute, h.preview)
 	sh.PUT("/credentials", h.putCredentials)
 	sh.GET("/credentials", h.getCredentials)
 	sh.DELETE("/credentials", h.deleteCredentials)
@@ -250,8 +284,11 @@ func (h *Handler) readyz(c *gin.Context) {
 
 // fail writes the problem for err, logging errors that are the server's.
 func (h *Handler) fail(c *gin.Context, err error) {
-	p := problem.From(err)
-	if p.Status >= 500 {
+	p, ok := limitProblem(c, err)
+	if !ok {
+		p = problem.From(err)
+	}
+	if p.Status >= 500 && !errors.Is(err, errInflight) {
 		h.opt.Logger.Error("request failed", "method", c.Request.Method, "path", c.Request.URL.Path, "status", p.Status, "err", err)
 	}
 	writeProblem(c, p)

@@ -63,7 +63,7 @@ func (h *Handler) putPlugin(c *gin.Context) {
 	}
 	wasm, err := io.ReadAll(io.LimitReader(c.Request.Body, limit+1))
 	if err != nil {
-		writeProblem(c, problem.New(http.StatusBadRequest, "The body could not be read: "+err.Error()))
+		h.fail(c, readFailure(err))
 		return
 	}
 	if int64(len(wasm)) > limit {
