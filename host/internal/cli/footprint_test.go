@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/syncrules/syncrules/host/wasmbuild"
 )
@@ -179,14 +180,22 @@ func startServer(t *testing.T, bin, cfg string) *server {
 func (s *server) waitLog(t *testing.T, want string) string {
 	t.Helper()
 	var seen []string
-	for line := range s.logs {
-		if strings.Contains(line, want) {
-			return line
+	// Generous: start-up compiles the plugins, slow on a busy machine.
+	timeout := time.After(5 * time.Minute)
+	for {
+		select {
+		case line, ok := <-s.logs:
+			if !ok {
+				t.Fatalf("the server exited before logging %q:\n%s", want, strings.Join(seen, "\n"))
+			}
+			if strings.Contains(line, want) {
+				return line
+			}
+			seen = append(seen, line)
+		case <-timeout:
+			t.Fatalf("no %q logged within 5 minutes:\n%s", want, strings.Join(seen, "\n"))
 		}
-		seen = append(seen, line)
 	}
-	t.Fatalf("the server exited before logging %q:\n%s", want, strings.Join(seen, "\n"))
-	return ""
 }
 
 func (s *server) do(t *testing.T, method, path, contentType string, body io.Reader) (*http.Response, []byte) {
