@@ -1,7 +1,6 @@
 package cli_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -9,9 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -189,58 +186,22 @@ func TestServeGracefulShutdown(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	root, err := wasmbuild.ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(t.TempDir(), "syncrules")
-	build := exec.Command("go", "build", "-o", bin, "./host")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
 			cfg := testConfig(t)
-			cmd := exec.Command(bin, "serve", "--config", cfg, "--listen", "127.0.0.1:0")
 			// One run gets its token from the CLI, the other from the
 			// environment.
-			token := "env-admin-token-0123456789abcdefghijklmnopqrstuvwxyz"
+			token, env := testAdminToken, "SYNCRULES_ADMIN_TOKEN="+testAdminToken
 			if sig == syscall.SIGTERM {
 				r := run(t, "", "token", "create", "--scope", "admin", "--config", cfg)
 				if r.code != 0 {
 					t.Fatalf("token create: %d %s", r.code, r.stderr)
 				}
-				token = strings.TrimSpace(r.stdout)
-			} else {
-				cmd.Env = append(os.Environ(), "SYNCRULES_ADMIN_TOKEN="+token)
+				token, env = strings.TrimSpace(r.stdout), ""
 			}
-			stderr, err := cmd.StderrPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			defer cmd.Process.Kill()
-			logs := make(chan string, 100)
-			go func() {
-				sc := bufio.NewScanner(stderr)
-				for sc.Scan() {
-					logs <- sc.Text()
-				}
-				close(logs)
-			}()
-			addr := ""
-			for line := range logs {
-				if m := regexp.MustCompile(`msg=listening addr=(\S+)`).FindStringSubmatch(line); m != nil {
-					addr = m[1]
-					break
-				}
-			}
-			if addr == "" {
-				t.Fatal("the server never logged its address")
-			}
+			s := startServer(t, bin, cfg, env)
+			addr := s.addr
 			if resp, err := http.Post(addr+"/v1/compute", "application/json", strings.NewReader(seedRequest)); err != nil {
 				t.Fatal(err)
 			} else if resp.Body.Close(); resp.StatusCode != http.StatusUnauthorized {
@@ -263,7 +224,7 @@ func TestServeGracefulShutdown(t *testing.T) {
 			if resp.StatusCode != 200 || !strings.Contains(string(body), `"beta":80`) {
 				t.Fatalf("POST /v1/compute = %d %s", resp.StatusCode, body)
 			}
-			if err := cmd.Process.Signal(sig); err != nil {
+			if err := s.cmd.Process.Signal(sig); err != nil {
 				t.Fatal(err)
 			}
 			var rest []string
@@ -271,7 +232,7 @@ func TestServeGracefulShutdown(t *testing.T) {
 		drain:
 			for {
 				select {
-				case line, ok := <-logs:
+				case line, ok := <-s.logs:
 					if !ok {
 						break drain
 					}
@@ -280,7 +241,7 @@ func TestServeGracefulShutdown(t *testing.T) {
 					t.Fatal("the server did not stop within 10s of the signal")
 				}
 			}
-			if err := cmd.Wait(); err != nil {
+			if err := s.cmd.Wait(); err != nil {
 				t.Fatalf("exit: %v; logs %q", err, rest)
 			}
 			if all := strings.Join(rest, "\n"); !strings.Contains(all, "shutting down") || !strings.Contains(all, "msg=stopped") {

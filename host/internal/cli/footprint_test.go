@@ -48,8 +48,8 @@ func TestFootprintAndCrash(t *testing.T) {
 	appendFile(t, cfg, plugins.String())
 	buffer := wasmbuild.ForTest(t, "./plugins/buffer")
 
-	s := startServer(t, bin, cfg)
-	s.waitLog(t, "stored plugins checked")
+	s := startServer(t, bin, cfg, "SYNCRULES_ADMIN_TOKEN="+testAdminToken)
+	s.waitLog(t, "msg=\"plugins checked\"")
 	rss, procs := s.tree(t)
 	t.Logf("idle with %d example plugins: %d processes, %.1f MiB RSS", len(examplePlugins), procs, float64(rss)/(1<<20))
 	if rss > idleTreeLimit {
@@ -67,8 +67,8 @@ func TestFootprintAndCrash(t *testing.T) {
 	// Cut an upload in the middle of its body, then right after it.
 	for _, cut := range []int{len(buffer) / 2, len(buffer)} {
 		s.uploadAndKill(t, "crash", fmt.Sprintf("1.0.%d", cut), buffer, cut)
-		s = startServer(t, bin, cfg)
-		s.waitLog(t, "stored plugins checked")
+		s = startServer(t, bin, cfg, "SYNCRULES_ADMIN_TOKEN="+testAdminToken)
+		s.waitLog(t, "msg=\"plugins checked\"")
 		version := fmt.Sprintf("1.0.%d", cut)
 		switch code := s.status(t, "/v1/plugins/crash/versions/"+version); code {
 		case http.StatusNotFound:
@@ -147,10 +147,13 @@ type server struct {
 	logs chan string
 }
 
-func startServer(t *testing.T, bin, cfg string) *server {
+// startServer starts serve with cfg and env added to the environment, and
+// returns once it is ready. The test must read s.logs or leave it be: a
+// few thousand lines are buffered.
+func startServer(t *testing.T, bin, cfg string, env ...string) *server {
 	t.Helper()
 	cmd := exec.Command(bin, "serve", "--config", cfg, "--listen", "127.0.0.1:0")
-	cmd.Env = append(os.Environ(), "SYNCRULES_ADMIN_TOKEN="+testAdminToken)
+	cmd.Env = append(os.Environ(), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -159,7 +162,7 @@ func startServer(t *testing.T, bin, cfg string) *server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	s := &server{cmd: cmd, logs: make(chan string, 1000)}
+	s := &server{cmd: cmd, logs: make(chan string, 10000)}
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
@@ -173,6 +176,7 @@ func startServer(t *testing.T, bin, cfg string) *server {
 		t.Fatalf("no address in %q", line)
 	}
 	s.addr = m[1]
+	s.waitLog(t, "msg=ready")
 	return s
 }
 

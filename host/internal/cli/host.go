@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"path/filepath"
-	"runtime/debug"
 	"time"
 
 	"github.com/syncrules/syncrules/host/engine"
@@ -101,10 +100,7 @@ func openHost(ctx context.Context, cfg config.Config, configDir string, db *stor
 			return nil, fmt.Errorf("plugins[%d] %s %s: %w%s", i, p.Name, p.Version, err, hint)
 		}
 	}
-	log.Info("plugins checked", "versions", len(cfg.Plugins), "took", durationSince(start))
-	// Checking compiled and ran every module once; none stays loaded, so
-	// hand the garbage back now rather than over minutes.
-	debug.FreeOSMemory()
+	log.Debug("plugins listed", "versions", len(cfg.Plugins), "took", durationSince(start))
 
 	h.svc, err = compute.NewService(h.defaultRule, limitsOf(cfg), cfg.Rules.MaxQuantity)
 	if err != nil {

@@ -26,6 +26,7 @@ import (
 const adminTokenEnv = "SYNCRULES_ADMIN_TOKEN"
 
 func serve(ctx context.Context, e *env, args []string) error {
+	started := time.Now()
 	fs := flags(e, "serve", "[--config FILE] [--listen ADDR] [--data-dir DIR]",
 		"Run the HTTP API until SIGINT or SIGTERM, then drain requests in flight and stop.")
 	configPath := fs.String("config", "config.toml", "configuration `file`; the default may be absent")
@@ -77,12 +78,32 @@ func serve(ctx context.Context, e *env, args []string) error {
 		}
 	}
 
+	// Listen before loading anything: the port answers at once, /readyz
+	// turns 200 once the default rule is loaded.
+	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		return err
+	}
+	var handler httpapi.Switch
+	// The body's read deadline and the answer's write deadline are set per
+	// request by the API (they must not run while a compute does); the
+	// server bounds the headers and idle connections.
+	srv := &http.Server{
+		Handler:           &handler,
+		ReadHeaderTimeout: min(10*time.Second, cfg.Server.ReadTimeout.Duration),
+		IdleTimeout:       cfg.Server.IdleTimeout.Duration,
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	defer srv.Close()
+	log.Info("listening", "addr", "http://"+ln.Addr().String(), "data_dir", cfg.Server.DataDir, "version", version)
+
 	h, err := openHost(ctx, cfg, filepath.Dir(*configPath), db, log)
 	if err != nil {
 		return err
 	}
 	defer h.close(context.WithoutCancel(ctx))
-	go checkStoredPlugins(ctx, h.registry, log)
+	go checkPlugins(ctx, h.registry, log)
 	shops := shop.New(shop.Options{
 		Store:          db,
 		Compute:        h.svc,
@@ -106,21 +127,8 @@ func serve(ctx context.Context, e *env, args []string) error {
 		ComputeRate:       cfg.Limits.ComputeRate,
 		ComputeBurst:      cfg.Limits.ComputeBurst,
 	})
-	ln, err := net.Listen("tcp", cfg.Server.Listen)
-	if err != nil {
-		return err
-	}
-	// The body's read deadline and the answer's write deadline are set per
-	// request by the API (they must not run while a compute does); the
-	// server bounds the headers and idle connections.
-	srv := &http.Server{
-		Handler:           api,
-		ReadHeaderTimeout: min(10*time.Second, cfg.Server.ReadTimeout.Duration),
-		IdleTimeout:       cfg.Server.IdleTimeout.Duration,
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	log.Info("listening", "addr", "http://"+ln.Addr().String(), "data_dir", cfg.Server.DataDir, "version", version)
+	handler.Ready(api)
+	log.Info("ready", "took", durationSince(started))
 	if adminToken == "" {
 		if tokens, err := shops.Tokens(ctx, shop.Operator); err == nil && len(tokens) == 0 {
 			log.Info("no API tokens yet: create an admin token with \"bin/syncrules token create --scope admin\" " +
@@ -169,17 +177,23 @@ func checkKey(ctx context.Context, db *store.Store, sealer *secret.Sealer, sourc
 	return nil
 }
 
-// checkStoredPlugins compiles every uploaded plugin version, in the
-// background, so that one that no longer loads is logged at start and the
-// others are in the compilation cache when a request needs them.
-func checkStoredPlugins(ctx context.Context, reg *registry.Registry, log *slog.Logger) {
+// checkPlugins compiles every plugin version, config-listed and uploaded,
+// in the background, so that one that no longer loads is logged at start
+// and the others are in the compilation cache when a request needs them.
+// Requests do not wait for it: one that needs a plugin loads it.
+func checkPlugins(ctx context.Context, reg *registry.Registry, log *slog.Logger) {
 	start := time.Now()
+	if err := reg.CheckConfigured(ctx); err != nil && ctx.Err() == nil {
+		log.Error("config.toml lists plugins that do not load; requests naming them fail", "err", err)
+	}
 	if err := reg.CompileStored(ctx); err != nil {
 		if ctx.Err() == nil {
 			log.Error("stored plugins not checked", "err", err)
 		}
 		return
 	}
-	log.Info("stored plugins checked", "took", durationSince(start))
-	debug.FreeOSMemory() // none stays loaded: see openHost
+	log.Info("plugins checked", "took", durationSince(start))
+	// Checking loaded and ran modules that none keeps: hand the garbage
+	// back now rather than over the minutes the scavenger takes.
+	debug.FreeOSMemory()
 }

@@ -21,6 +21,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -441,22 +442,18 @@ func (r *Registry) Register(ctx context.Context, name, version, path string) (In
 	if err != nil {
 		return Info{}, err
 	}
+	if len(wasm) > r.opt.MaxModuleBytes {
+		return Info{}, TooLarge(int64(len(wasm)), int64(r.opt.MaxModuleBytes))
+	}
 	if _, _, err := r.opt.Store.Plugin(ctx, name, version); err == nil {
 		return Info{}, errorf(ErrConflict, "%s %s was uploaded already; give the file another version", name, version)
 	} else if !errors.Is(err, ErrNotFound) {
 		return Info{}, err
 	}
-	if e := r.lookup(name, version); e != nil {
-		return Info{}, errorf(ErrConflict, "%s %s is already installed", name, version)
-	}
-	e, err := r.compile(ctx, name, version, wasm, SourceConfig)
-	if err != nil {
-		return Info{}, err
-	}
-	// Checked and in the compilation cache; loaded again when a request
-	// needs it, so that a plugin nobody calls costs no memory.
-	e.mod.Close(ctx)
-	e.mod, e.path = nil, path
+	// Compiled when a request needs it, or by CheckConfigured: a start
+	// does not wait for plugins, and a command compiles only what it runs.
+	e := &entry{path: path, info: Info{Name: name, Version: version, SHA256: sha256Hex(wasm), Size: len(wasm),
+		Created: time.Now().UTC().Truncate(time.Microsecond), Source: SourceConfig}}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.vers[name][version] != nil {
@@ -467,6 +464,51 @@ func (r *Registry) Register(ctx context.Context, name, version, path string) (In
 	}
 	r.vers[name][version] = e
 	return e.info, nil
+}
+
+// CheckConfigured loads every config-listed version not loaded yet, a few
+// at a time, and unloads it again unless a request holds it: that checks
+// it, puts it in the compilation cache and learns its ABI version. It logs
+// each version and returns the failures joined.
+func (r *Registry) CheckConfigured(ctx context.Context) error {
+	var todo []*entry
+	r.mu.Lock()
+	for _, vs := range r.vers {
+		for _, e := range vs {
+			if e.path != "" && e.mod == nil {
+				todo = append(todo, e)
+			}
+		}
+	}
+	r.mu.Unlock()
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+		sem  = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))
+	)
+	for _, e := range todo {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			start := time.Now()
+			got, err := r.acquire(ctx, e.info.Name, e.info.Version)
+			if err != nil {
+				r.opt.Logger.Error("plugin does not load", "plugin", e.info.Name, "version", e.info.Version, "path", e.path, "err", err)
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+				return
+			}
+			r.release(got)
+			r.unloadIdle(got)
+			r.opt.Logger.Info("plugin compiled", "plugin", e.info.Name, "version", e.info.Version,
+				"took", time.Since(start).Round(time.Millisecond))
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // configured returns the config-listed versions.
@@ -516,8 +558,15 @@ func (r *Registry) Versions(ctx context.Context, name string) ([]Info, error) {
 
 // Get returns one version.
 func (r *Registry) Get(ctx context.Context, name, version string) (Info, error) {
-	if e := r.lookup(name, version); e != nil && e.info.Source == SourceConfig {
-		return e.info, nil
+	r.mu.Lock()
+	e := r.vers[name][version]
+	var info Info
+	if e != nil {
+		info = e.info
+	}
+	r.mu.Unlock()
+	if e != nil && info.Source == SourceConfig {
+		return info, nil
 	}
 	info, _, err := r.opt.Store.Plugin(ctx, name, version)
 	if errors.Is(err, ErrNotFound) {
@@ -671,6 +720,9 @@ func (r *Registry) loadConfigured(ctx context.Context, e *entry) (*entry, error)
 		return e, nil
 	}
 	e.mod, e.used = mod, time.Now()
+	if e.info.ABIVersion == 0 {
+		e.info.ABIVersion, e.info.CompileTime = mod.ABIVersion(), time.Since(start)
+	}
 	r.mu.Unlock()
 	r.opt.Logger.Debug("plugin loaded", "plugin", e.info.Name, "version", e.info.Version, "took", time.Since(start).Round(time.Millisecond))
 	return e, nil

@@ -1,0 +1,55 @@
+package httpapi_test
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/syncrules/syncrules/host/internal/httpapi"
+)
+
+// TestSwitch: while the server starts, the port answers: /healthz 200
+// "starting", /readyz 503, every other route 503 with Retry-After; once
+// ready, the API answers everything.
+func TestSwitch(t *testing.T) {
+	var sw httpapi.Switch
+	srv := httptest.NewServer(&sw)
+	defer srv.Close()
+	get := func(path string) (int, http.Header, string) {
+		t.Helper()
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header, string(b)
+	}
+	for _, tt := range []struct {
+		path   string
+		status int
+		want   string
+	}{
+		{"/healthz", 200, `"starting"`},
+		{"/readyz", 503, `"starting"`},
+		{"/v1/shops", 503, "The server is starting"},
+	} {
+		code, header, body := get(tt.path)
+		if code != tt.status || !strings.Contains(body, tt.want) {
+			t.Errorf("GET %s while starting = %d %s; want %d and %s", tt.path, code, body, tt.status, tt.want)
+		}
+		if code == 503 && tt.path != "/readyz" && header.Get("Retry-After") == "" {
+			t.Errorf("GET %s while starting: 503 without Retry-After", tt.path)
+		}
+	}
+	s := newServer(t, loadRule(t), serverConfig{})
+	sw.Ready(s.handler)
+	if code, _, body := get("/readyz"); code != 200 {
+		t.Errorf("GET /readyz once ready = %d %s", code, body)
+	}
+	if code, _, _ := get("/v1/shops"); code != http.StatusUnauthorized {
+		t.Errorf("GET /v1/shops without a token once ready = %d, want 401", code)
+	}
+}
