@@ -237,22 +237,14 @@ func TestDeleteInUse(t *testing.T) {
 	if len(forgotten) != 0 {
 		t.Errorf("forgot %v while a request held it", forgotten)
 	}
-	in, err := sdktest.Batch{
-		Warehouses: []sdktest.Warehouse{{ID: "w", Active: true, Default: true}},
-		Params:     `{"units": 1}`,
-		Items:      []sdktest.Item{{ID: "v", Quantities: map[string]int64{"w": 5}}},
-	}.Encode()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := mod.CallInfo(ctx, in, func([]byte, *engine.CallInfo) error { return nil }); err != nil {
+	if err := callOnce(ctx, t, mod); err != nil {
 		t.Errorf("a call by the request holding a deleted version: %v", err)
 	}
 	release()
 	if strings.Join(forgotten, ",") != "buffer@3.0.0" {
 		t.Errorf("forgot %v, want buffer@3.0.0 once released", forgotten)
 	}
-	if err := mod.CallInfo(ctx, in, func([]byte, *engine.CallInfo) error { return nil }); !errors.Is(err, engine.ErrClosed) {
+	if err := callOnce(ctx, t, mod); !errors.Is(err, engine.ErrClosed) {
 		t.Errorf("a call after the last release: %v, want ErrClosed", err)
 	}
 }
@@ -365,15 +357,7 @@ func TestIdleVersionsHoldNothing(t *testing.T) {
 			t.Fatalf("Acquire %s %s: %v", name, version, err)
 		}
 		defer release()
-		in, err := sdktest.Batch{
-			Warehouses: []sdktest.Warehouse{{ID: "w", Active: true, Default: true}},
-			Params:     `{"units": 1}`,
-			Items:      []sdktest.Item{{ID: "v", Quantities: map[string]int64{"w": 5}}},
-		}.Encode()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := p.CallInfo(ctx, in, func([]byte, *engine.CallInfo) error { return nil }); err != nil {
+		if err := callOnce(ctx, t, p); err != nil {
 			t.Fatalf("calling %s %s: %v", name, version, err)
 		}
 	}
@@ -406,4 +390,18 @@ func TestIdleVersionsHoldNothing(t *testing.T) {
 	if list, err := r.List(ctx); err != nil || len(list) != versions+1 {
 		t.Errorf("List = %d versions, %v; want %d", len(list), err, versions+1)
 	}
+}
+
+// callOnce runs a one-item batch through a buffer plugin.
+func callOnce(ctx context.Context, t *testing.T, p compute.Plugin) error {
+	t.Helper()
+	in, err := sdktest.Batch{
+		Warehouses: []sdktest.Warehouse{{ID: "w", Active: true, Default: true}},
+		Params:     `{"units": 1}`,
+		Items:      []sdktest.Item{{ID: "v", Quantities: map[string]int64{"w": 5}}},
+	}.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.CallInfo(ctx, in, func([]byte, *engine.CallInfo) error { return nil })
 }
