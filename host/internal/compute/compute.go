@@ -145,8 +145,9 @@ func (s *Service) Compute(ctx context.Context, req *Request, opt Options) (*Resp
 		flags |= abi.FlagExplain
 	}
 	input := p.encode(*bufp, flags, nil, nil, nil, &probs)
+	q := &requestRun{}
 	if len(probs.list) == 0 && len(stages) > 0 {
-		s.checkParams(ctx, p, stages, &probs)
+		s.checkParams(ctx, p, stages, &probs, q)
 	}
 	if err := probs.err(); err != nil {
 		return nil, err
@@ -161,7 +162,7 @@ func (s *Service) Compute(ctx context.Context, req *Request, opt Options) (*Resp
 		}
 		return nil, &RuleError{Rule: DefaultRuleName, Err: err}
 	}
-	if err := s.runChain(ctx, p, stages, resp, opt); err != nil {
+	if err := s.runChain(ctx, p, stages, resp, opt, q); err != nil {
 		return nil, err
 	}
 	return resp, nil
