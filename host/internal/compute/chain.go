@@ -13,6 +13,7 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/syncrules/syncrules/host/engine"
+	"github.com/syncrules/syncrules/host/internal/budget"
 	"github.com/syncrules/syncrules/sdk/abi"
 )
 
@@ -138,7 +139,7 @@ func (s *Service) checkParams(ctx context.Context, p *plan, stages []stage, prob
 		if !known && !q.exhausted() {
 			input := p.encode(nil, 0, st.params, []int{}, nil, nil)
 			refused := false
-			err := st.mod.CallInfo(ctx, input, func(out []byte, _ *engine.CallInfo) error {
+			err := q.call(ctx, st.mod, input, func(out []byte, _ *engine.CallInfo) error {
 				o, err := abi.ParseOutput(out, 0, len(p.req.Warehouses))
 				if err != nil {
 					return err
@@ -235,6 +236,20 @@ const (
 // requestRun is what the stages of a request share.
 type requestRun struct {
 	timeouts int // calls stopped at their deadline, params checks included
+	budget   *budget.Limiter
+	tenant   string
+}
+
+// call runs mod on input within the request's budget of plugin calls.
+func (q *requestRun) call(ctx context.Context, mod Plugin, input []byte, read func([]byte, *engine.CallInfo) error) error {
+	if q.budget != nil {
+		release, err := q.budget.Acquire(ctx, q.tenant)
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
+	return mod.CallInfo(ctx, input, read)
 }
 
 // exhausted reports whether the request may make no more calls.
@@ -374,7 +389,7 @@ func (r *stageRun) call(ctx context.Context, items []int) ([]result, error) {
 	maxQ := int32(p.settings.MaxQuantity)
 	var res []result
 	var failed *batchError
-	err := r.st.mod.CallInfo(ctx, r.buf, func(out []byte, info *engine.CallInfo) error {
+	err := r.req.call(ctx, r.st.mod, r.buf, func(out []byte, info *engine.CallInfo) error {
 		r.log.add(info)
 		o, err := abi.ParseOutput(out, len(items), nw)
 		if err != nil {

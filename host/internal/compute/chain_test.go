@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -14,6 +15,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/syncrules/syncrules/host/engine"
+	"github.com/syncrules/syncrules/host/internal/budget"
 	"github.com/syncrules/syncrules/host/wasmbuild"
 )
 
@@ -441,5 +443,50 @@ func TestChainTimeoutBudget(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestBudgets: plugin calls wait in their class's budget, and only they:
+// with every interactive slot taken, the default rule still computes, a
+// sync compute runs in its own budget, and an interactive compute with a
+// plugin waits until a slot is freed.
+func TestBudgets(t *testing.T) {
+	svc := chainService(t, 0, 4096)
+	interactive, sync := budget.New(1), budget.New(1)
+	svc.WithBudgets(interactive, sync)
+	ctx := context.Background()
+	hold, err := interactive.Acquire(ctx, "someone else")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := chaosRequest(3, nil, "")
+	plain.Settings.Rules = nil
+	if _, err := svc.Compute(ctx, plain, Options{Tenant: "a"}); err != nil {
+		t.Fatalf("the default rule alone: %v", err)
+	}
+	resp, err := svc.Compute(ctx, chaosRequest(3, nil, ""), Options{Tenant: "a", Class: Sync})
+	if err != nil {
+		t.Fatalf("a sync compute: %v", err)
+	}
+	checkChaos(t, resp, 3, nil, false)
+	done := make(chan error, 1)
+	go func() {
+		resp, err := svc.Compute(ctx, chaosRequest(3, nil, ""), Options{Tenant: "a"})
+		if err == nil {
+			checkChaos(t, resp, 3, nil, false)
+		}
+		done <- err
+	}()
+	for interactive.Stats().Waiting == 0 {
+		runtime.Gosched()
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("an interactive compute with a plugin ran with the budget taken: %v", err)
+	default:
+	}
+	hold()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -12,11 +12,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/go-json-experiment/json/jsontext"
 
+	"github.com/syncrules/syncrules/host/internal/budget"
 	"github.com/syncrules/syncrules/sdk/abi"
 )
 
@@ -81,6 +83,7 @@ type Service struct {
 	logBytes    int
 	logger      *slog.Logger
 	verdicts    verdicts
+	budgets     [2]atomic.Pointer[budget.Limiter] // by Class
 }
 
 // WithPlugins makes s run settings.rules with plugins from p, keeping up to
@@ -100,7 +103,8 @@ func NewService(rule Runner, limits Limits, maxQuantity int) (*Service, error) {
 	if maxQuantity < MinMaxQuantity || maxQuantity > MaxMaxQuantity {
 		return nil, fmt.Errorf("compute: max quantity %d is outside [%d, %d]", maxQuantity, MinMaxQuantity, MaxMaxQuantity)
 	}
-	return &Service{rule: rule, limits: limits.withDefaults(), maxQuantity: uint32(maxQuantity)}, nil
+	s := &Service{rule: rule, limits: limits.withDefaults(), maxQuantity: uint32(maxQuantity)}
+	return s.WithBudgets(budget.New(budget.DefaultInteractive()), budget.New(budget.DefaultSync())), nil
 }
 
 // Limits returns the service's limits, defaults filled in.
@@ -110,6 +114,49 @@ func (s *Service) Limits() Limits { return s.limits }
 type Options struct {
 	// Explain adds a trace of each stage to every item.
 	Explain bool
+	// Tenant is whom the compute is for, in the sharing of plugin calls
+	// between tenants: "shop:<id>" for a shop's compute, the token for an
+	// inline one.
+	Tenant string
+	// Class chooses the budget of plugin calls the compute draws on.
+	Class Class
+}
+
+// Class is a kind of work with its own budget of plugin calls, so that a
+// burst of one cannot delay the other.
+type Class int
+
+// Classes of work.
+const (
+	// Interactive is an API call someone waits for.
+	Interactive Class = iota
+	// Sync is background work: syncing shops.
+	Sync
+)
+
+func (c Class) String() string {
+	if c == Sync {
+		return "sync"
+	}
+	return "interactive"
+}
+
+// WithBudgets makes s run each plugin call within the budget of its
+// request's class: at most so many at once, shared fairly between tenants
+// (package budget). A nil limiter leaves its class unbounded. The default
+// rule is trusted and never waits for them. Call it before s serves.
+func (s *Service) WithBudgets(interactive, sync *budget.Limiter) *Service {
+	s.budgets[Interactive].Store(interactive)
+	s.budgets[Sync].Store(sync)
+	return s
+}
+
+// Budget returns the limiter of a class's plugin calls, nil if unbounded.
+func (s *Service) Budget(c Class) *budget.Limiter {
+	if c < 0 || int(c) >= len(s.budgets) {
+		return nil
+	}
+	return s.budgets[c].Load()
 }
 
 // Compute validates req and computes its quantities. Errors the caller can
@@ -145,7 +192,8 @@ func (s *Service) Compute(ctx context.Context, req *Request, opt Options) (*Resp
 		flags |= abi.FlagExplain
 	}
 	input := p.encode(*bufp, flags, nil, nil, nil, &probs)
-	q := &requestRun{}
+	q := &requestRun{tenant: opt.Tenant}
+	q.budget = s.Budget(opt.Class)
 	if len(probs.list) == 0 && len(stages) > 0 {
 		s.checkParams(ctx, p, stages, &probs, q)
 	}

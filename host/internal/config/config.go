@@ -95,6 +95,11 @@ type Sandbox struct {
 	// no bound.
 	PartnerVersions int `toml:"partner_versions"`
 	PartnerMiB      int `toml:"partner_mib"`
+	// InteractiveCalls and SyncCalls bound the plugin calls running at
+	// once for API calls and for syncs, each budget shared fairly between
+	// shops; 0 is GOMAXPROCS - 1 (at least 1).
+	InteractiveCalls int `toml:"interactive_calls"`
+	SyncCalls        int `toml:"sync_calls"`
 }
 
 // Plugin is a plugin module installed from a file at start-up.
@@ -254,6 +259,8 @@ func (c Config) Validate() error {
 		{c.Sandbox.WorkerMinItems < 0, "sandbox.worker_min_items", "must be 0 (no workers) or more"},
 		{c.Sandbox.PartnerVersions < 0, "sandbox.partner_versions", "must be 0 (no bound) or more"},
 		{c.Sandbox.PartnerMiB < 0, "sandbox.partner_mib", "must be 0 (no bound) or more"},
+		{c.Sandbox.InteractiveCalls < 0, "sandbox.interactive_calls", "must be 0 (GOMAXPROCS - 1) or more"},
+		{c.Sandbox.SyncCalls < 0, "sandbox.sync_calls", "must be 0 (GOMAXPROCS - 1) or more"},
 	} {
 		if ch.bad {
 			return fmt.Errorf("%s: %s", ch.key, ch.msg)
