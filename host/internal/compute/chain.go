@@ -203,6 +203,7 @@ type stageRun struct {
 	logger    *slog.Logger
 	abort     error // the module closed under the stage: the service is stopping
 	clamped   int
+	truncated int // items whose notes were cut
 	failed    int // items the stage failed, skipped or not
 	skipped   int
 	firstErr  string
@@ -238,6 +239,8 @@ type requestRun struct {
 	timeouts int // calls stopped at their deadline, params checks included
 	budget   *budget.Limiter
 	tenant   string
+	// noteBytes is what the plugins' notes may still take.
+	noteBytes int
 }
 
 // call runs mod on input within the request's budget of plugin calls.
@@ -429,7 +432,7 @@ func (r *stageRun) call(ctx context.Context, items []int) ([]result, error) {
 			for j := range items {
 				res[j].notes = &stages[j]
 			}
-			return p.collectNotes(o, func(j int) *Stage { return &stages[j] })
+			return p.collectNotes(o, func(j int) *Stage { return &stages[j] }, &r.req.noteBytes)
 		}
 		return nil
 	})
@@ -453,6 +456,9 @@ func (r *stageRun) apply(i int, rs result) {
 		}
 		trace.Stage = r.st.label
 		r.stages[i] = trace
+		if trace.NotesTruncated {
+			r.truncated++
+		}
 	}
 	if rs.err != nil {
 		r.failed++
@@ -497,6 +503,11 @@ func (r *stageRun) finish() {
 	if r.clamped > 0 {
 		r.resp.Warnings = append(r.resp.Warnings, Warning{Code: "quantity_clamped", Field: field,
 			Message: fmt.Sprintf("%s returned quantities outside [0, %d] for %d items; they were clamped", r.st.label, r.p.settings.MaxQuantity, r.clamped)})
+	}
+	if r.truncated > 0 {
+		r.resp.Warnings = append(r.resp.Warnings, Warning{Code: "notes_truncated", Field: field,
+			Message: fmt.Sprintf("%s wrote more notes than are kept (%d notes or %d bytes an item, and a bound per response) for %d items; the rest were dropped",
+				r.st.label, maxItemNotes, maxItemNoteBytes, r.truncated)})
 	}
 	if r.skipped > 0 {
 		r.resp.Warnings = append(r.resp.Warnings, Warning{Code: "rule_skipped", Field: field,

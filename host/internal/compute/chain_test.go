@@ -490,3 +490,62 @@ func TestBudgets(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestChainNotesBounded: a plugin's notes are kept up to 16 and 1 KiB per
+// item and stage, and up to the service's bound per response; the stages
+// cut say so, and a warning counts them. The default rule's notes are not
+// bounded.
+func TestChainNotesBounded(t *testing.T) {
+	svc := chainService(t, 0, 4096)
+	tags := map[int][]string{0: {"notes"}, 1: {"bignotes"}}
+	resp, err := svc.Compute(context.Background(), chaosRequest(3, tags, ""), Options{Explain: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkChaos(t, resp, 3, tags, false)
+	stage := func(i int) Stage { return resp.Items[i].Trace[1] }
+	if st := stage(0); !st.NotesTruncated || len(st.Item) != maxItemNotes {
+		t.Errorf("item 0: %d notes kept, truncated %v; want %d, true", len(st.Item), st.NotesTruncated, maxItemNotes)
+	}
+	if st := stage(1); !st.NotesTruncated || noteSize(st.Item) > maxItemNoteBytes || len(st.Item) < 8 {
+		t.Errorf("item 1: %d notes of %d bytes kept, truncated %v; want about 1 KiB, true", len(st.Item), noteSize(st.Item), st.NotesTruncated)
+	}
+	if st := stage(2); st.NotesTruncated || len(st.Item) != 0 || resp.Items[2].Trace[0].NotesTruncated {
+		t.Errorf("item 2: %+v, want no notes and nothing truncated", st)
+	}
+	var warned []Warning
+	for _, w := range resp.Warnings {
+		if w.Code == "notes_truncated" {
+			warned = append(warned, w)
+		}
+	}
+	if len(warned) != 1 || warned[0].Field != "/settings/rules/0" || !strings.Contains(warned[0].Message, "for 2 items") {
+		t.Errorf("warnings %+v, want one notes_truncated for 2 items", resp.Warnings)
+	}
+
+	// The bound per response.
+	svc.maxNoteBytes = 3000
+	const n = 10
+	tags = map[int][]string{}
+	for i := range n {
+		tags[i] = []string{"bignotes"}
+	}
+	resp, err = svc.Compute(context.Background(), chaosRequest(n, tags, ""), Options{Explain: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	total, empty := 0, 0
+	for i := range n {
+		st := resp.Items[i].Trace[1]
+		total += noteSize(st.Item)
+		if len(st.Item) == 0 {
+			empty++
+		}
+		if !st.NotesTruncated {
+			t.Errorf("item %d not truncated", i)
+		}
+	}
+	if total > svc.maxNoteBytes || empty < n/2 {
+		t.Errorf("%d bytes of notes kept, %d items without; want at most %d bytes, most items without", total, empty, svc.maxNoteBytes)
+	}
+}
