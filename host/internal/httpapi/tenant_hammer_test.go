@@ -199,6 +199,17 @@ func TestTenantHammer(t *testing.T) {
 		factor  = 5
 	)
 	th := newTenantHammer(t, 0)
+	// The hostile shop's compute, alone: its items keep the default
+	// rule's quantities, each stage that ran or did not skipped.
+	resp := th.s.computeShop(t, "hostile", th.hostile)
+	for i, it := range resp.Items {
+		if it.Error != nil || !slices.Equal(it.Quantities, orderedQuantities{{"alpha", int64(i)}, {"beta", 0}}) {
+			t.Fatalf("hostile item %d: %+v, want the default rule's quantities", i, it)
+		}
+	}
+	if len(resp.Warnings) != hangingPlugins {
+		t.Errorf("hostile warnings %+v, want rule_skipped for each of %d stages", resp.Warnings, hangingPlugins)
+	}
 	measure := func() []time.Duration {
 		ds := make([]time.Duration, 0, samples)
 		for range samples {
