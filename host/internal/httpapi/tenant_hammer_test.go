@@ -33,12 +33,15 @@ type tenantHammer struct {
 	hostileOK, canceled atomic.Int64
 }
 
-const hangingPlugins = 8
+const (
+	hangingPlugins    = 8
+	hammerCallTimeout = 100 * time.Millisecond // as in production
+)
 
 func newTenantHammer(tb testing.TB, interactiveCalls int) *tenantHammer {
 	tb.Helper()
 	// Deadlines as in production: 100 ms a call.
-	h := newPluginHost(tb, pluginHostConfig{callTimeout: 100 * time.Millisecond})
+	h := newPluginHost(tb, pluginHostConfig{callTimeout: hammerCallTimeout})
 	var rules []string
 	for k := 1; k <= hangingPlugins; k++ {
 		v := fmt.Sprintf("1.0.%d", k)
@@ -51,6 +54,9 @@ func newTenantHammer(tb testing.TB, interactiveCalls int) *tenantHammer {
 	}
 	s.putShop(tb, "victim", seedShopBody)
 	s.putSettings(tb, "victim", `{"percentage":80}`)
+	h.install(tb, "buffer", "1.0.0", "buffer")
+	s.putShop(tb, "neighbour", seedShopBody)
+	s.putSettings(tb, "neighbour", `{"rules":[{"plugin":"buffer","version":"1.0.0","params":{"units":1}}]}`)
 	s.putShop(tb, "hostile", seedShopBody)
 	s.putSettings(tb, "hostile", `{"rules":[`+strings.Join(rules, ",")+`]}`)
 	th := &tenantHammer{s: s, client: &http.Client{Transport: s.transport}, victimN: 10, hostileN: 20}
@@ -116,12 +122,15 @@ func (th *tenantHammer) post(ctx context.Context, shop string, body []byte) (int
 }
 
 // victimOnce times one compute of the victim shop.
-func (th *tenantHammer) victimOnce() (time.Duration, error) {
+func (th *tenantHammer) victimOnce() (time.Duration, error) { return th.timeOnce("victim") }
+
+// timeOnce times one compute of the victim's items for shop.
+func (th *tenantHammer) timeOnce(shop string) (time.Duration, error) {
 	start := time.Now()
-	status, err := th.post(context.Background(), "victim", th.victim)
+	status, err := th.post(context.Background(), shop, th.victim)
 	d := time.Since(start)
 	if err == nil && status != http.StatusOK {
-		err = fmt.Errorf("victim compute: status %d", status)
+		err = fmt.Errorf("%s compute: status %d", shop, status)
 	}
 	return d, err
 }
@@ -210,10 +219,10 @@ func TestTenantHammer(t *testing.T) {
 	if len(resp.Warnings) != hangingPlugins {
 		t.Errorf("hostile warnings %+v, want rule_skipped for each of %d stages", resp.Warnings, hangingPlugins)
 	}
-	measure := func() []time.Duration {
+	measure := func(shop string, samples int) []time.Duration {
 		ds := make([]time.Duration, 0, samples)
 		for range samples {
-			d, err := th.victimOnce()
+			d, err := th.timeOnce(shop)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -223,17 +232,29 @@ func TestTenantHammer(t *testing.T) {
 	}
 	for range 5 {
 		th.victimOnce() // warm connections and instances
+		th.timeOnce("neighbour")
 	}
-	base50, base99 := percentiles(measure())
+	base50, base99 := percentiles(measure("victim", samples))
+	nbase50, _ := percentiles(measure("neighbour", samples/4))
 	stop := th.startHostile(t, clients)
-	loaded := measure()
+	loaded := measure("victim", samples)
+	nloaded := measure("neighbour", samples/4)
 	st := th.s.service.Budget(compute.Interactive).Stats()
 	stop()
 	load50, load99 := percentiles(loaded)
+	nload50, nload99 := percentiles(nloaded)
 	t.Logf("victim p50/p99 alone %v/%v, under load %v/%v (%.1fx p50); budget %d calls, %d waiting at the end; %d hostile computes answered, %d canceled",
 		base50, base99, load50, load99, float64(load50)/float64(base50), st.Limit, st.Waiting, th.hostileOK.Load(), th.canceled.Load())
+	t.Logf("neighbour (one healthy plugin) p50 alone %v, under load %v, p99 %v", nbase50, nload50, nload99)
 	if load50 > factor*base50 {
 		t.Errorf("victim p50 under load %v, more than %dx its p50 alone %v", load50, factor, base50)
+	}
+	// The neighbour's plugin call waits in the budget behind at most the
+	// call running when it comes: the fair queue serves it before the
+	// hostile shop's 19 waiting calls, which in arrival order would take 19
+	// deadlines. Half of that is a generous bound.
+	if limit := 10 * hammerCallTimeout; nload50 > limit {
+		t.Errorf("neighbour p50 under load %v: it waited behind the hostile shop's calls (bound %v)", nload50, limit)
 	}
 }
 
