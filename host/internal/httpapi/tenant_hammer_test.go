@@ -29,7 +29,6 @@ type tenantHammer struct {
 	client              *http.Client // unchecked, as for benchmarks
 	victim, hostile     []byte       // the shops' compute bodies
 	victimN, hostileN   int
-	hostileCalls        atomic.Int64
 	hostileOK, canceled atomic.Int64
 }
 
