@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/syncrules/syncrules/host/engine"
+	"github.com/syncrules/syncrules/host/internal/budget"
 	"github.com/syncrules/syncrules/host/internal/compute"
 	"github.com/syncrules/syncrules/host/internal/config"
 	"github.com/syncrules/syncrules/host/internal/metrics"
@@ -107,6 +108,14 @@ func openHost(ctx context.Context, cfg config.Config, configDir string, db *stor
 		return nil, err
 	}
 	h.svc.WithPlugins(h.registry, sb.LogBytes, log)
+	interactive, sync := sb.InteractiveCalls, sb.SyncCalls
+	if interactive == 0 {
+		interactive = budget.DefaultInteractive()
+	}
+	if sync == 0 {
+		sync = budget.DefaultSync()
+	}
+	h.svc.WithBudgets(budget.New(interactive), budget.New(sync))
 	return h, nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/syncrules/syncrules/host/engine"
+	"github.com/syncrules/syncrules/host/internal/budget"
 	"github.com/syncrules/syncrules/sdk/abi"
 )
 
@@ -130,15 +131,15 @@ func (s *Service) planRules(ctx context.Context, rules []Rule, probs *problems) 
 // checkParams asks each plugin whether it takes its params, by running it
 // on a batch of no items; a plugin that fails that batch refuses them.
 // Verdicts are cached by module and params.
-func (s *Service) checkParams(ctx context.Context, p *plan, stages []stage, probs *problems) {
+func (s *Service) checkParams(ctx context.Context, p *plan, stages []stage, probs *problems, q *requestRun) {
 	for i := range stages {
 		st := &stages[i]
 		key := st.mod.SHA256() + "\x00" + string(st.params)
 		msg, known := s.verdicts.get(key)
-		if !known {
+		if !known && !q.exhausted() {
 			input := p.encode(nil, 0, st.params, []int{}, nil, nil)
 			refused := false
-			err := st.mod.CallInfo(ctx, input, func(out []byte, _ *engine.CallInfo) error {
+			err := q.call(ctx, st.mod, input, func(out []byte, _ *engine.CallInfo) error {
 				o, err := abi.ParseOutput(out, 0, len(p.req.Warehouses))
 				if err != nil {
 					return err
@@ -146,6 +147,7 @@ func (s *Service) checkParams(ctx context.Context, p *plan, stages []stage, prob
 				msg, refused = o.Failed()
 				return nil
 			})
+			q.count(err)
 			if err != nil {
 				continue // a broken module fails in the chain, as on_error says
 			}
@@ -193,10 +195,15 @@ type stageRun struct {
 	flags   uint32
 	buf     []byte
 	budget  int // calls left; narrowing a failing batch spends them
+	// timeouts counts the stage's calls stopped at their deadline; req
+	// is the request's count, shared by its stages.
+	timeouts int
+	req      *requestRun
 
 	logger    *slog.Logger
 	abort     error // the module closed under the stage: the service is stopping
 	clamped   int
+	truncated int // items whose notes were cut
 	failed    int // items the stage failed, skipped or not
 	skipped   int
 	firstErr  string
@@ -213,9 +220,56 @@ type result struct {
 	notes   *Stage
 }
 
+// Deadlines a request may spend. A call stopped at its deadline costs the
+// whole deadline, and narrowing a batch that times out by halves costs one
+// more deadline per halving: a plugin that hangs on 100 items would cost
+// some 64 of them. So timeouts are bounded apart from the narrowing
+// budget: past maxStageTimeouts in a stage the stage makes no more calls,
+// and past maxRequestTimeouts in a request no stage does. The items not
+// yet computed fail with the plugin's error (or are skipped, with on_error
+// "skip"), which never publishes more than the rule allows. See
+// RATIONALE.md, "Why at most 2 timeouts per stage and 10 per request?".
+const (
+	maxStageTimeouts   = 2
+	maxRequestTimeouts = 10
+)
+
+// requestRun is what the stages of a request share.
+type requestRun struct {
+	timeouts int // calls stopped at their deadline, params checks included
+	budget   *budget.Limiter
+	tenant   string
+	// noteBytes is what the plugins' notes may still take.
+	noteBytes int
+}
+
+// call runs mod on input within the request's budget of plugin calls.
+func (q *requestRun) call(ctx context.Context, mod Plugin, input []byte, read func([]byte, *engine.CallInfo) error) error {
+	if q.budget != nil {
+		release, err := q.budget.Acquire(ctx, q.tenant)
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
+	return mod.CallInfo(ctx, input, read)
+}
+
+// exhausted reports whether the request may make no more calls.
+func (q *requestRun) exhausted() bool { return q.timeouts >= maxRequestTimeouts }
+
+// count counts err if it is a call stopped at its deadline.
+func (q *requestRun) count(err error) bool {
+	if errors.Is(err, engine.ErrTimeout) {
+		q.timeouts++
+		return true
+	}
+	return false
+}
+
 // runChain runs every stage after the default rule on the items that have
 // quantities.
-func (s *Service) runChain(ctx context.Context, p *plan, stages []stage, resp *Response, opt Options) error {
+func (s *Service) runChain(ctx context.Context, p *plan, stages []stage, resp *Response, opt Options, q *requestRun) error {
 	flags := uint32(0)
 	if opt.Explain {
 		flags |= abi.FlagExplain
@@ -231,11 +285,19 @@ func (s *Service) runChain(ctx context.Context, p *plan, stages []stage, resp *R
 			return nil
 		}
 		r := &stageRun{p: p, st: &stages[i], resp: resp, explain: opt.Explain, flags: flags, logger: s.logger,
-			budget: narrowingBudget(len(live)), log: ruleLog{Rule: stages[i].label, limit: s.logBytes}}
+			budget: narrowingBudget(len(live)), req: q, log: ruleLog{Rule: stages[i].label, limit: s.logBytes}}
 		if opt.Explain {
 			r.stages = make(map[int]*Stage, len(live))
 		}
-		r.run(ctx, live, nil)
+		if q.exhausted() {
+			e := &ItemError{Rule: r.st.label, Code: string(engine.KindTimeout),
+				Detail: fmt.Sprintf("not run: the plugins of this request timed out %d times, the most a request may spend", q.timeouts)}
+			for _, k := range live {
+				r.apply(k, result{err: e})
+			}
+		} else {
+			r.run(ctx, live, nil)
+		}
 		if err := ctx.Err(); err != nil {
 			return context.Cause(ctx)
 		}
@@ -251,8 +313,8 @@ func (s *Service) runChain(ctx context.Context, p *plan, stages []stage, resp *R
 // one failing item in about 2·log2(n) calls, so this isolates some four
 // failing items exactly; past it, a plugin is broken for the batch and the
 // items not yet isolated fail with its error. Nothing is published for
-// them, so running out never oversells, and a plugin that times out on
-// every item costs at most this many deadlines.
+// them, so running out never oversells. Calls stopped at their deadline
+// are bounded apart, by maxStageTimeouts and maxRequestTimeouts.
 func narrowingBudget(n int) int { return 8 * (bits.Len(uint(n)) + 1) }
 
 // run runs the stage on items, narrowing a failing batch by halves so that
@@ -262,15 +324,20 @@ func (r *stageRun) run(ctx context.Context, items []int, parent error) {
 	if r.abort != nil {
 		return
 	}
-	if parent != nil && r.budget <= 0 {
-		e := itemError(r.st.label, parent)
-		e.Detail += " (not isolated: the plugin failed too many items of this batch)"
-		for _, i := range items {
-			r.apply(i, result{err: e})
+	if parent != nil {
+		if why := r.stopNarrowing(parent); why != "" {
+			e := itemError(r.st.label, parent)
+			e.Detail += " (" + why + ")"
+			for _, i := range items {
+				r.apply(i, result{err: e})
+			}
+			return
 		}
-		return
 	}
 	res, err := r.call(ctx, items)
+	if r.req.count(err) {
+		r.timeouts++
+	}
 	if err == nil {
 		for j, i := range items {
 			r.apply(i, res[j])
@@ -295,6 +362,21 @@ func (r *stageRun) run(ctx context.Context, items []int, parent error) {
 	r.run(ctx, items[mid:], err)
 }
 
+// stopNarrowing says why items cut from a batch that failed with parent are
+// not to be run again, or "" if they are.
+func (r *stageRun) stopNarrowing(parent error) string {
+	switch {
+	case r.timeouts >= maxStageTimeouts || r.req.exhausted():
+		if errors.Is(parent, engine.ErrTimeout) {
+			return "not isolated: the plugin timed out on this batch"
+		}
+		return "not isolated: the plugin timed out too often in this request"
+	case r.budget <= 0:
+		return "not isolated: the plugin failed too many items of this batch"
+	}
+	return ""
+}
+
 // batchError is a stage's failure of a whole batch, reported by the rule.
 type batchError struct{ msg string }
 
@@ -310,7 +392,7 @@ func (r *stageRun) call(ctx context.Context, items []int) ([]result, error) {
 	maxQ := int32(p.settings.MaxQuantity)
 	var res []result
 	var failed *batchError
-	err := r.st.mod.CallInfo(ctx, r.buf, func(out []byte, info *engine.CallInfo) error {
+	err := r.req.call(ctx, r.st.mod, r.buf, func(out []byte, info *engine.CallInfo) error {
 		r.log.add(info)
 		o, err := abi.ParseOutput(out, len(items), nw)
 		if err != nil {
@@ -350,7 +432,7 @@ func (r *stageRun) call(ctx context.Context, items []int) ([]result, error) {
 			for j := range items {
 				res[j].notes = &stages[j]
 			}
-			return p.collectNotes(o, func(j int) *Stage { return &stages[j] })
+			return p.collectNotes(o, func(j int) *Stage { return &stages[j] }, &r.req.noteBytes)
 		}
 		return nil
 	})
@@ -374,6 +456,9 @@ func (r *stageRun) apply(i int, rs result) {
 		}
 		trace.Stage = r.st.label
 		r.stages[i] = trace
+		if trace.NotesTruncated {
+			r.truncated++
+		}
 	}
 	if rs.err != nil {
 		r.failed++
@@ -418,6 +503,11 @@ func (r *stageRun) finish() {
 	if r.clamped > 0 {
 		r.resp.Warnings = append(r.resp.Warnings, Warning{Code: "quantity_clamped", Field: field,
 			Message: fmt.Sprintf("%s returned quantities outside [0, %d] for %d items; they were clamped", r.st.label, r.p.settings.MaxQuantity, r.clamped)})
+	}
+	if r.truncated > 0 {
+		r.resp.Warnings = append(r.resp.Warnings, Warning{Code: "notes_truncated", Field: field,
+			Message: fmt.Sprintf("%s wrote more notes than are kept (%d notes or %d bytes an item, and a bound per response) for %d items; the rest were dropped",
+				r.st.label, maxItemNotes, maxItemNoteBytes, r.truncated)})
 	}
 	if r.skipped > 0 {
 		r.resp.Warnings = append(r.resp.Warnings, Warning{Code: "rule_skipped", Field: field,

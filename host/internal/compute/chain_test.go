@@ -5,14 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"pgregory.net/rapid"
 
 	"github.com/syncrules/syncrules/host/engine"
+	"github.com/syncrules/syncrules/host/internal/budget"
 	"github.com/syncrules/syncrules/host/wasmbuild"
 )
 
@@ -49,10 +52,16 @@ func (ps pluginSet) Acquire(_ context.Context, name, version string) (Plugin, fu
 // workerMin items (0: none).
 func chainService(t testing.TB, workerMin int, logBytes int) *Service {
 	t.Helper()
+	return observedChainService(t, workerMin, logBytes, nil)
+}
+
+// observedChainService is chainService with an engine that reports to obs.
+func observedChainService(t testing.TB, workerMin int, logBytes int, obs engine.Observer) *Service {
+	t.Helper()
 	ctx := context.Background()
 	eng, err := engine.New(ctx, engine.Config{
 		CacheDir: testCacheDir, Sandboxed: true, CallTimeout: 50 * time.Millisecond, ItemTimeout: time.Microsecond,
-		MaxMemoryBytes: 64 << 20, Worker: engine.WorkerConfig{MinItems: workerMin},
+		MaxMemoryBytes: 64 << 20, Worker: engine.WorkerConfig{MinItems: workerMin}, Observer: obs,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -178,6 +187,14 @@ func TestChainNarrowsToFailingItems(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
+					if tag == "loop" {
+						// Timeouts are not narrowed past two per stage:
+						// every item of the batch fails (or is skipped).
+						tags = map[int][]string{}
+						for i := range n {
+							tags[i] = []string{tag}
+						}
+					}
 					checkChaos(t, resp, n, tags, onError == OnErrorSkip)
 					var codes []string
 					for _, w := range resp.Warnings {
@@ -189,8 +206,9 @@ func TestChainNarrowsToFailingItems(t *testing.T) {
 							t.Errorf("warnings %v, want %s", codes, wantWarning)
 						}
 					case onError == OnErrorSkip:
-						if !slices.Contains(codes, "rule_skipped") || !strings.Contains(resp.Warnings[0].Message, "for 2 items") {
-							t.Errorf("warnings %+v, want rule_skipped for 2 items", resp.Warnings)
+						want := fmt.Sprintf("for %d items", len(tags))
+						if !slices.Contains(codes, "rule_skipped") || !strings.Contains(resp.Warnings[0].Message, want) {
+							t.Errorf("warnings %+v, want rule_skipped %s", resp.Warnings, want)
 						}
 					}
 				})
@@ -330,5 +348,204 @@ func TestChainModuleClosed(t *testing.T) {
 	resp, err := svc.Compute(ctx, chaosRequest(3, nil, OnErrorSkip), Options{})
 	if !errors.Is(err, engine.ErrClosed) {
 		t.Fatalf("Compute after the plugin closed = %+v, %v; want ErrClosed", resp, err)
+	}
+}
+
+// timeoutCounter counts the calls the engine stopped at their deadline.
+type timeoutCounter struct {
+	timeouts, calls atomic.Int64
+}
+
+func (c *timeoutCounter) Compiled(string, time.Duration) {}
+func (c *timeoutCounter) Waited(string, time.Duration)   {}
+func (c *timeoutCounter) Called(_, _ string, kind engine.ErrorKind, _ time.Duration) {
+	c.calls.Add(1)
+	if kind == engine.KindTimeout {
+		c.timeouts.Add(1)
+	}
+}
+
+// TestChainTimeoutBudget: a plugin that hangs costs at most
+// maxStageTimeouts deadlines per stage and maxRequestTimeouts per request,
+// however many items hang; the items it did not compute fail with a clear
+// error, or keep their quantities with on_error "skip". Narrowing still
+// isolates other failures.
+func TestChainTimeoutBudget(t *testing.T) {
+	const n = 100
+	every := map[int][]string{}
+	for i := range n {
+		every[i] = []string{"loop"}
+	}
+	secondHalf := map[int][]string{}
+	for i := n / 2; i < n; i++ {
+		secondHalf[i] = []string{"loop"}
+	}
+	tests := []struct {
+		name      string
+		workerMin int
+		tags      map[int][]string
+		stages    int
+		onError   string
+		// wantTags is the oracle's view: the items that fail.
+		wantTags     map[int][]string
+		maxTimeouts  int64
+		isolatedText string
+	}{
+		{"every item hangs", 0, every, 1, "", every, maxStageTimeouts, "not isolated: the plugin timed out on this batch"},
+		{"every item hangs/worker", 8, every, 1, "", every, maxStageTimeouts, "not isolated: the plugin timed out on this batch"},
+		// The first half succeeds; the second times out again.
+		{"one item hangs", 0, map[int][]string{57: {"loop"}}, 1, "", secondHalf, maxStageTimeouts, "not isolated: the plugin timed out on this batch"},
+		{"eight stages hang, skipped", 0, every, 8, OnErrorSkip, every, maxRequestTimeouts, ""},
+		{"a trap after two timeouts", 0, map[int][]string{10: {"loop"}, 90: {"trap"}}, 1, "", every, maxStageTimeouts, "not isolated: the plugin timed out"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var obs timeoutCounter
+			svc := observedChainService(t, tt.workerMin, 4096, &obs)
+			req := chaosRequest(n, tt.tags, tt.onError)
+			for range tt.stages - 1 {
+				req.Settings.Rules = append(req.Settings.Rules, req.Settings.Rules[0])
+			}
+			resp, err := svc.Compute(context.Background(), req, Options{Explain: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkChaos(t, resp, n, tt.wantTags, tt.onError == OnErrorSkip)
+			if got := obs.timeouts.Load(); got > tt.maxTimeouts || got == 0 {
+				t.Errorf("%d calls stopped at their deadline (of %d calls), want 1 to %d", got, obs.calls.Load(), tt.maxTimeouts)
+			}
+			t.Logf("%d calls, %d stopped at their deadline", obs.calls.Load(), obs.timeouts.Load())
+			if tt.isolatedText != "" {
+				isolated := 0
+				for _, it := range resp.Items {
+					if it.Error != nil && strings.Contains(it.Error.Detail, tt.isolatedText) {
+						isolated++
+					}
+				}
+				if isolated == 0 {
+					t.Errorf("no item says %q: %+v", tt.isolatedText, resp.Items[0].Error)
+				}
+			}
+			if tt.stages > 1 {
+				// Stages past the request's budget are not run.
+				last := resp.Items[0].Trace[tt.stages]
+				if last.Error == nil || !strings.Contains(last.Error.Detail, "not run") || !last.Skipped {
+					t.Errorf("the last stage's trace %+v, want it skipped, not run", last)
+				}
+				skipped := 0
+				for _, w := range resp.Warnings {
+					if w.Code == "rule_skipped" {
+						skipped++
+					}
+				}
+				if skipped != tt.stages {
+					t.Errorf("%d rule_skipped warnings for %d stages: %+v", skipped, tt.stages, resp.Warnings)
+				}
+			}
+		})
+	}
+}
+
+// TestBudgets: plugin calls wait in their class's budget, and only they:
+// with every interactive slot taken, the default rule still computes, a
+// sync compute runs in its own budget, and an interactive compute with a
+// plugin waits until a slot is freed.
+func TestBudgets(t *testing.T) {
+	svc := chainService(t, 0, 4096)
+	interactive, sync := budget.New(1), budget.New(1)
+	svc.WithBudgets(interactive, sync)
+	ctx := context.Background()
+	hold, err := interactive.Acquire(ctx, "someone else")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := chaosRequest(3, nil, "")
+	plain.Settings.Rules = nil
+	if _, err := svc.Compute(ctx, plain, Options{Tenant: "a"}); err != nil {
+		t.Fatalf("the default rule alone: %v", err)
+	}
+	resp, err := svc.Compute(ctx, chaosRequest(3, nil, ""), Options{Tenant: "a", Class: Sync})
+	if err != nil {
+		t.Fatalf("a sync compute: %v", err)
+	}
+	checkChaos(t, resp, 3, nil, false)
+	done := make(chan error, 1)
+	go func() {
+		resp, err := svc.Compute(ctx, chaosRequest(3, nil, ""), Options{Tenant: "a"})
+		if err == nil {
+			checkChaos(t, resp, 3, nil, false)
+		}
+		done <- err
+	}()
+	for interactive.Stats().Waiting == 0 {
+		runtime.Gosched()
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("an interactive compute with a plugin ran with the budget taken: %v", err)
+	default:
+	}
+	hold()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestChainNotesBounded: a plugin's notes are kept up to 16 and 1 KiB per
+// item and stage, and up to the service's bound per response; the stages
+// cut say so, and a warning counts them. The default rule's notes are not
+// bounded.
+func TestChainNotesBounded(t *testing.T) {
+	svc := chainService(t, 0, 4096)
+	tags := map[int][]string{0: {"notes"}, 1: {"bignotes"}}
+	resp, err := svc.Compute(context.Background(), chaosRequest(3, tags, ""), Options{Explain: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkChaos(t, resp, 3, tags, false)
+	stage := func(i int) Stage { return resp.Items[i].Trace[1] }
+	if st := stage(0); !st.NotesTruncated || len(st.Item) != maxItemNotes {
+		t.Errorf("item 0: %d notes kept, truncated %v; want %d, true", len(st.Item), st.NotesTruncated, maxItemNotes)
+	}
+	if st := stage(1); !st.NotesTruncated || noteSize(st.Item) > maxItemNoteBytes || len(st.Item) < 8 {
+		t.Errorf("item 1: %d notes of %d bytes kept, truncated %v; want about 1 KiB, true", len(st.Item), noteSize(st.Item), st.NotesTruncated)
+	}
+	if st := stage(2); st.NotesTruncated || len(st.Item) != 0 || resp.Items[2].Trace[0].NotesTruncated {
+		t.Errorf("item 2: %+v, want no notes and nothing truncated", st)
+	}
+	var warned []Warning
+	for _, w := range resp.Warnings {
+		if w.Code == "notes_truncated" {
+			warned = append(warned, w)
+		}
+	}
+	if len(warned) != 1 || warned[0].Field != "/settings/rules/0" || !strings.Contains(warned[0].Message, "for 2 items") {
+		t.Errorf("warnings %+v, want one notes_truncated for 2 items", resp.Warnings)
+	}
+
+	// The bound per response.
+	svc.maxNoteBytes = 3000
+	const n = 10
+	tags = map[int][]string{}
+	for i := range n {
+		tags[i] = []string{"bignotes"}
+	}
+	resp, err = svc.Compute(context.Background(), chaosRequest(n, tags, ""), Options{Explain: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	total, empty := 0, 0
+	for i := range n {
+		st := resp.Items[i].Trace[1]
+		total += noteSize(st.Item)
+		if len(st.Item) == 0 {
+			empty++
+		}
+		if !st.NotesTruncated {
+			t.Errorf("item %d not truncated", i)
+		}
+	}
+	if total > svc.maxNoteBytes || empty < n/2 {
+		t.Errorf("%d bytes of notes kept, %d items without; want at most %d bytes, most items without", total, empty, svc.maxNoteBytes)
 	}
 }

@@ -12,11 +12,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/go-json-experiment/json/jsontext"
 
+	"github.com/syncrules/syncrules/host/internal/budget"
 	"github.com/syncrules/syncrules/sdk/abi"
 )
 
@@ -81,6 +83,9 @@ type Service struct {
 	logBytes    int
 	logger      *slog.Logger
 	verdicts    verdicts
+	budgets     [2]atomic.Pointer[budget.Limiter] // by Class
+	// maxNoteBytes bounds a response's plugin notes.
+	maxNoteBytes int
 }
 
 // WithPlugins makes s run settings.rules with plugins from p, keeping up to
@@ -100,7 +105,8 @@ func NewService(rule Runner, limits Limits, maxQuantity int) (*Service, error) {
 	if maxQuantity < MinMaxQuantity || maxQuantity > MaxMaxQuantity {
 		return nil, fmt.Errorf("compute: max quantity %d is outside [%d, %d]", maxQuantity, MinMaxQuantity, MaxMaxQuantity)
 	}
-	return &Service{rule: rule, limits: limits.withDefaults(), maxQuantity: uint32(maxQuantity)}, nil
+	s := &Service{rule: rule, limits: limits.withDefaults(), maxQuantity: uint32(maxQuantity), maxNoteBytes: MaxNoteBytes}
+	return s.WithBudgets(budget.New(budget.DefaultInteractive()), budget.New(budget.DefaultSync())), nil
 }
 
 // Limits returns the service's limits, defaults filled in.
@@ -110,6 +116,49 @@ func (s *Service) Limits() Limits { return s.limits }
 type Options struct {
 	// Explain adds a trace of each stage to every item.
 	Explain bool
+	// Tenant is whom the compute is for, in the sharing of plugin calls
+	// between tenants: "shop:<id>" for a shop's compute, the token for an
+	// inline one.
+	Tenant string
+	// Class chooses the budget of plugin calls the compute draws on.
+	Class Class
+}
+
+// Class is a kind of work with its own budget of plugin calls, so that a
+// burst of one cannot delay the other.
+type Class int
+
+// Classes of work.
+const (
+	// Interactive is an API call someone waits for.
+	Interactive Class = iota
+	// Sync is background work: syncing shops.
+	Sync
+)
+
+func (c Class) String() string {
+	if c == Sync {
+		return "sync"
+	}
+	return "interactive"
+}
+
+// WithBudgets makes s run each plugin call within the budget of its
+// request's class: at most so many at once, shared fairly between tenants
+// (package budget). A nil limiter leaves its class unbounded. The default
+// rule is trusted and never waits for them. Call it before s serves.
+func (s *Service) WithBudgets(interactive, sync *budget.Limiter) *Service {
+	s.budgets[Interactive].Store(interactive)
+	s.budgets[Sync].Store(sync)
+	return s
+}
+
+// Budget returns the limiter of a class's plugin calls, nil if unbounded.
+func (s *Service) Budget(c Class) *budget.Limiter {
+	if c < 0 || int(c) >= len(s.budgets) {
+		return nil
+	}
+	return s.budgets[c].Load()
 }
 
 // Compute validates req and computes its quantities. Errors the caller can
@@ -145,8 +194,10 @@ func (s *Service) Compute(ctx context.Context, req *Request, opt Options) (*Resp
 		flags |= abi.FlagExplain
 	}
 	input := p.encode(*bufp, flags, nil, nil, nil, &probs)
+	q := &requestRun{tenant: opt.Tenant, noteBytes: s.maxNoteBytes}
+	q.budget = s.Budget(opt.Class)
 	if len(probs.list) == 0 && len(stages) > 0 {
-		s.checkParams(ctx, p, stages, &probs)
+		s.checkParams(ctx, p, stages, &probs, q)
 	}
 	if err := probs.err(); err != nil {
 		return nil, err
@@ -161,7 +212,7 @@ func (s *Service) Compute(ctx context.Context, req *Request, opt Options) (*Resp
 		}
 		return nil, &RuleError{Rule: DefaultRuleName, Err: err}
 	}
-	if err := s.runChain(ctx, p, stages, resp, opt); err != nil {
+	if err := s.runChain(ctx, p, stages, resp, opt, q); err != nil {
 		return nil, err
 	}
 	return resp, nil
@@ -550,7 +601,7 @@ func (p *plan) readNotes(o *abi.Output, resp *Response) error {
 	for i := range stages {
 		stages[i] = Stage{Stage: DefaultRuleName, Quantities: resp.Items[i].Quantities}
 	}
-	if err := p.collectNotes(o, func(i int) *Stage { return &stages[i] }); err != nil {
+	if err := p.collectNotes(o, func(i int) *Stage { return &stages[i] }, nil); err != nil {
 		return &RuleError{Rule: DefaultRuleName, Err: err}
 	}
 	for i := range resp.Items {
@@ -559,15 +610,57 @@ func (p *plan) readNotes(o *abi.Output, resp *Response) error {
 	return nil
 }
 
+// Bounds of a plugin's notes, which it writes as it likes: per item and
+// stage, and per response, in bytes as noteSize counts them. A note past
+// them is dropped and the stage marked NotesTruncated. The default rule's
+// notes are the host's own and not bounded. See RATIONALE.md, "Why at most
+// 16 notes and 1 KiB per item, and 4 MiB per response?".
+const (
+	maxItemNotes     = 16
+	maxItemNoteBytes = 1 << 10
+	// MaxNoteBytes is the default bound of a response's plugin notes.
+	MaxNoteBytes = 4 << 20
+)
+
+// noteSize is about what a note's attributes take in JSON: their keys and
+// values, 8 bytes a number.
+func noteSize(attrs []abi.Attr) int {
+	n := 0
+	for _, a := range attrs {
+		n += len(a.Key) + 4
+		switch a.Kind {
+		case abi.KindString:
+			n += len(a.String)
+		case abi.KindGroup:
+			n += noteSize(a.Group)
+		default:
+			n += 8
+		}
+	}
+	return n
+}
+
 // collectNotes adds an output's notes to the stages of its items; notes
 // about inactive warehouses are dropped, as nothing is published there.
-func (p *plan) collectNotes(o *abi.Output, stage func(j int) *Stage) error {
+// With left, the notes are a plugin's: they are bounded per item, and
+// in all by *left bytes, which they spend.
+func (p *plan) collectNotes(o *abi.Output, stage func(j int) *Stage, left *int) error {
 	for k := range o.NumNotes() {
 		j, w, attrs, err := o.Note(k)
 		if err != nil {
 			return err
 		}
 		st := stage(j)
+		if left != nil {
+			size := noteSize(attrs)
+			if st.notes >= maxItemNotes || st.noteBytes+size > maxItemNoteBytes || size > *left {
+				st.NotesTruncated = true
+				continue
+			}
+			st.notes++
+			st.noteBytes += size
+			*left -= size
+		}
 		if w < 0 {
 			st.Item = mergeAttrs(st.Item, attrs)
 			continue

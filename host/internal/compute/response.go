@@ -102,6 +102,11 @@ type Stage struct {
 	// its quantities from before the stage.
 	Error   *ItemError `json:"error,omitempty"`
 	Skipped bool       `json:"skipped,omitzero"`
+	// NotesTruncated says that a plugin wrote more notes about the item
+	// than the server keeps, and the rest were dropped.
+	NotesTruncated bool `json:"notes_truncated,omitzero"`
+
+	notes, noteBytes int // kept so far, against the bounds of one item
 }
 
 // WarehouseNotes are a stage's notes per warehouse, in warehouse order.

@@ -112,6 +112,11 @@ type Sandbox struct {
 	// IdleTimeout unloads a plugin version, its instances and worker
 	// processes when no request used it for this long.
 	IdleTimeout Duration `toml:"idle_timeout"`
+	// InteractiveCalls and SyncCalls bound the plugin calls running at
+	// once for API calls and for syncs, each budget shared fairly between
+	// shops; 0 is GOMAXPROCS - 1 (at least 1).
+	InteractiveCalls int `toml:"interactive_calls"`
+	SyncCalls        int `toml:"sync_calls"`
 }
 
 // Plugin is a plugin module installed from a file at start-up.
@@ -286,6 +291,8 @@ func (c Config) Validate() error {
 		{c.Sandbox.PartnerVersions < 0, "sandbox.partner_versions", "must be 0 (no bound) or more"},
 		{c.Sandbox.PartnerMiB < 0, "sandbox.partner_mib", "must be 0 (no bound) or more"},
 		{c.Sandbox.IdleTimeout.Duration <= 0, "sandbox.idle_timeout", "must be positive"},
+		{c.Sandbox.InteractiveCalls < 0, "sandbox.interactive_calls", "must be 0 (GOMAXPROCS - 1) or more"},
+		{c.Sandbox.SyncCalls < 0, "sandbox.sync_calls", "must be 0 (GOMAXPROCS - 1) or more"},
 	} {
 		if ch.bad {
 			return fmt.Errorf("%s: %s", ch.key, ch.msg)

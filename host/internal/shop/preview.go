@@ -73,13 +73,13 @@ func (s *Service) Preview(ctx context.Context, p auth.Principal, id string, prop
 	// at their place in the body before anything about the stored settings.
 	req := computeRequest(sh)
 	req.Settings, req.Items = proposed, items
-	next, err := s.compute.Compute(ctx, req, compute.Options{})
+	next, err := s.compute.Compute(ctx, req, compute.Options{Tenant: shopTenant(id)})
 	if err != nil {
 		return nil, err
 	}
 	req = computeRequest(sh)
 	req.Settings, req.Items = current, items
-	now, err := s.compute.Compute(ctx, req, compute.Options{})
+	now, err := s.compute.Compute(ctx, req, compute.Options{Tenant: shopTenant(id)})
 	if err != nil {
 		return nil, storedBroken(err)
 	}

@@ -127,7 +127,19 @@ func storeError(id string, err error) error {
 func (s *Service) Compute(ctx context.Context, p auth.Principal, req *compute.Request, opt compute.Options) (*compute.Response, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
+	opt.Tenant = inlineTenant(p)
 	return s.compute.Compute(ctx, req, opt)
+}
+
+// shopTenant and inlineTenant name whom a compute is for, in the sharing of
+// plugin calls between tenants: a shop, or the token of an inline compute.
+func shopTenant(id string) string { return "shop:" + id }
+
+func inlineTenant(p auth.Principal) string {
+	if p.TokenID == "" {
+		return "inline"
+	}
+	return "token:" + p.TokenID
 }
 
 // logChange logs a change made by p.

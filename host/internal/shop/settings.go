@@ -59,7 +59,7 @@ func versionOf(st StoredSettings) (SettingsVersion, error) {
 func (s *Service) checkSettings(ctx context.Context, sh Shop, st *compute.Settings) error {
 	req := computeRequest(sh)
 	req.Settings, req.Items = st, []compute.Item{}
-	_, err := s.compute.Compute(ctx, req, compute.Options{})
+	_, err := s.compute.Compute(ctx, req, compute.Options{Tenant: shopTenant(sh.ID)})
 	bad, rest := splitSettings(err)
 	if bad != nil {
 		return bad
@@ -210,6 +210,7 @@ func (s *Service) ComputeItems(ctx context.Context, p auth.Principal, id string,
 	req.Settings, req.Items = settings, items
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
+	opt.Tenant = shopTenant(id)
 	resp, err := s.compute.Compute(ctx, req, opt)
 	if err != nil {
 		return nil, storedBroken(err)

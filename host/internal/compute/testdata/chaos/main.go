@@ -10,6 +10,8 @@
 //	huge      quantity 2,000,000
 //	inactive  quantity 7 in every inactive warehouse
 //	print     writes a line to stdout
+//	notes     when explaining, 40 small notes about the item
+//	bignotes  when explaining, 12 notes of 100 bytes about the item
 //
 // Params {"refuse": true} are refused.
 package main
@@ -17,6 +19,8 @@ package main
 import (
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"unsafe"
 
 	"github.com/syncrules/syncrules/sdk"
@@ -65,6 +69,16 @@ func rule(b *sdk.Batch, _ params) error {
 				q[w] = 2_000_000
 			default:
 				q[w] = max(0, q[w]-1)
+			}
+		}
+		if b.Explaining() && it.HasTag("notes") {
+			for k := range 40 {
+				it.Explain(-1, slog.Int(fmt.Sprintf("n%d", k), k))
+			}
+		}
+		if b.Explaining() && it.HasTag("bignotes") {
+			for k := range 12 {
+				it.Explain(-1, slog.String(fmt.Sprintf("b%d", k), strings.Repeat("x", 100)))
 			}
 		}
 		if it.HasTag("print") {
