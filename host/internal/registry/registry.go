@@ -466,6 +466,19 @@ func (r *Registry) Register(ctx context.Context, name, version, path string) (In
 	return e.info, nil
 }
 
+// check loads a config-listed version and unloads it again unless a
+// request holds it: it is then checked, compiled into the cache, and its
+// ABI version known.
+func (r *Registry) check(ctx context.Context, e *entry) error {
+	got, err := r.acquire(ctx, e.info.Name, e.info.Version)
+	if err != nil {
+		return err
+	}
+	r.release(got)
+	r.unloadIdle(got)
+	return nil
+}
+
 // CheckConfigured loads every config-listed version not loaded yet, a few
 // at a time, and unloads it again unless a request holds it: that checks
 // it, puts it in the compilation cache and learns its ABI version. It logs
@@ -493,16 +506,13 @@ func (r *Registry) CheckConfigured(ctx context.Context) error {
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			start := time.Now()
-			got, err := r.acquire(ctx, e.info.Name, e.info.Version)
-			if err != nil {
+			if err := r.check(ctx, e); err != nil {
 				r.opt.Logger.Error("plugin does not load", "plugin", e.info.Name, "version", e.info.Version, "path", e.path, "err", err)
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()
 				return
 			}
-			r.release(got)
-			r.unloadIdle(got)
 			r.opt.Logger.Info("plugin compiled", "plugin", e.info.Name, "version", e.info.Version,
 				"took", time.Since(start).Round(time.Millisecond))
 		}()
@@ -511,11 +521,28 @@ func (r *Registry) CheckConfigured(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// configured returns the config-listed versions.
-func (r *Registry) configured() []Info {
+// configured returns the config-listed versions, each checked: the
+// first list after start loads those CheckConfigured has not reached yet,
+// so that their ABI version is known.
+func (r *Registry) configured(ctx context.Context) ([]Info, error) {
+	var out []Info
+	r.mu.Lock()
+	var unchecked []*entry
+	for _, vs := range r.vers {
+		for _, e := range vs {
+			if e.info.Source == SourceConfig && e.info.ABIVersion == 0 {
+				unchecked = append(unchecked, e)
+			}
+		}
+	}
+	r.mu.Unlock()
+	for _, e := range unchecked {
+		// Listed even if it fails: its error is what a request naming it
+		// gets.
+		_ = r.check(ctx, e)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var out []Info
 	for _, vs := range r.vers {
 		for _, e := range vs {
 			if e.info.Source == SourceConfig {
@@ -523,7 +550,7 @@ func (r *Registry) configured() []Info {
 			}
 		}
 	}
-	return out
+	return out, ctx.Err()
 }
 
 // List returns every version, stored and config-listed, by name and then
@@ -533,7 +560,11 @@ func (r *Registry) List(ctx context.Context) ([]Info, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listing plugins: %w", err)
 	}
-	out := append(stored, r.configured()...)
+	conf, err := r.configured(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := append(stored, conf...)
 	sortInfos(out)
 	return out, nil
 }
@@ -566,6 +597,11 @@ func (r *Registry) Get(ctx context.Context, name, version string) (Info, error) 
 	}
 	r.mu.Unlock()
 	if e != nil && info.Source == SourceConfig {
+		if info.ABIVersion == 0 && r.check(ctx, e) == nil {
+			r.mu.Lock()
+			info = e.info
+			r.mu.Unlock()
+		}
 		return info, nil
 	}
 	info, _, err := r.opt.Store.Plugin(ctx, name, version)
