@@ -7,7 +7,8 @@
 //	err = mod.Call(ctx, input, func(output []byte) error { ... })
 //
 // Load compiles a module once (wazero's compilation cache makes a restart
-// cheap), checks its exports, imports, memory and ABI version, and
+// cheap; a sandboxed engine compiles in a child process first, bounded in
+// time and memory), checks its exports, imports, memory and ABI version, and
 // instantiates one instance so that a bad module fails at load, never on the
 // first request. Instances are pooled per module and never shared between
 // goroutines; an instance that returns any error is discarded, because a
@@ -83,11 +84,18 @@ type Config struct {
 	// InitTimeout bounds a sandboxed instance's initialisation, which
 	// runs the guest's init functions. Zero means 5 s.
 	InitTimeout time.Duration
+	// CompileTimeout bounds a sandboxed module's compilation, which runs
+	// in a child process killed at this time (Linux only). Zero means 30 s.
+	CompileTimeout time.Duration
+	// CompileMemoryBytes caps the data of that child. Zero means 512 MiB.
+	CompileMemoryBytes uint64
 	// Worker runs big sandboxed batches in worker processes.
 	Worker WorkerConfig
 
 	// Observer receives call, pool and compile measurements.
 	Observer Observer
+
+	compileHooks *compileHooks // tests
 }
 
 // WorkerConfig configures worker processes. A worker runs one module
@@ -138,6 +146,12 @@ func (c Config) withDefaults() Config {
 	if c.InitTimeout <= 0 {
 		c.InitTimeout = 5 * time.Second
 	}
+	if c.CompileTimeout <= 0 {
+		c.CompileTimeout = 30 * time.Second
+	}
+	if c.CompileMemoryBytes == 0 {
+		c.CompileMemoryBytes = 512 << 20
+	}
 	if c.Worker.MaxInputBytes <= 0 {
 		c.Worker.MaxInputBytes = 128 << 20
 	}
@@ -169,6 +183,7 @@ type Engine struct {
 
 	mu      sync.Mutex
 	modules map[*Module]struct{} // loaded and not closed
+	bounded map[[32]byte]bool    // modules a child compiled in time
 	stop    chan struct{}        // stops the reaper of idle workers
 }
 
@@ -181,9 +196,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	if cfg.Worker.MinItems > 0 && !workersSupported {
 		return nil, fmt.Errorf("engine: worker processes are not supported on %s", runtime.GOOS)
 	}
-	rc := wazero.NewRuntimeConfig().
-		WithMemoryLimitPages(uint32(cfg.MaxMemoryBytes / pageSize)).
-		WithCloseOnContextDone(cfg.Sandboxed)
+	rc := runtimeConfig(cfg.MaxMemoryBytes, cfg.Sandboxed)
 	var cache wazero.CompilationCache
 	if cfg.CacheDir != "" {
 		if err := os.MkdirAll(cfg.CacheDir, 0o755); err != nil {
@@ -200,11 +213,20 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		rt.Close(ctx)
 		return nil, fmt.Errorf("engine: wasi: %w", err)
 	}
-	e := &Engine{cfg: cfg, rt: rt, cache: cache, modules: map[*Module]struct{}{}, stop: make(chan struct{})}
+	e := &Engine{cfg: cfg, rt: rt, cache: cache, modules: map[*Module]struct{}{}, bounded: map[[32]byte]bool{}, stop: make(chan struct{})}
 	if cfg.Sandboxed && cfg.Worker.MinItems > 0 {
 		go e.reapIdleWorkers()
 	}
 	return e, nil
+}
+
+// runtimeConfig is the engine's wazero configuration but for the cache; a
+// compiling child uses the same, or the engine's compilation would miss
+// the cache the child filled.
+func runtimeConfig(maxMemory uint64, sandboxed bool) wazero.RuntimeConfig {
+	return wazero.NewRuntimeConfig().
+		WithMemoryLimitPages(uint32(maxMemory / pageSize)).
+		WithCloseOnContextDone(sandboxed)
 }
 
 // reapIdleWorkers stops workers idle for longer than Worker.IdleTimeout.
@@ -280,6 +302,19 @@ func (m *Module) Size() int { return len(m.wasm) }
 func (e *Engine) Load(ctx context.Context, name string, wasm []byte) (*Module, error) {
 	start := time.Now()
 	sum := sha256.Sum256(wasm)
+	if e.cfg.Sandboxed && workersSupported && (childrenServed.Load() || e.cfg.Worker.Command != "") {
+		e.mu.Lock()
+		done := e.bounded[sum]
+		e.mu.Unlock()
+		if !done {
+			if err := e.compileBounded(ctx, name, wasm); err != nil {
+				return nil, err
+			}
+			e.mu.Lock()
+			e.bounded[sum] = true
+			e.mu.Unlock()
+		}
+	}
 	compiled, err := e.rt.CompileModule(ctx, wasm)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s does not compile: %v", ErrInvalidModule, name, describeCompileError(err, e.cfg.MaxMemoryBytes))

@@ -32,3 +32,10 @@ func WithTestCache(cfg Config) Config {
 	}
 	return cfg
 }
+
+// WithCompileHooks returns cfg whose compiling children call started with
+// their process id and, if stall, never finish.
+func WithCompileHooks(cfg Config, stall bool, started func(pid int)) Config {
+	cfg.compileHooks = &compileHooks{stall: stall, started: started}
+	return cfg
+}

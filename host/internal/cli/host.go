@@ -67,6 +67,8 @@ func openHost(ctx context.Context, cfg config.Config, configDir string, db *stor
 		CallTimeout:        sb.CallTimeout.Duration,
 		ItemTimeout:        sb.ItemTimeout.Duration,
 		InitTimeout:        sb.InitTimeout.Duration,
+		CompileTimeout:     sb.CompileTimeout.Duration,
+		CompileMemoryBytes: uint64(sb.CompileMemoryMiB) << 20,
 		Worker:             engine.WorkerConfig{MinItems: sb.WorkerMinItems},
 		Observer:           h.metrics,
 	})
