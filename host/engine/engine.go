@@ -66,6 +66,13 @@ type Config struct {
 	RecycleCalls int
 	// PoolSize bounds the instances of each module. Zero means GOMAXPROCS.
 	PoolSize int
+	// Lazy keeps no instance of a module nobody calls: Load still
+	// instantiates one to check the module, but does not keep it, and
+	// instances idle for IdleTimeout are closed.
+	Lazy bool
+	// IdleTimeout is how long a lazy engine keeps an unused instance.
+	// Zero means two minutes.
+	IdleTimeout time.Duration
 	// LogBytes bounds the guest's stdout and stderr kept per call.
 	// Zero means 4 KiB.
 	LogBytes int
@@ -155,6 +162,9 @@ func (c Config) withDefaults() Config {
 	if c.Worker.MaxInputBytes <= 0 {
 		c.Worker.MaxInputBytes = 128 << 20
 	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = 2 * time.Minute
+	}
 	if c.Worker.IdleTimeout <= 0 {
 		c.Worker.IdleTimeout = 2 * time.Minute
 	}
@@ -214,8 +224,8 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("engine: wasi: %w", err)
 	}
 	e := &Engine{cfg: cfg, rt: rt, cache: cache, modules: map[*Module]struct{}{}, bounded: map[[32]byte]bool{}, stop: make(chan struct{})}
-	if cfg.Sandboxed && cfg.Worker.MinItems > 0 {
-		go e.reapIdleWorkers()
+	if cfg.Lazy || cfg.Sandboxed && cfg.Worker.MinItems > 0 {
+		go e.reapIdle()
 	}
 	return e, nil
 }
@@ -229,22 +239,29 @@ func runtimeConfig(maxMemory uint64, sandboxed bool) wazero.RuntimeConfig {
 		WithCloseOnContextDone(sandboxed)
 }
 
-// reapIdleWorkers stops workers idle for longer than Worker.IdleTimeout.
-func (e *Engine) reapIdleWorkers() {
-	idle := e.cfg.Worker.IdleTimeout
-	t := time.NewTicker(max(idle/4, 10*time.Millisecond))
+// reapIdle stops workers idle for longer than Worker.IdleTimeout and, in a
+// lazy engine, closes instances idle for longer than IdleTimeout.
+func (e *Engine) reapIdle() {
+	t := time.NewTicker(max(min(e.cfg.IdleTimeout, e.cfg.Worker.IdleTimeout)/4, 10*time.Millisecond))
 	defer t.Stop()
 	for {
 		select {
 		case <-e.stop:
 			return
 		case now := <-t.C:
-			e.mu.Lock()
-			mods := slices.Collect(maps.Keys(e.modules))
-			e.mu.Unlock()
-			for _, m := range mods {
-				m.workers.reap(func(w *worker) bool { return now.Sub(w.lastUsed()) > idle })
-			}
+			e.reapIdleAt(now)
+		}
+	}
+}
+
+func (e *Engine) reapIdleAt(now time.Time) {
+	e.mu.Lock()
+	mods := slices.Collect(maps.Keys(e.modules))
+	e.mu.Unlock()
+	for _, m := range mods {
+		m.workers.reap(func(w *worker) bool { return now.Sub(w.lastUsed()) > e.cfg.Worker.IdleTimeout })
+		if e.cfg.Lazy {
+			m.pool.reap(func(inst *instance) bool { return now.Sub(inst.used) > e.cfg.IdleTimeout })
 		}
 	}
 }
@@ -344,7 +361,11 @@ func (e *Engine) Load(ctx context.Context, name string, wasm []byte) (*Module, e
 		compiled.Close(ctx)
 		return nil, fmt.Errorf("%w: %s: %v", ErrInvalidModule, name, err)
 	}
-	m.pool.add(inst)
+	if e.cfg.Lazy {
+		inst.close(ctx)
+	} else {
+		m.pool.add(inst)
+	}
 	e.mu.Lock()
 	e.modules[m] = struct{}{}
 	e.mu.Unlock()
@@ -501,6 +522,7 @@ func (m *Module) callInstance(ctx context.Context, where string, timeout time.Du
 		err = inst.classify(ctx, err, timeout)
 	}
 	inst.calls++
+	inst.used = time.Now()
 	keep := err == nil && uint64(inst.mem.Size()) <= m.eng.cfg.RecycleMemoryBytes && inst.calls < m.eng.cfg.RecycleCalls
 	if closed := m.pool.release(inst, keep); closed && err != nil {
 		// The engine or module closed under the call; that, not the

@@ -3,6 +3,7 @@ package engine
 import (
 	"os"
 	"testing"
+	"time"
 )
 
 // testCacheDir is one compilation cache for the whole test binary, so each
@@ -39,3 +40,6 @@ func WithCompileHooks(cfg Config, stall bool, started func(pid int)) Config {
 	cfg.compileHooks = &compileHooks{stall: stall, started: started}
 	return cfg
 }
+
+// ReapIdle does what the reaper does at its next tick, as if it were now.
+func (e *Engine) ReapIdle(now time.Time) { e.reapIdleAt(now) }

@@ -61,6 +61,7 @@ func openHost(ctx context.Context, cfg config.Config, configDir string, db *stor
 		RecycleMemoryBytes: uint64(sb.MaxMemoryMiB) << 20,
 		RecycleCalls:       sb.RecycleCalls,
 		PoolSize:           sb.PoolSize,
+		Lazy:               true, // no memory held for a plugin nobody calls
 		LogBytes:           sb.LogBytes,
 		MaxOutputBytes:     sb.MaxOutputMiB << 20,
 		Sandboxed:          true,
