@@ -58,7 +58,7 @@ func openHost(ctx context.Context, cfg config.Config, configDir string, db *stor
 	h.sandbox, err = engine.New(ctx, engine.Config{
 		CacheDir:           filepath.Join(cfg.Server.DataDir, "cache"),
 		MaxMemoryBytes:     uint64(sb.MaxMemoryMiB) << 20,
-		RecycleMemoryBytes: uint64(sb.MaxMemoryMiB) << 20,
+		RecycleMemoryBytes: uint64(sb.RecycleMemoryMiB) << 20,
 		RecycleCalls:       sb.RecycleCalls,
 		PoolSize:           sb.PoolSize,
 		Lazy:               true, // no memory held for a plugin nobody calls

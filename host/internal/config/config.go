@@ -87,10 +87,12 @@ type Sandbox struct {
 	CompileTimeout   Duration `toml:"compile_timeout"`
 	CompileMemoryMiB int      `toml:"compile_memory_mib"`
 	MaxOutputMiB     int      `toml:"max_output_mib"`
-	LogBytes         int      `toml:"log_bytes"`
-	MaxRules         int      `toml:"max_rules"`
-	PoolSize         int      `toml:"pool_size"`
-	RecycleCalls     int      `toml:"recycle_calls"`
+	// RecycleMemoryMiB replaces an instance whose memory grew past it.
+	RecycleMemoryMiB int `toml:"recycle_memory_mib"`
+	LogBytes         int `toml:"log_bytes"`
+	MaxRules         int `toml:"max_rules"`
+	PoolSize         int `toml:"pool_size"`
+	RecycleCalls     int `toml:"recycle_calls"`
 	// WorkerMinItems sends batches of at least this many items to worker
 	// processes; 0 keeps every call in process.
 	WorkerMinItems int `toml:"worker_min_items"`
@@ -174,6 +176,9 @@ func Default() Config {
 			// 12x the slowest compile of an example plugin (RATIONALE.md).
 			CompileTimeout:   Duration{30 * time.Second},
 			CompileMemoryMiB: 512,
+			// A plugin holds 3.4 MiB after a small batch, 16 after 100,000
+			// items (RATIONALE.md).
+			RecycleMemoryMiB: 16,
 			MaxOutputMiB:     64,
 			LogBytes:         4096,
 			MaxRules:         8,
@@ -259,6 +264,8 @@ func (c Config) Validate() error {
 		{c.Sandbox.MaxRules < 0 || c.Sandbox.MaxRules > 64, "sandbox.max_rules", "must be between 0 (no plugins) and 64"},
 		{c.Sandbox.PoolSize < 0, "sandbox.pool_size", "must be 0 (GOMAXPROCS) or more"},
 		{c.Sandbox.RecycleCalls < 1, "sandbox.recycle_calls", "must be at least 1"},
+		{c.Sandbox.RecycleMemoryMiB < 1 || c.Sandbox.RecycleMemoryMiB >= c.Sandbox.MaxMemoryMiB, "sandbox.recycle_memory_mib",
+			fmt.Sprintf("must be at least 1 and below max_memory_mib (%d)", c.Sandbox.MaxMemoryMiB)},
 		{c.Sandbox.WorkerMinItems < 0, "sandbox.worker_min_items", "must be 0 (no workers) or more"},
 		{c.Sandbox.PartnerVersions < 0, "sandbox.partner_versions", "must be 0 (no bound) or more"},
 		{c.Sandbox.PartnerMiB < 0, "sandbox.partner_mib", "must be 0 (no bound) or more"},
