@@ -123,6 +123,10 @@ type WorkerConfig struct {
 	// IdleTimeout stops a worker unused for this long, so that plugins
 	// nobody calls do not keep processes. Zero means two minutes.
 	IdleTimeout time.Duration
+	// MaxProcesses bounds the worker processes of all the engine's
+	// modules; a batch that would start one more runs in process, under
+	// the same deadline. Zero means twice GOMAXPROCS.
+	MaxProcesses int
 }
 
 func (c Config) withDefaults() Config {
@@ -165,6 +169,9 @@ func (c Config) withDefaults() Config {
 	if c.IdleTimeout <= 0 {
 		c.IdleTimeout = 2 * time.Minute
 	}
+	if c.Worker.MaxProcesses <= 0 {
+		c.Worker.MaxProcesses = 2 * runtime.GOMAXPROCS(0)
+	}
 	if c.Worker.IdleTimeout <= 0 {
 		c.Worker.IdleTimeout = 2 * time.Minute
 	}
@@ -194,6 +201,7 @@ type Engine struct {
 	mu      sync.Mutex
 	modules map[*Module]struct{} // loaded and not closed
 	bounded map[[32]byte]bool    // modules a child compiled in time
+	procs   chan struct{}        // one token per live worker process
 	stop    chan struct{}        // stops the reaper of idle workers
 }
 
@@ -223,7 +231,8 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		rt.Close(ctx)
 		return nil, fmt.Errorf("engine: wasi: %w", err)
 	}
-	e := &Engine{cfg: cfg, rt: rt, cache: cache, modules: map[*Module]struct{}{}, bounded: map[[32]byte]bool{}, stop: make(chan struct{})}
+	e := &Engine{cfg: cfg, rt: rt, cache: cache, modules: map[*Module]struct{}{}, bounded: map[[32]byte]bool{},
+		procs: make(chan struct{}, cfg.Worker.MaxProcesses), stop: make(chan struct{})}
 	if cfg.Lazy || cfg.Sandboxed && cfg.Worker.MinItems > 0 {
 		go e.reapIdle()
 	}
@@ -344,8 +353,8 @@ func (e *Engine) Load(ctx context.Context, name string, wasm []byte) (*Module, e
 	m.pool = pool[*instance]{name: name, kind: "instance", obs: e.cfg.Observer, create: m.instantiate,
 		destroy: func(inst *instance) { inst.close(context.WithoutCancel(ctx)) }}
 	m.pool.init(e.cfg.PoolSize)
-	m.workers = pool[*worker]{name: name, kind: "worker", obs: e.cfg.Observer, create: m.spawnWorker,
-		destroy: (*worker).destroy}
+	m.workers = pool[*worker]{name: name, kind: "worker", obs: e.cfg.Observer, create: m.startWorker,
+		destroy: func(w *worker) { w.destroy(); <-e.procs }}
 	m.workers.init(e.cfg.PoolSize)
 	inst, err := m.instantiate(ctx)
 	if err != nil {
@@ -375,12 +384,30 @@ func (e *Engine) Load(ctx context.Context, name string, wasm []byte) (*Module, e
 		// for a runtime without deadline checks, which a request should
 		// not wait for.
 		go func() {
-			if w, err := m.spawnWorker(context.WithoutCancel(ctx)); err == nil {
+			if w, err := m.startWorker(context.WithoutCancel(ctx)); err == nil {
 				m.workers.add(w)
 			}
 		}()
 	}
 	return m, nil
+}
+
+// errNoProcess means the engine has Worker.MaxProcesses workers already.
+var errNoProcess = errors.New("the engine's worker processes are all in use")
+
+// startWorker starts a worker if the engine's bound on processes allows;
+// the pool's destroy gives the process back.
+func (m *Module) startWorker(ctx context.Context) (*worker, error) {
+	select {
+	case m.eng.procs <- struct{}{}:
+	default:
+		return nil, errNoProcess
+	}
+	w, err := m.spawnWorker(ctx)
+	if err != nil {
+		<-m.eng.procs
+	}
+	return w, err
 }
 
 // describeCompileError turns wazero's refusal of a memory minimum into what
@@ -492,6 +519,10 @@ func (m *Module) CallInfo(ctx context.Context, input []byte, read func(output []
 	var err error
 	if where == RunWorker {
 		err = m.callWorker(ctx, timeout, input, read)
+		if errors.Is(err, errNoProcess) {
+			where = RunSandboxed
+			err = m.callInstance(ctx, where, timeout, input, read)
+		}
 	} else {
 		err = m.callInstance(ctx, where, timeout, input, read)
 	}

@@ -217,7 +217,7 @@ func TestRecycleGrownInstance(t *testing.T) {
 		t.Fatalf("after a small batch: %d MiB of memory, %+v; want the instance kept", mem>>20, mod.Stats())
 	}
 	grown := memoryAfter(mod, big)
-	t.Logf("memory after a batch of 10 items: %.1f MiB; of %d KiB: %.1f MiB; threshold %.1f MiB", mib(base), len(big)>>10, mib(grown), mib(cfg.RecycleMemoryBytes))
+	t.Logf("memory after a batch of 10 items: %.1f MiB; of %d KiB: %.1f MiB; threshold %.1f MiB", float64(base)/(1<<20), len(big)>>10, float64(grown)/(1<<20), float64(cfg.RecycleMemoryBytes)/(1<<20))
 	if grown <= cfg.RecycleMemoryBytes {
 		t.Fatalf("a batch of %d KiB left %d MiB of memory, want more than %d MiB", len(big)>>10, grown>>20, cfg.RecycleMemoryBytes>>20)
 	}
@@ -260,8 +260,30 @@ func BenchmarkPluginMemory(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
-				b.ReportMetric(mib(mem), "MiB")
+				b.ReportMetric(float64(mem)/(1<<20), "MiB")
 			})
 		}
+	}
+}
+
+// BenchmarkRecycledCall measures what replacing an instance costs the next
+// call: a one-item call with instances kept, and with each instance
+// replaced after one call.
+func BenchmarkRecycledCall(b *testing.B) {
+	ctx := context.Background()
+	wasm := wasmbuild.ForTest(b, defaultModulePkg)
+	input, _ := batchOf(1, -1).Encode()
+	for _, calls := range []int{0, 1} {
+		b.Run(fmt.Sprint("recycle_calls=", calls), func(b *testing.B) {
+			mod, err := sandboxed(b, 0, engine.Config{RecycleCalls: calls, PoolSize: 1}).Load(ctx, "default", wasm)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				if err := mod.Call(ctx, input, func([]byte) error { return nil }); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -70,7 +70,7 @@ func openHost(ctx context.Context, cfg config.Config, configDir string, db *stor
 		InitTimeout:        sb.InitTimeout.Duration,
 		CompileTimeout:     sb.CompileTimeout.Duration,
 		CompileMemoryBytes: uint64(sb.CompileMemoryMiB) << 20,
-		Worker:             engine.WorkerConfig{MinItems: sb.WorkerMinItems},
+		Worker:             engine.WorkerConfig{MinItems: sb.WorkerMinItems, MaxProcesses: sb.WorkerMaxProcesses},
 		Observer:           h.metrics,
 	})
 	if err != nil {

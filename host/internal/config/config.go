@@ -96,6 +96,9 @@ type Sandbox struct {
 	// WorkerMinItems sends batches of at least this many items to worker
 	// processes; 0 keeps every call in process.
 	WorkerMinItems int `toml:"worker_min_items"`
+	// WorkerMaxProcesses bounds the worker processes of all plugins; 0 is
+	// twice GOMAXPROCS.
+	WorkerMaxProcesses int `toml:"worker_max_processes"`
 	// PartnerVersions and PartnerMiB bound what one partner stores; 0 is
 	// no bound.
 	PartnerVersions int `toml:"partner_versions"`
@@ -267,6 +270,7 @@ func (c Config) Validate() error {
 		{c.Sandbox.RecycleMemoryMiB < 1 || c.Sandbox.RecycleMemoryMiB >= c.Sandbox.MaxMemoryMiB, "sandbox.recycle_memory_mib",
 			fmt.Sprintf("must be at least 1 and below max_memory_mib (%d)", c.Sandbox.MaxMemoryMiB)},
 		{c.Sandbox.WorkerMinItems < 0, "sandbox.worker_min_items", "must be 0 (no workers) or more"},
+		{c.Sandbox.WorkerMaxProcesses < 0, "sandbox.worker_max_processes", "must be 0 (twice GOMAXPROCS) or more"},
 		{c.Sandbox.PartnerVersions < 0, "sandbox.partner_versions", "must be 0 (no bound) or more"},
 		{c.Sandbox.PartnerMiB < 0, "sandbox.partner_mib", "must be 0 (no bound) or more"},
 	} {
