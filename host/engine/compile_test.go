@@ -187,6 +187,9 @@ func TestCompileStops(t *testing.T) {
 // allowed too little memory, and with the default in an engine without a
 // cache directory, which compiles again in process.
 func TestCompileMemoryBound(t *testing.T) {
+	if raceSlowdown > 1 {
+		t.Skip("a race build compiles without a memory cap")
+	}
 	wasm := wasmbuild.ForTest(t, defaultModulePkg)
 	cfg := hostileConfig()
 	cfg.Sandboxed = true
