@@ -10,7 +10,7 @@
 // cheap; a sandboxed engine compiles in a child process first, bounded in
 // time and memory), checks its exports, imports, memory and ABI version, and
 // instantiates one instance so that a bad module fails at load, never on the
-// first request. Instances are pooled per module and never shared between
+// first request (a lazy engine does not keep it). Instances are pooled per module and never shared between
 // goroutines; an instance that returns any error is discarded, because a
 // trapped instance is left corrupt.
 package engine
@@ -202,7 +202,7 @@ type Engine struct {
 	modules map[*Module]struct{} // loaded and not closed
 	bounded map[[32]byte]bool    // modules a child compiled in time
 	procs   chan struct{}        // one token per live worker process
-	stop    chan struct{}        // stops the reaper of idle workers
+	stop    chan struct{}        // stops the reaper of idle workers and instances
 }
 
 // New returns an Engine.
