@@ -82,7 +82,8 @@ func (e *Engine) compileBounded(ctx context.Context, name string, wasm []byte) (
 			return err
 		}
 	}
-	timed, cancel := context.WithTimeout(ctx, cfg.CompileTimeout)
+	timeout := cfg.CompileTimeout * raceFactor
+	timed, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	cmd := exec.CommandContext(timed, exe)
 	cmd.Env = []string{compileEnv + "=" + string(env)}
@@ -110,7 +111,7 @@ func (e *Engine) compileBounded(ctx context.Context, name string, wasm []byte) (
 	case ctx.Err() != nil:
 		return fmt.Errorf("engine: load %s: %w", name, context.Cause(ctx))
 	case timed.Err() != nil:
-		return fmt.Errorf("%w: %s: compilation took longer than %v; a rule's functions must not nest blocks thousands deep nor branch to thousands of targets", ErrInvalidModule, name, cfg.CompileTimeout)
+		return fmt.Errorf("%w: %s: compilation took longer than %v; a rule's functions must not nest blocks thousands deep nor branch to thousands of targets", ErrInvalidModule, name, timeout)
 	}
 	if cmd.ProcessState != nil && cmd.ProcessState.ExitCode() == compileRefused {
 		return fmt.Errorf("%w: %s does not compile: %s", ErrInvalidModule, name, describeCompileError(errors.New(stdout.buf.String()), cfg.MaxMemoryBytes))

@@ -97,7 +97,7 @@ func TestCompileBombsRefused(t *testing.T) {
 	if _, err := sandboxed(t, 0, cfg).Load(context.Background(), "warm", good); err != nil {
 		t.Fatal(err)
 	}
-	cfg.CompileTimeout = 2 * time.Second * raceSlowdown
+	cfg.CompileTimeout = 2 * time.Second // times engine.CompileTimeoutFactor
 	var pids sync.Map
 	cfg = engine.WithCompileHooks(cfg, false, func(pid int) { pids.Store(pid, true) })
 	eng := sandboxed(t, 0, cfg)
@@ -149,7 +149,8 @@ func TestCompileStops(t *testing.T) {
 		wantIs  error
 		wantMsg string
 	}{
-		{name: "time limit", timeout: 100 * time.Millisecond, wantIs: engine.ErrInvalidModule, wantMsg: "stalled: compilation took longer than 100ms"},
+		{name: "time limit", timeout: 100 * time.Millisecond, wantIs: engine.ErrInvalidModule,
+			wantMsg: fmt.Sprintf("stalled: compilation took longer than %v", 100*time.Millisecond*engine.CompileTimeoutFactor)},
 		{name: "caller gone", timeout: time.Hour, cancel: true, wantIs: context.Canceled, wantMsg: "engine: load stalled: context canceled"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

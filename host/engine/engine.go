@@ -92,7 +92,8 @@ type Config struct {
 	// runs the guest's init functions. Zero means 5 s.
 	InitTimeout time.Duration
 	// CompileTimeout bounds a sandboxed module's compilation, which runs
-	// in a child process killed at this time (Linux only). Zero means 30 s.
+	// in a child process killed at this time (Linux only; ten times that
+	// in a race build). Zero means 30 s.
 	CompileTimeout time.Duration
 	// CompileMemoryBytes caps the data of that child. Zero means 512 MiB.
 	CompileMemoryBytes uint64

@@ -43,3 +43,6 @@ func WithCompileHooks(cfg Config, stall bool, started func(pid int)) Config {
 
 // ReapIdle does what the reaper does at its next tick, as if it were now.
 func (e *Engine) ReapIdle(now time.Time) { e.reapIdleAt(now) }
+
+// CompileTimeoutFactor stretches compile timeouts in a race build.
+const CompileTimeoutFactor = raceFactor

@@ -2,4 +2,7 @@
 
 package engine
 
-const raceBuild = false
+const (
+	raceBuild  = false
+	raceFactor = 1
+)
