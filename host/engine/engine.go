@@ -7,9 +7,10 @@
 //	err = mod.Call(ctx, input, func(output []byte) error { ... })
 //
 // Load compiles a module once (wazero's compilation cache makes a restart
-// cheap), checks its exports, imports, memory and ABI version, and
+// cheap; a sandboxed engine compiles in a child process first, bounded in
+// time and memory), checks its exports, imports, memory and ABI version, and
 // instantiates one instance so that a bad module fails at load, never on the
-// first request. Instances are pooled per module and never shared between
+// first request (a lazy engine does not keep it). Instances are pooled per module and never shared between
 // goroutines; an instance that returns any error is discarded, because a
 // trapped instance is left corrupt.
 package engine
@@ -65,6 +66,13 @@ type Config struct {
 	RecycleCalls int
 	// PoolSize bounds the instances of each module. Zero means GOMAXPROCS.
 	PoolSize int
+	// Lazy keeps no instance of a module nobody calls: Load still
+	// instantiates one to check the module, but does not keep it, and
+	// instances idle for IdleTimeout are closed.
+	Lazy bool
+	// IdleTimeout is how long a lazy engine keeps an unused instance.
+	// Zero means two minutes.
+	IdleTimeout time.Duration
 	// LogBytes bounds the guest's stdout and stderr kept per call.
 	// Zero means 4 KiB.
 	LogBytes int
@@ -83,11 +91,19 @@ type Config struct {
 	// InitTimeout bounds a sandboxed instance's initialisation, which
 	// runs the guest's init functions. Zero means 5 s.
 	InitTimeout time.Duration
+	// CompileTimeout bounds a sandboxed module's compilation, which runs
+	// in a child process killed at this time (Linux only; ten times that
+	// in a race build). Zero means 30 s.
+	CompileTimeout time.Duration
+	// CompileMemoryBytes caps the data of that child. Zero means 512 MiB.
+	CompileMemoryBytes uint64
 	// Worker runs big sandboxed batches in worker processes.
 	Worker WorkerConfig
 
 	// Observer receives call, pool and compile measurements.
 	Observer Observer
+
+	compileHooks *compileHooks // tests
 }
 
 // WorkerConfig configures worker processes. A worker runs one module
@@ -108,6 +124,10 @@ type WorkerConfig struct {
 	// IdleTimeout stops a worker unused for this long, so that plugins
 	// nobody calls do not keep processes. Zero means two minutes.
 	IdleTimeout time.Duration
+	// MaxProcesses bounds the worker processes of all the engine's
+	// modules; a batch that would start one more runs in process, under
+	// the same deadline. Zero means twice GOMAXPROCS.
+	MaxProcesses int
 }
 
 func (c Config) withDefaults() Config {
@@ -138,8 +158,20 @@ func (c Config) withDefaults() Config {
 	if c.InitTimeout <= 0 {
 		c.InitTimeout = 5 * time.Second
 	}
+	if c.CompileTimeout <= 0 {
+		c.CompileTimeout = 30 * time.Second
+	}
+	if c.CompileMemoryBytes == 0 {
+		c.CompileMemoryBytes = 512 << 20
+	}
 	if c.Worker.MaxInputBytes <= 0 {
 		c.Worker.MaxInputBytes = 128 << 20
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = 2 * time.Minute
+	}
+	if c.Worker.MaxProcesses <= 0 {
+		c.Worker.MaxProcesses = 2 * runtime.GOMAXPROCS(0)
 	}
 	if c.Worker.IdleTimeout <= 0 {
 		c.Worker.IdleTimeout = 2 * time.Minute
@@ -169,7 +201,9 @@ type Engine struct {
 
 	mu      sync.Mutex
 	modules map[*Module]struct{} // loaded and not closed
-	stop    chan struct{}        // stops the reaper of idle workers
+	bounded map[[32]byte]bool    // modules a child compiled in time
+	procs   chan struct{}        // one token per live worker process
+	stop    chan struct{}        // stops the reaper of idle workers and instances
 }
 
 // New returns an Engine.
@@ -181,9 +215,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	if cfg.Worker.MinItems > 0 && !workersSupported {
 		return nil, fmt.Errorf("engine: worker processes are not supported on %s", runtime.GOOS)
 	}
-	rc := wazero.NewRuntimeConfig().
-		WithMemoryLimitPages(uint32(cfg.MaxMemoryBytes / pageSize)).
-		WithCloseOnContextDone(cfg.Sandboxed)
+	rc := runtimeConfig(cfg.MaxMemoryBytes, cfg.Sandboxed)
 	var cache wazero.CompilationCache
 	if cfg.CacheDir != "" {
 		if err := os.MkdirAll(cfg.CacheDir, 0o755); err != nil {
@@ -200,29 +232,46 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		rt.Close(ctx)
 		return nil, fmt.Errorf("engine: wasi: %w", err)
 	}
-	e := &Engine{cfg: cfg, rt: rt, cache: cache, modules: map[*Module]struct{}{}, stop: make(chan struct{})}
-	if cfg.Sandboxed && cfg.Worker.MinItems > 0 {
-		go e.reapIdleWorkers()
+	e := &Engine{cfg: cfg, rt: rt, cache: cache, modules: map[*Module]struct{}{}, bounded: map[[32]byte]bool{},
+		procs: make(chan struct{}, cfg.Worker.MaxProcesses), stop: make(chan struct{})}
+	if cfg.Lazy || cfg.Sandboxed && cfg.Worker.MinItems > 0 {
+		go e.reapIdle()
 	}
 	return e, nil
 }
 
-// reapIdleWorkers stops workers idle for longer than Worker.IdleTimeout.
-func (e *Engine) reapIdleWorkers() {
-	idle := e.cfg.Worker.IdleTimeout
-	t := time.NewTicker(max(idle/4, 10*time.Millisecond))
+// runtimeConfig is the engine's wazero configuration but for the cache; a
+// compiling child uses the same, or the engine's compilation would miss
+// the cache the child filled.
+func runtimeConfig(maxMemory uint64, sandboxed bool) wazero.RuntimeConfig {
+	return wazero.NewRuntimeConfig().
+		WithMemoryLimitPages(uint32(maxMemory / pageSize)).
+		WithCloseOnContextDone(sandboxed)
+}
+
+// reapIdle stops workers idle for longer than Worker.IdleTimeout and, in a
+// lazy engine, closes instances idle for longer than IdleTimeout.
+func (e *Engine) reapIdle() {
+	t := time.NewTicker(max(min(e.cfg.IdleTimeout, e.cfg.Worker.IdleTimeout)/4, 10*time.Millisecond))
 	defer t.Stop()
 	for {
 		select {
 		case <-e.stop:
 			return
 		case now := <-t.C:
-			e.mu.Lock()
-			mods := slices.Collect(maps.Keys(e.modules))
-			e.mu.Unlock()
-			for _, m := range mods {
-				m.workers.reap(func(w *worker) bool { return now.Sub(w.lastUsed()) > idle })
-			}
+			e.reapIdleAt(now)
+		}
+	}
+}
+
+func (e *Engine) reapIdleAt(now time.Time) {
+	e.mu.Lock()
+	mods := slices.Collect(maps.Keys(e.modules))
+	e.mu.Unlock()
+	for _, m := range mods {
+		m.workers.reap(func(w *worker) bool { return now.Sub(w.lastUsed()) > e.cfg.Worker.IdleTimeout })
+		if e.cfg.Lazy {
+			m.pool.reap(func(inst *instance) bool { return now.Sub(inst.used) > e.cfg.IdleTimeout })
 		}
 	}
 }
@@ -280,20 +329,16 @@ func (m *Module) Size() int { return len(m.wasm) }
 func (e *Engine) Load(ctx context.Context, name string, wasm []byte) (*Module, error) {
 	start := time.Now()
 	sum := sha256.Sum256(wasm)
-	compiled, err := e.rt.CompileModule(ctx, wasm)
+	compiled, err := e.compile(ctx, name, wasm, sum)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s does not compile: %v", ErrInvalidModule, name, describeCompileError(err, e.cfg.MaxMemoryBytes))
-	}
-	if err := e.check(compiled); err != nil {
-		compiled.Close(ctx)
-		return nil, fmt.Errorf("%w: %s: %v", ErrInvalidModule, name, err)
+		return nil, err
 	}
 	m := &Module{name: name, sha256: hex.EncodeToString(sum[:]), eng: e, compiled: compiled, wasm: slices.Clone(wasm)}
 	m.pool = pool[*instance]{name: name, kind: "instance", obs: e.cfg.Observer, create: m.instantiate,
 		destroy: func(inst *instance) { inst.close(context.WithoutCancel(ctx)) }}
 	m.pool.init(e.cfg.PoolSize)
-	m.workers = pool[*worker]{name: name, kind: "worker", obs: e.cfg.Observer, create: m.spawnWorker,
-		destroy: (*worker).destroy}
+	m.workers = pool[*worker]{name: name, kind: "worker", obs: e.cfg.Observer, create: m.startWorker,
+		destroy: func(w *worker) { w.destroy(); <-e.procs }}
 	m.workers.init(e.cfg.PoolSize)
 	inst, err := m.instantiate(ctx)
 	if err != nil {
@@ -309,7 +354,11 @@ func (e *Engine) Load(ctx context.Context, name string, wasm []byte) (*Module, e
 		compiled.Close(ctx)
 		return nil, fmt.Errorf("%w: %s: %v", ErrInvalidModule, name, err)
 	}
-	m.pool.add(inst)
+	if e.cfg.Lazy {
+		inst.close(ctx)
+	} else {
+		m.pool.add(inst)
+	}
 	e.mu.Lock()
 	e.modules[m] = struct{}{}
 	e.mu.Unlock()
@@ -324,15 +373,57 @@ func (e *Engine) Load(ctx context.Context, name string, wasm []byte) (*Module, e
 // without instantiating it or keeping it: it puts the module in the
 // compilation cache, so that a later Load takes milliseconds.
 func (e *Engine) Compile(ctx context.Context, name string, wasm []byte) error {
+	compiled, err := e.compile(ctx, name, wasm, sha256.Sum256(wasm))
+	if err != nil {
+		return err
+	}
+	return compiled.Close(ctx)
+}
+
+// compile compiles and checks a module; a sandboxed engine compiles it
+// first in a bounded child process, once per module.
+func (e *Engine) compile(ctx context.Context, name string, wasm []byte, sum [32]byte) (wazero.CompiledModule, error) {
+	if e.cfg.Sandboxed && workersSupported && (childrenServed.Load() || e.cfg.Worker.Command != "") {
+		e.mu.Lock()
+		done := e.bounded[sum]
+		e.mu.Unlock()
+		if !done {
+			if err := e.compileBounded(ctx, name, wasm); err != nil {
+				return nil, err
+			}
+			e.mu.Lock()
+			e.bounded[sum] = true
+			e.mu.Unlock()
+		}
+	}
 	compiled, err := e.rt.CompileModule(ctx, wasm)
 	if err != nil {
-		return fmt.Errorf("%w: %s does not compile: %v", ErrInvalidModule, name, describeCompileError(err, e.cfg.MaxMemoryBytes))
+		return nil, fmt.Errorf("%w: %s does not compile: %v", ErrInvalidModule, name, describeCompileError(err, e.cfg.MaxMemoryBytes))
 	}
-	defer compiled.Close(ctx)
 	if err := e.check(compiled); err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrInvalidModule, name, err)
+		compiled.Close(ctx)
+		return nil, fmt.Errorf("%w: %s: %v", ErrInvalidModule, name, err)
 	}
-	return nil
+	return compiled, nil
+
+}
+
+// errNoProcess means the engine has Worker.MaxProcesses workers already.
+var errNoProcess = errors.New("the engine's worker processes are all in use")
+
+// startWorker starts a worker if the engine's bound on processes allows;
+// the pool's destroy gives the process back.
+func (m *Module) startWorker(ctx context.Context) (*worker, error) {
+	select {
+	case m.eng.procs <- struct{}{}:
+	default:
+		return nil, errNoProcess
+	}
+	w, err := m.spawnWorker(ctx)
+	if err != nil {
+		<-m.eng.procs
+	}
+	return w, err
 }
 
 // describeCompileError turns wazero's refusal of a memory minimum into what
@@ -444,6 +535,10 @@ func (m *Module) CallInfo(ctx context.Context, input []byte, read func(output []
 	var err error
 	if where == RunWorker {
 		err = m.callWorker(ctx, timeout, input, read)
+		if errors.Is(err, errNoProcess) {
+			where = RunSandboxed
+			err = m.callInstance(ctx, where, timeout, input, read)
+		}
 	} else {
 		err = m.callInstance(ctx, where, timeout, input, read)
 	}
@@ -474,6 +569,7 @@ func (m *Module) callInstance(ctx context.Context, where string, timeout time.Du
 		err = inst.classify(ctx, err, timeout)
 	}
 	inst.calls++
+	inst.used = time.Now()
 	keep := err == nil && uint64(inst.mem.Size()) <= m.eng.cfg.RecycleMemoryBytes && inst.calls < m.eng.cfg.RecycleCalls
 	if closed := m.pool.release(inst, keep); closed && err != nil {
 		// The engine or module closed under the call; that, not the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"testing"
+	"time"
 )
 
 // testCacheDir is one compilation cache for the whole test binary, so each
@@ -44,3 +45,16 @@ func StartWorker(m *Module) error {
 	m.workers.release(w, true)
 	return nil
 }
+
+// WithCompileHooks returns cfg whose compiling children call started with
+// their process id and, if stall, never finish.
+func WithCompileHooks(cfg Config, stall bool, started func(pid int)) Config {
+	cfg.compileHooks = &compileHooks{stall: stall, started: started}
+	return cfg
+}
+
+// ReapIdle does what the reaper does at its next tick, as if it were now.
+func (e *Engine) ReapIdle(now time.Time) { e.reapIdleAt(now) }
+
+// CompileTimeoutFactor stretches compile timeouts in a race build.
+const CompileTimeoutFactor = raceFactor

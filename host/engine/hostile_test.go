@@ -586,6 +586,8 @@ func TestThousandHostileCallsLeaveNoTrace(t *testing.T) {
 	cfg := hostileConfig()
 	// No worker stops for being idle while the pools are compared.
 	cfg.Worker.IdleTimeout = time.Hour
+	// Every module keeps its worker, beyond the default bound on processes.
+	cfg.Worker.MaxProcesses = 64
 	var goods []*engine.Module // the default rule in every engine
 	for _, m := range hostileModes {
 		var good *engine.Module // in the last engine of the mode

@@ -25,6 +25,7 @@ type instance struct {
 	stack                   []uint64
 	log                     *logBuffer
 	calls                   int
+	used                    time.Time // the last call's end, for reaping
 }
 
 func (m *Module) instantiate(ctx context.Context) (*instance, error) {
@@ -59,6 +60,7 @@ func (m *Module) instantiate(ctx context.Context) (*instance, error) {
 		compute: mod.ExportedFunction(abi.ExportCompute),
 		stack:   make([]uint64, 1),
 		log:     log,
+		used:    time.Now(),
 	}
 	if inst.mem == nil {
 		mod.Close(ctx)

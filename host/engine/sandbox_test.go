@@ -5,6 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -134,5 +137,153 @@ func TestIdleWorkersStop(t *testing.T) {
 	}
 	if err := mod.Call(ctx, input, func([]byte) error { return nil }); err != nil {
 		t.Fatalf("after the workers stopped: %v", err)
+	}
+}
+
+// TestLazyInstances: a lazy engine keeps no instance of a module after
+// Load, makes one on the first call, and closes it once idle for
+// IdleTimeout; an eager engine keeps its instances.
+func TestLazyInstances(t *testing.T) {
+	ctx := context.Background()
+	wasm := wasmbuild.ForTest(t, defaultModulePkg)
+	input, _ := batchOf(10, -1).Encode()
+	for _, lazy := range []bool{true, false} {
+		t.Run(fmt.Sprint("lazy=", lazy), func(t *testing.T) {
+			eng := sandboxed(t, 0, engine.Config{Lazy: lazy, IdleTimeout: time.Hour})
+			mod, err := eng.Load(ctx, "default", wasm)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := 1
+			if lazy {
+				want = 0
+			}
+			if s := mod.Stats(); s.Instances != want {
+				t.Fatalf("after Load: %+v, want %d instances", s, want)
+			}
+			if err := mod.Call(ctx, input, func([]byte) error { return nil }); err != nil {
+				t.Fatal(err)
+			}
+			if s := mod.Stats(); s.Instances != 1 || s.Idle != 1 {
+				t.Fatalf("after a call: %+v, want 1 idle instance", s)
+			}
+			eng.ReapIdle(time.Now().Add(30 * time.Minute)) // not idle long enough
+			if s := mod.Stats(); s.Instances != 1 {
+				t.Fatalf("30 minutes after the call: %+v, want 1 instance", s)
+			}
+			eng.ReapIdle(time.Now().Add(2 * time.Hour))
+			if s := mod.Stats(); s.Instances != want {
+				t.Fatalf("two hours after the call: %+v, want %d instances", s, want)
+			}
+			if err := mod.Call(ctx, input, func([]byte) error { return nil }); err != nil {
+				t.Fatalf("after reaping: %v", err)
+			}
+		})
+	}
+}
+
+// TestRecycleGrownInstance: a sandboxed instance whose memory grew past
+// RecycleMemoryBytes during a call is closed after it; one that did not is
+// kept.
+func TestRecycleGrownInstance(t *testing.T) {
+	ctx := context.Background()
+	wasm := wasmbuild.ForTest(t, defaultModulePkg)
+	small, _ := batchOf(10, -1).Encode()
+	big, _ := batchOf(300_000, -1).Encode()
+	memoryAfter := func(mod *engine.Module, input []byte) uint64 {
+		t.Helper()
+		var mem uint64
+		if err := mod.CallInfo(ctx, input, func(_ []byte, info *engine.CallInfo) error {
+			mem = info.MemoryBytes
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return mem
+	}
+	cfg := engine.Config{MaxMemoryBytes: 256 << 20, CallTimeout: 10 * time.Second * raceSlowdown}
+	probe, err := sandboxed(t, 0, cfg).Load(ctx, "default", wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := memoryAfter(probe, small)
+
+	cfg.RecycleMemoryBytes = base + 1<<20
+	mod, err := sandboxed(t, 0, cfg).Load(ctx, "default", wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mem := memoryAfter(mod, small); mem > cfg.RecycleMemoryBytes || mod.Stats().Instances != 1 {
+		t.Fatalf("after a small batch: %d MiB of memory, %+v; want the instance kept", mem>>20, mod.Stats())
+	}
+	grown := memoryAfter(mod, big)
+	t.Logf("memory after a batch of 10 items: %.1f MiB; of %d KiB: %.1f MiB; threshold %.1f MiB", float64(base)/(1<<20), len(big)>>10, float64(grown)/(1<<20), float64(cfg.RecycleMemoryBytes)/(1<<20))
+	if grown <= cfg.RecycleMemoryBytes {
+		t.Fatalf("a batch of %d KiB left %d MiB of memory, want more than %d MiB", len(big)>>10, grown>>20, cfg.RecycleMemoryBytes>>20)
+	}
+	if s := mod.Stats(); s.Instances != 0 {
+		t.Fatalf("after the grown call: %+v, want its instance closed", s)
+	}
+	if mem := memoryAfter(mod, small); mem > cfg.RecycleMemoryBytes {
+		t.Fatalf("a new instance has %d MiB of memory, want at most %d", mem>>20, cfg.RecycleMemoryBytes>>20)
+	}
+}
+
+// BenchmarkPluginMemory reports the memory of each example plugin (make
+// build) after a batch of n items, for [sandbox] recycle_memory_mib.
+func BenchmarkPluginMemory(b *testing.B) {
+	files, _ := filepath.Glob("../../bin/plugins/*.wasm")
+	if len(files) == 0 {
+		b.Skip("no bin/plugins/*.wasm: run make build")
+	}
+	ctx := context.Background()
+	eng := sandboxed(b, 0, engine.Config{MaxMemoryBytes: 1 << 30, CallTimeout: time.Minute, RecycleMemoryBytes: 1 << 30})
+	for _, f := range files {
+		wasm, err := os.ReadFile(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		name := strings.TrimSuffix(filepath.Base(f), ".wasm")
+		mod, err := eng.Load(ctx, name, wasm)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, n := range []int{1, 1_000, 10_000, 100_000} {
+			input, _ := benchBatch(n).Encode()
+			b.Run(fmt.Sprintf("%s/n=%d", name, n), func(b *testing.B) {
+				var mem uint64
+				for b.Loop() {
+					if err := mod.CallInfo(ctx, input, func(_ []byte, info *engine.CallInfo) error {
+						mem = info.MemoryBytes
+						return nil
+					}); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(mem)/(1<<20), "MiB")
+			})
+		}
+	}
+}
+
+// BenchmarkRecycledCall measures what replacing an instance costs the next
+// call: a one-item call with instances kept, and with each instance
+// replaced after one call.
+func BenchmarkRecycledCall(b *testing.B) {
+	ctx := context.Background()
+	wasm := wasmbuild.ForTest(b, defaultModulePkg)
+	input, _ := batchOf(1, -1).Encode()
+	for _, calls := range []int{0, 1} {
+		b.Run(fmt.Sprint("recycle_calls=", calls), func(b *testing.B) {
+			mod, err := sandboxed(b, 0, engine.Config{RecycleCalls: calls, PoolSize: 1}).Load(ctx, "default", wasm)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				if err := mod.Call(ctx, input, func([]byte) error { return nil }); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -39,7 +39,16 @@ const workerEnv = "SYNCRULES_ENGINE_WORKER"
 //	}
 //
 // and so must a test binary's TestMain.
-func IsWorker() bool { return os.Getenv(workerEnv) != "" }
+//
+// Only an engine in such a program, or with Worker.Command set, compiles in
+// a child process: another program started as one would run itself again.
+func IsWorker() bool {
+	childrenServed.Store(true)
+	return os.Getenv(workerEnv) != "" || os.Getenv(compileEnv) != ""
+}
+
+// childrenServed records that this program calls IsWorker.
+var childrenServed atomic.Bool
 
 // workerSpec is what a worker needs to know, passed in its environment.
 type workerSpec struct {
@@ -421,9 +430,12 @@ func (w *worker) call(ctx context.Context, timeout time.Duration, input []byte, 
 	return read(w.shm[off:off+n:off+n], &info)
 }
 
-// ServeWorker runs this process as a worker until its engine closes the
-// pipe or kills it, and returns the exit code.
+// ServeWorker runs this process as a worker, or a compiling child, until
+// its engine closes the pipe or kills it, and returns the exit code.
 func ServeWorker() int {
+	if os.Getenv(compileEnv) != "" {
+		return serveCompile()
+	}
 	var spec workerSpec
 	if err := json.Unmarshal([]byte(os.Getenv(workerEnv)), &spec); err != nil {
 		fmt.Fprintln(os.Stderr, "syncrules worker:", err)

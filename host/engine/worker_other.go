@@ -5,6 +5,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"time"
 )
 
@@ -29,3 +30,13 @@ func (m *Module) spawnWorker(context.Context) (*worker, error) { return nil, err
 func (m *Module) callWorker(context.Context, time.Duration, []byte, func([]byte, *CallInfo) error) error {
 	return errNoWorkers
 }
+
+var childrenServed atomic.Bool
+
+type compileHooks struct {
+	stall   bool
+	started func(pid int)
+}
+
+// compileBounded is not called: without Linux a module compiles in process.
+func (e *Engine) compileBounded(context.Context, string, []byte) error { return nil }

@@ -59,16 +59,20 @@ func openHost(ctx context.Context, cfg config.Config, configDir string, db *stor
 	h.sandbox, err = engine.New(ctx, engine.Config{
 		CacheDir:           filepath.Join(cfg.Server.DataDir, "cache"),
 		MaxMemoryBytes:     uint64(sb.MaxMemoryMiB) << 20,
-		RecycleMemoryBytes: uint64(sb.MaxMemoryMiB) << 20,
+		RecycleMemoryBytes: uint64(sb.RecycleMemoryMiB) << 20,
 		RecycleCalls:       sb.RecycleCalls,
 		PoolSize:           sb.PoolSize,
+		Lazy:               true, // no memory held for a plugin nobody calls
+		IdleTimeout:        sb.IdleTimeout.Duration,
 		LogBytes:           sb.LogBytes,
 		MaxOutputBytes:     sb.MaxOutputMiB << 20,
 		Sandboxed:          true,
 		CallTimeout:        sb.CallTimeout.Duration,
 		ItemTimeout:        sb.ItemTimeout.Duration,
 		InitTimeout:        sb.InitTimeout.Duration,
-		Worker:             engine.WorkerConfig{MinItems: sb.WorkerMinItems, IdleTimeout: sb.IdleTimeout.Duration},
+		CompileTimeout:     sb.CompileTimeout.Duration,
+		CompileMemoryBytes: uint64(sb.CompileMemoryMiB) << 20,
+		Worker:             engine.WorkerConfig{MinItems: sb.WorkerMinItems, MaxProcesses: sb.WorkerMaxProcesses, IdleTimeout: sb.IdleTimeout.Duration},
 		Observer:           h.metrics,
 	})
 	if err != nil {

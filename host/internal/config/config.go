@@ -97,14 +97,22 @@ type Sandbox struct {
 	CallTimeout  Duration `toml:"call_timeout"`
 	ItemTimeout  Duration `toml:"item_timeout"`
 	InitTimeout  Duration `toml:"init_timeout"`
-	MaxOutputMiB int      `toml:"max_output_mib"`
-	LogBytes     int      `toml:"log_bytes"`
-	MaxRules     int      `toml:"max_rules"`
-	PoolSize     int      `toml:"pool_size"`
-	RecycleCalls int      `toml:"recycle_calls"`
+	// CompileTimeout and CompileMemoryMiB bound a module's compilation.
+	CompileTimeout   Duration `toml:"compile_timeout"`
+	CompileMemoryMiB int      `toml:"compile_memory_mib"`
+	MaxOutputMiB     int      `toml:"max_output_mib"`
+	// RecycleMemoryMiB replaces an instance whose memory grew past it.
+	RecycleMemoryMiB int `toml:"recycle_memory_mib"`
+	LogBytes         int `toml:"log_bytes"`
+	MaxRules         int `toml:"max_rules"`
+	PoolSize         int `toml:"pool_size"`
+	RecycleCalls     int `toml:"recycle_calls"`
 	// WorkerMinItems sends batches of at least this many items to worker
 	// processes; 0 keeps every call in process.
 	WorkerMinItems int `toml:"worker_min_items"`
+	// WorkerMaxProcesses bounds the worker processes of all plugins; 0 is
+	// twice GOMAXPROCS.
+	WorkerMaxProcesses int `toml:"worker_max_processes"`
 	// PartnerVersions and PartnerMiB bound what one partner stores; 0 is
 	// no bound.
 	PartnerVersions int `toml:"partner_versions"`
@@ -192,16 +200,22 @@ func Default() Config {
 		Rules:  Rules{MaxQuantity: 999_999},
 		Engine: Engine{MaxMemoryMiB: 1024, RecycleMemoryMiB: 64},
 		Sandbox: Sandbox{
-			MaxModuleMiB:   16,
-			MaxMemoryMiB:   64,
-			CallTimeout:    Duration{100 * time.Millisecond},
-			ItemTimeout:    Duration{10 * time.Microsecond},
-			InitTimeout:    Duration{5 * time.Second},
-			MaxOutputMiB:   64,
-			LogBytes:       4096,
-			MaxRules:       8,
-			RecycleCalls:   10_000,
-			WorkerMinItems: 256,
+			MaxModuleMiB: 16,
+			MaxMemoryMiB: 64,
+			CallTimeout:  Duration{100 * time.Millisecond},
+			ItemTimeout:  Duration{10 * time.Microsecond},
+			InitTimeout:  Duration{5 * time.Second},
+			// 12x the slowest compile of an example plugin (RATIONALE.md).
+			CompileTimeout:   Duration{30 * time.Second},
+			CompileMemoryMiB: 512,
+			// A plugin holds 3.4 MiB after a small batch, 16 after 100,000
+			// items (RATIONALE.md).
+			RecycleMemoryMiB: 16,
+			MaxOutputMiB:     64,
+			LogBytes:         4096,
+			MaxRules:         8,
+			RecycleCalls:     10_000,
+			WorkerMinItems:   256,
 			// 50 versions of a typical 3-4 MB Go module are 200 MB.
 			PartnerVersions: 50,
 			PartnerMiB:      256,
@@ -282,12 +296,17 @@ func (c Config) Validate() error {
 		{c.Sandbox.CallTimeout.Duration <= 0, "sandbox.call_timeout", "must be positive"},
 		{c.Sandbox.ItemTimeout.Duration < 0, "sandbox.item_timeout", "must be 0 or more"},
 		{c.Sandbox.InitTimeout.Duration <= 0, "sandbox.init_timeout", "must be positive"},
+		{c.Sandbox.CompileTimeout.Duration <= 0, "sandbox.compile_timeout", "must be positive"},
+		{c.Sandbox.CompileMemoryMiB < 64, "sandbox.compile_memory_mib", "must be at least 64"},
 		{c.Sandbox.MaxOutputMiB < 1 || c.Sandbox.MaxOutputMiB > 1024, "sandbox.max_output_mib", "must be between 1 and 1024"},
 		{c.Sandbox.LogBytes < 0 || c.Sandbox.LogBytes > 1<<20, "sandbox.log_bytes", "must be between 0 and 1048576"},
 		{c.Sandbox.MaxRules < 0 || c.Sandbox.MaxRules > 64, "sandbox.max_rules", "must be between 0 (no plugins) and 64"},
 		{c.Sandbox.PoolSize < 0, "sandbox.pool_size", "must be 0 (GOMAXPROCS) or more"},
 		{c.Sandbox.RecycleCalls < 1, "sandbox.recycle_calls", "must be at least 1"},
+		{c.Sandbox.RecycleMemoryMiB < 1 || c.Sandbox.RecycleMemoryMiB >= c.Sandbox.MaxMemoryMiB, "sandbox.recycle_memory_mib",
+			fmt.Sprintf("must be at least 1 and below max_memory_mib (%d)", c.Sandbox.MaxMemoryMiB)},
 		{c.Sandbox.WorkerMinItems < 0, "sandbox.worker_min_items", "must be 0 (no workers) or more"},
+		{c.Sandbox.WorkerMaxProcesses < 0, "sandbox.worker_max_processes", "must be 0 (twice GOMAXPROCS) or more"},
 		{c.Sandbox.PartnerVersions < 0, "sandbox.partner_versions", "must be 0 (no bound) or more"},
 		{c.Sandbox.PartnerMiB < 0, "sandbox.partner_mib", "must be 0 (no bound) or more"},
 		{c.Sandbox.IdleTimeout.Duration <= 0, "sandbox.idle_timeout", "must be positive"},

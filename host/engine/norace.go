@@ -1,0 +1,8 @@
+//go:build !race
+
+package engine
+
+const (
+	raceBuild  = false
+	raceFactor = 1
+)
