@@ -202,6 +202,11 @@ type Engine struct {
 	mu      sync.Mutex
 	modules map[*Module]struct{} // loaded and not closed
 	bounded map[[32]byte]bool    // modules a child compiled in time
+	// compiling orders compilations of the same bytes: wazero publishes a
+	// module read from its file cache before its entry preambles are
+	// built, so a second compilation of the same bytes racing the first
+	// can instantiate it half made (an index-out-of-range panic).
+	compiling map[[32]byte]*compileLock
 	procs   chan struct{}        // one token per live worker process
 	stop    chan struct{}        // stops the reaper of idle workers and instances
 }
@@ -232,7 +237,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		rt.Close(ctx)
 		return nil, fmt.Errorf("engine: wasi: %w", err)
 	}
-	e := &Engine{cfg: cfg, rt: rt, cache: cache, modules: map[*Module]struct{}{}, bounded: map[[32]byte]bool{},
+	e := &Engine{cfg: cfg, rt: rt, cache: cache, modules: map[*Module]struct{}{}, bounded: map[[32]byte]bool{}, compiling: map[[32]byte]*compileLock{},
 		procs: make(chan struct{}, cfg.Worker.MaxProcesses), stop: make(chan struct{})}
 	if cfg.Lazy || cfg.Sandboxed && cfg.Worker.MinItems > 0 {
 		go e.reapIdle()
@@ -396,7 +401,9 @@ func (e *Engine) compile(ctx context.Context, name string, wasm []byte, sum [32]
 			e.mu.Unlock()
 		}
 	}
+	unlock := e.lockCompile(sum)
 	compiled, err := e.rt.CompileModule(ctx, wasm)
+	unlock()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s does not compile: %v", ErrInvalidModule, name, describeCompileError(err, e.cfg.MaxMemoryBytes))
 	}
@@ -405,6 +412,34 @@ func (e *Engine) compile(ctx context.Context, name string, wasm []byte, sum [32]
 		return nil, fmt.Errorf("%w: %s: %v", ErrInvalidModule, name, err)
 	}
 	return compiled, nil
+}
+
+// compileLock is held while one module's bytes compile.
+type compileLock struct {
+	mu      sync.Mutex
+	waiters int // under Engine.mu
+}
+
+// lockCompile holds the bytes sum's compile lock until the returned
+// function is called; other modules compile meanwhile.
+func (e *Engine) lockCompile(sum [32]byte) (unlock func()) {
+	e.mu.Lock()
+	l := e.compiling[sum]
+	if l == nil {
+		l = &compileLock{}
+		e.compiling[sum] = l
+	}
+	l.waiters++
+	e.mu.Unlock()
+	l.mu.Lock()
+	return func() {
+		l.mu.Unlock()
+		e.mu.Lock()
+		if l.waiters--; l.waiters == 0 {
+			delete(e.compiling, sum)
+		}
+		e.mu.Unlock()
+	}
 
 }
 

@@ -371,3 +371,63 @@ func TestClosedModuleRefusesCalls(t *testing.T) {
 		t.Fatalf("Call() after Close = %v, want ErrClosed", err)
 	}
 }
+
+// TestSameBytesLoadedTogether: modules of the same bytes loaded at once
+// from the compilation cache each run, and closing some leaves the others
+// running (wazero shares one compiled module between them).
+func TestSameBytesLoadedTogether(t *testing.T) {
+	ctx := context.Background()
+	wasm := wasmbuild.ForTest(t, defaultModulePkg)
+	cache := t.TempDir()
+	warm, err := engine.New(ctx, engine.Config{CacheDir: cache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := warm.Load(ctx, "warm", wasm); err != nil {
+		t.Fatal(err)
+	}
+	warm.Close(ctx)
+
+	input, _ := batchOf(3, -1).Encode()
+	// The race it guards against is narrow: rounds make it show.
+	rounds := 10
+	if testing.Short() {
+		rounds = 3
+	}
+	for round := range rounds {
+		eng, err := engine.New(ctx, engine.Config{CacheDir: cache})
+		if err != nil {
+			t.Fatal(err)
+		}
+		const n = 16
+		mods := make([]*engine.Module, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				mod, err := eng.Load(ctx, fmt.Sprintf("m%d", i), wasm)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mods[i] = mod
+			})
+		}
+		wg.Wait()
+		if t.Failed() {
+			t.FailNow()
+		}
+		for i, mod := range mods {
+			if i%2 == 0 {
+				mod.Close(ctx)
+			}
+		}
+		for i, mod := range mods {
+			if i%2 == 1 {
+				if err := mod.Call(ctx, input, func([]byte) error { return nil }); err != nil {
+					t.Errorf("round %d: module %d after its siblings closed: %v", round, i, err)
+				}
+			}
+		}
+		eng.Close(ctx)
+	}
+}

@@ -27,6 +27,10 @@ import (
 var cacheDir string
 
 func TestMain(m *testing.M) {
+	// Sandboxed engines start this test binary to compile uploads.
+	if engine.IsWorker() {
+		os.Exit(engine.ServeWorker())
+	}
 	dir, err := os.MkdirTemp("", "syncrules-registry-cache-")
 	if err != nil {
 		panic(err)
