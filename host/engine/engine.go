@@ -207,8 +207,8 @@ type Engine struct {
 	// built, so a second compilation of the same bytes racing the first
 	// can instantiate it half made (an index-out-of-range panic).
 	compiling map[[32]byte]*compileLock
-	procs   chan struct{}        // one token per live worker process
-	stop    chan struct{}        // stops the reaper of idle workers and instances
+	procs     chan struct{} // one token per live worker process
+	stop      chan struct{} // stops the reaper of idle workers and instances
 }
 
 // New returns an Engine.
