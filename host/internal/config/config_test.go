@@ -79,6 +79,20 @@ func TestParse(t *testing.T) {
 		{"negative rate", "[limits]\ncompute_rate = -1", nil, "limits.compute_rate"},
 		{"zero burst", "[limits]\ncompute_burst = 0", nil, "limits.compute_burst: must be at least 1"},
 		{"in-flight bytes under one body", "[limits]\ninflight_body_mib = 63", nil, "limits.inflight_body_mib: must hold at least one body"},
+		{"recycle threshold at the memory limit", "[sandbox]\nmax_memory_mib = 32\nrecycle_memory_mib = 32", nil, "sandbox.recycle_memory_mib"},
+		{"recycle threshold below the limit", "[sandbox]\nmax_memory_mib = 32\nrecycle_memory_mib = 8",
+			func(c Config) bool { return c.Sandbox.RecycleMemoryMiB == 8 }, ""},
+		{"zero compile timeout", "[sandbox]\ncompile_timeout = \"0s\"", nil, "sandbox.compile_timeout: must be positive"},
+		{"tiny compile memory", "[sandbox]\ncompile_memory_mib = 16", nil, "sandbox.compile_memory_mib: must be at least 64"},
+		{"zero idle timeout for plugins", "[sandbox]\nidle_timeout = \"0s\"", nil, "sandbox.idle_timeout: must be positive"},
+		{"negative call budget", "[sandbox]\ninteractive_calls = -1", nil, "sandbox.interactive_calls"},
+		{"negative sync budget", "[sandbox]\nsync_calls = -1", nil, "sandbox.sync_calls"},
+		{"negative quota", "[sandbox]\npartner_versions = -1", nil, "sandbox.partner_versions"},
+		{"budgets and quotas", "[sandbox]\ninteractive_calls = 3\nsync_calls = 2\npartner_versions = 5\npartner_mib = 10\nworker_max_processes = 1",
+			func(c Config) bool {
+				sb := c.Sandbox
+				return sb.InteractiveCalls == 3 && sb.SyncCalls == 2 && sb.PartnerVersions == 5 && sb.PartnerMiB == 10 && sb.WorkerMaxProcesses == 1
+			}, ""},
 		{"in-flight bytes for smaller bodies", "[limits]\nmax_body_bytes = 1048576\ninflight_body_mib = 1",
 			func(c Config) bool { return c.Limits.InflightBodyMiB == 1 }, ""},
 	}
