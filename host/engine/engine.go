@@ -201,7 +201,6 @@ type Engine struct {
 
 	mu      sync.Mutex
 	modules map[*Module]struct{} // loaded and not closed
-	bounded map[[32]byte]bool    // modules a child compiled in time
 	// compiling orders compilations of the same bytes: wazero publishes a
 	// module read from its file cache before its entry preambles are
 	// built, so a second compilation of the same bytes racing the first
@@ -237,7 +236,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		rt.Close(ctx)
 		return nil, fmt.Errorf("engine: wasi: %w", err)
 	}
-	e := &Engine{cfg: cfg, rt: rt, cache: cache, modules: map[*Module]struct{}{}, bounded: map[[32]byte]bool{}, compiling: map[[32]byte]*compileLock{},
+	e := &Engine{cfg: cfg, rt: rt, cache: cache, modules: map[*Module]struct{}{}, compiling: map[[32]byte]*compileLock{},
 		procs: make(chan struct{}, cfg.Worker.MaxProcesses), stop: make(chan struct{})}
 	if cfg.Lazy || cfg.Sandboxed && cfg.Worker.MinItems > 0 {
 		go e.reapIdle()
@@ -389,16 +388,12 @@ func (e *Engine) Compile(ctx context.Context, name string, wasm []byte) error {
 // first in a bounded child process, once per module.
 func (e *Engine) compile(ctx context.Context, name string, wasm []byte, sum [32]byte) (wazero.CompiledModule, error) {
 	if e.cfg.Sandboxed && workersSupported && (childrenServed.Load() || e.cfg.Worker.Command != "") {
-		e.mu.Lock()
-		done := e.bounded[sum]
-		e.mu.Unlock()
-		if !done {
+		key := boundedKey{sum, e.cfg.CompileTimeout, e.cfg.CompileMemoryBytes, e.cfg.MaxMemoryBytes}
+		if _, done := provenBounded.Load(key); !done || e.cfg.compileHooks != nil {
 			if err := e.compileBounded(ctx, name, wasm); err != nil {
 				return nil, err
 			}
-			e.mu.Lock()
-			e.bounded[sum] = true
-			e.mu.Unlock()
+			provenBounded.Store(key, true)
 		}
 	}
 	unlock := e.lockCompile(sum)
@@ -412,6 +407,17 @@ func (e *Engine) compile(ctx context.Context, name string, wasm []byte, sum [32]
 		return nil, fmt.Errorf("%w: %s: %v", ErrInvalidModule, name, err)
 	}
 	return compiled, nil
+}
+
+// provenBounded holds, by boundedKey, the modules a child compiled within
+// those bounds in this process, so that a reload or another engine does
+// not start a child again.
+var provenBounded sync.Map
+
+type boundedKey struct {
+	sum               [32]byte
+	timeout           time.Duration
+	memory, maxMemory uint64
 }
 
 // compileLock is held while one module's bytes compile.

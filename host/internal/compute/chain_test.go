@@ -60,7 +60,9 @@ func observedChainService(t testing.TB, workerMin int, logBytes int, obs engine.
 	t.Helper()
 	ctx := context.Background()
 	eng, err := engine.New(ctx, engine.Config{
-		CacheDir: testCacheDir, Sandboxed: true, CallTimeout: 50 * time.Millisecond, ItemTimeout: time.Microsecond,
+		// A deadline that a busy machine, or the race detector, does not
+		// hit by accident: only hanging items may time out.
+		CacheDir: testCacheDir, Sandboxed: true, CallTimeout: 200 * time.Millisecond * raceSlowdown, ItemTimeout: time.Microsecond,
 		MaxMemoryBytes: 64 << 20, Worker: engine.WorkerConfig{MinItems: workerMin}, Observer: obs,
 	})
 	if err != nil {
