@@ -146,12 +146,8 @@ func linkFiles(from, to string) error {
 		case d.IsDir() || !d.Type().IsRegular() || strings.HasSuffix(d.Name(), ".tmp"):
 			return nil
 		}
-		rel, err := filepath.Rel(from, path)
+		dst, err := beside(from, to, path)
 		if err != nil {
-			return err
-		}
-		dst := filepath.Join(to, rel)
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 			return err
 		}
 		if err := os.Link(path, dst); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -161,6 +157,17 @@ func linkFiles(from, to string) error {
 	})
 }
 
+// beside returns path's place under to, as it is under from, making its
+// folder.
+func beside(from, to, path string) (string, error) {
+	rel, err := filepath.Rel(from, path)
+	if err != nil {
+		return "", err
+	}
+	dst := filepath.Join(to, rel)
+	return dst, os.MkdirAll(filepath.Dir(dst), 0o755)
+}
+
 // moveFiles renames every file under from to the same place under to;
 // rename is atomic, so a reader of to sees a whole file or none.
 func moveFiles(from, to string) error {
@@ -168,12 +175,8 @@ func moveFiles(from, to string) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		rel, err := filepath.Rel(from, path)
+		dst, err := beside(from, to, path)
 		if err != nil {
-			return err
-		}
-		dst := filepath.Join(to, rel)
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 			return err
 		}
 		return os.Rename(path, dst)

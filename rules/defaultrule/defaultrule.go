@@ -1,5 +1,5 @@
 // Package defaultrule is the default inventory rule: location mapping, the
-// percentage and the maximum, exactly as DOMAIN.md §1 states them.
+// percentage and the maximum, as README.md ("The rule") states them.
 //
 // For each active warehouse w and item:
 //

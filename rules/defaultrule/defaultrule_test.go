@@ -15,7 +15,7 @@ import (
 	"github.com/syncrules/syncrules/sdk/sdktest"
 )
 
-// The sentences of DOMAIN.md §1 the table cases check, quoted.
+// The sentences of the rule (README, "The rule") the table cases check, quoted.
 const (
 	s1Source   = "§1.1 A source is either one location id or `*`, meaning every active location."
 	s1Once     = "§1.1 A location may feed at most one warehouse ... counting the same stock twice oversells."
@@ -106,7 +106,7 @@ func run(t fataler, b sdktest.Batch) *sdktest.Result {
 
 type domainCase struct {
 	name     string
-	sentence string // the DOMAIN.md §1 sentence the case checks
+	sentence string // the sentence of the rule the case checks
 	batch    sdktest.Batch
 	want     []map[string]int64 // per item, the quantity of every warehouse
 }
@@ -569,7 +569,7 @@ func domainCases() []domainCase {
 	}
 }
 
-// TestDomainRule checks every sentence of DOMAIN.md §1, points 1 to 5, with
+// TestDomainRule checks every sentence of the rule, points 1 to 5, with
 // and without an explanation: explaining must not change a quantity.
 func TestDomainRule(t *testing.T) {
 	for _, tc := range domainCases() {
@@ -671,7 +671,7 @@ func TestConflictRefused(t *testing.T) {
 
 // TestConflictRefusedWhateverTheActiveFlags: a location mapped to two
 // warehouses is refused even while one side is inactive, as the host refuses
-// such settings (DOMAIN.md §1.1), so they do not start failing the day the
+// such settings (the rule, point 1), so they do not start failing the day the
 // warehouse or location is switched on.
 func TestConflictRefusedWhateverTheActiveFlags(t *testing.T) {
 	for _, tc := range []struct {
