@@ -5,7 +5,8 @@ GO          ?= go
 BENCHSTAT   := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS     := -X github.com/syncrules/syncrules/host/internal/cli.version=$(VERSION)
+LDFLAGS     := -X github.com/syncrules/syncrules/host/internal/cli.version=$(VERSION) \
+               -X github.com/syncrules/syncrules/host/internal/cli.sourceDir=$(CURDIR)
 
 WASM_BUILD   := GOOS=wasip1 GOARCH=wasm $(GO) build -trimpath -buildmode=c-shared
 DEFAULT_WASM := host/internal/defaultmodule/default.wasm
@@ -18,7 +19,7 @@ HOST_SRC     := $(shell find host sdk -name '*.go' -not -name '*_test.go') host/
 BENCH ?= BenchmarkDefaultRule|BenchmarkCompute|BenchmarkChain|BenchmarkCrossover|BenchmarkDeadlineOvershoot|BenchmarkUpload|BenchmarkAuth
 COUNT ?= 6
 
-.PHONY: build wasm run test test-race bench check fuzz clean
+.PHONY: build wasm run test test-race soak bench check fuzz clean
 
 ## build: bin/syncrules with the default rule built in, and the example plugins
 build: bin/syncrules $(PLUGIN_WASM)
@@ -43,7 +44,7 @@ run: build
 	@echo '  curl -H "Authorization: Bearer $$TOKEN" http://127.0.0.1:8080/v1/shops'
 	./bin/syncrules serve --config config.toml
 
-## test: every test; wasm modules are built from source by the tests themselves
+## test: every test, soaks in their short form (under 25 minutes on 2 cores); wasm modules are built from source by the tests themselves
 test: build
 	$(GO) test -count=1 ./...
 	$(MAKE) test-race
@@ -51,6 +52,20 @@ test: build
 ## test-race: the concurrent packages under the race detector
 test-race:
 	$(GO) test -count=1 -race -short -timeout 20m ./host/engine/ ./host/internal/compute/ ./host/internal/registry/ ./host/internal/httpapi/ ./host/internal/store/
+
+# Soaks: SYNCRULES_SOAK (a duration) runs each hammer test that long and the
+# tests that repeat a race more rounds; without it they run a short form
+# that still asserts everything. Property tests draw SOAKCHECKS cases.
+SOAKTIME   ?= 1m
+SOAKCHECKS ?= 2000
+SOAK       := Hammer|Racing|Replicas|Concurrent
+RAPID_PKGS  = $(sort $(dir $(shell grep -rl --include='*_test.go' 'pgregory.net/rapid' host sdk rules plugins)))
+
+## soak: the hammers for SOAKTIME (1m) each, natively and under the race detector, then every property test with SOAKCHECKS (2000) cases
+soak: build
+	SYNCRULES_SOAK=$(SOAKTIME) $(GO) test -count=1 -timeout 3h -run '$(SOAK)' ./...
+	SYNCRULES_SOAK=$(SOAKTIME) $(GO) test -count=1 -timeout 3h -race -run '$(SOAK)' ./host/...
+	$(GO) test -count=1 -timeout 3h $(addprefix ./,$(RAPID_PKGS)) -args -rapid.checks=$(SOAKCHECKS)
 
 ## bench: the benchmarks of BENCHMARKS.md, COUNT times, summarised by benchstat
 bench: build
@@ -65,15 +80,16 @@ check:
 	$(GO) run $(STATICCHECK) ./...
 	$(GO) mod tidy -diff
 
-## fuzz: run each fuzz target for FUZZTIME (default 30s)
+## fuzz: every Fuzz target of the module for FUZZTIME (30s) each; FUZZ=FuzzLoad runs the targets matching it
 FUZZTIME ?= 30s
+FUZZ     ?= .
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzParseOutput$$' -fuzztime $(FUZZTIME) ./sdk/abi/
-	$(GO) test -run '^$$' -fuzz '^FuzzDecodeAttrs$$' -fuzztime $(FUZZTIME) ./sdk/abi/
-	$(GO) test -run '^$$' -fuzz '^FuzzDecodeRequest$$' -fuzztime $(FUZZTIME) ./host/internal/compute/
-	$(GO) test -run '^$$' -fuzz '^FuzzShopEndpoints$$' -fuzztime $(FUZZTIME) ./host/internal/httpapi/
-	$(GO) test -run '^$$' -fuzz '^FuzzParseScope$$' -fuzztime $(FUZZTIME) ./host/internal/auth/
-	$(GO) test -run '^$$' -fuzz '^FuzzOpen$$' -fuzztime $(FUZZTIME) ./host/internal/secret/
+	@grep -r --include='*_test.go' -o '^func Fuzz[A-Za-z0-9_]*' host sdk rules plugins | grep -E -- '$(FUZZ)' | \
+	while IFS=: read -r file fn; do \
+		target=$${fn#func }; \
+		echo "$$target in ./$$(dirname $$file) for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) ./$$(dirname $$file) || exit 1; \
+	done
 
 clean:
 	rm -rf bin $(DEFAULT_WASM) bench.txt

@@ -141,8 +141,8 @@ func linkFiles(from, to string) error {
 		switch {
 		case err != nil:
 			return err
-		case d.IsDir() && strings.HasPrefix(d.Name(), ".compile-"):
-			return filepath.SkipDir // another child's
+		case d.IsDir() && path != from && strings.HasPrefix(d.Name(), "."):
+			return filepath.SkipDir // the engine's: another child's, the proofs
 		case d.IsDir() || !d.Type().IsRegular() || strings.HasSuffix(d.Name(), ".tmp"):
 			return nil
 		}

@@ -184,6 +184,68 @@ func TestCompileStops(t *testing.T) {
 	}
 }
 
+// TestBoundedCompileRemembered: a module a child compiled within given
+// bounds is not compiled in a child again after a restart on the same cache
+// directory; other bounds, or a proof torn or missing, start a child again.
+// Each step restarts, in order.
+func TestBoundedCompileRemembered(t *testing.T) {
+	ctx := context.Background()
+	wasm := wasmbuild.ForTest(t, defaultModulePkg)
+	base := hostileConfig()
+	base.CacheDir = t.TempDir()
+	proofs := engine.BoundedProofDir(base.CacheDir)
+	// restart loads wasm in a new engine that, as a new process, has not
+	// seen a child compile it.
+	restart := func(cfg engine.Config) engine.CompileInfo {
+		t.Helper()
+		engine.ForgetBoundedCompiles(wasm)
+		mod, err := sandboxed(t, 0, cfg).Load(ctx, "default", wasm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return mod.CompileInfo()
+	}
+	if got, want := restart(base), (engine.CompileInfo{Child: true}); got != want {
+		t.Fatalf("first start: %+v, want %+v", got, want)
+	}
+	for _, tt := range []struct {
+		name      string
+		change    func(c *engine.Config)
+		wantChild bool
+	}{
+		{name: "same bounds"},
+		{name: "longer compile timeout", change: func(c *engine.Config) { c.CompileTimeout = time.Hour }, wantChild: true},
+		{name: "more compile memory", change: func(c *engine.Config) { c.CompileMemoryBytes = 1 << 30 }, wantChild: true},
+		{name: "more instance memory", change: func(c *engine.Config) { c.MaxMemoryBytes = 128 << 20 }, wantChild: true},
+		{name: "proofs torn", change: func(*engine.Config) { truncateAll(t, proofs) }, wantChild: true},
+		{name: "proofs removed", change: func(*engine.Config) { os.RemoveAll(proofs) }, wantChild: true},
+		{name: "proof written again"},
+	} {
+		cfg := base
+		if tt.change != nil {
+			tt.change(&cfg)
+		}
+		// The machine code is in the cache whatever the bounds.
+		if got, want := restart(cfg), (engine.CompileInfo{Cached: true, Child: tt.wantChild}); got != want {
+			t.Errorf("%s: %+v, want %+v", tt.name, got, want)
+		}
+	}
+}
+
+// truncateAll empties every file in dir, as a crash could.
+func truncateAll(t *testing.T, dir string) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil || len(entries) == 0 {
+		t.Fatalf("no proofs in %s: %v", dir, err)
+	}
+	for _, e := range entries {
+		if err := os.Truncate(filepath.Join(dir, e.Name()), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // TestCompileMemoryBound compiles a normal module from scratch in a child
 // allowed too little memory, and with the default in an engine without a
 // cache directory, which compiles again in process.

@@ -8,7 +8,7 @@
 //
 // Load compiles a module once (wazero's compilation cache makes a restart
 // cheap; a sandboxed engine compiles in a child process first, bounded in
-// time and memory), checks its exports, imports, memory and ABI version, and
+// time and memory, once per module and bounds), checks its exports, imports, memory and ABI version, and
 // instantiates one instance so that a bad module fails at load, never on the
 // first request (a lazy engine does not keep it). Instances are pooled per module and never shared between
 // goroutines; an instance that returns any error is discarded, because a
@@ -104,6 +104,7 @@ type Config struct {
 	Observer Observer
 
 	compileHooks *compileHooks // tests
+	inWorker     bool          // a worker's engine: nobody reads its CompileInfo
 }
 
 // WorkerConfig configures worker processes. A worker runs one module
@@ -310,6 +311,7 @@ type Module struct {
 	abiVersion uint32
 	eng        *Engine
 	compiled   wazero.CompiledModule
+	compile    CompileInfo
 	wasm       []byte // for workers, which compile it themselves
 	pool       pool[*instance]
 	workers    pool[*worker]
@@ -333,11 +335,11 @@ func (m *Module) Size() int { return len(m.wasm) }
 func (e *Engine) Load(ctx context.Context, name string, wasm []byte) (*Module, error) {
 	start := time.Now()
 	sum := sha256.Sum256(wasm)
-	compiled, err := e.compile(ctx, name, wasm, sum)
+	compiled, info, err := e.compile(ctx, name, wasm, sum)
 	if err != nil {
 		return nil, err
 	}
-	m := &Module{name: name, sha256: hex.EncodeToString(sum[:]), eng: e, compiled: compiled, wasm: slices.Clone(wasm)}
+	m := &Module{name: name, sha256: hex.EncodeToString(sum[:]), eng: e, compiled: compiled, compile: info, wasm: slices.Clone(wasm)}
 	m.pool = pool[*instance]{name: name, kind: "instance", obs: e.cfg.Observer, create: m.instantiate,
 		destroy: func(inst *instance) { inst.close(context.WithoutCancel(ctx)) }}
 	m.pool.init(e.cfg.PoolSize)
@@ -373,51 +375,48 @@ func (e *Engine) Load(ctx context.Context, name string, wasm []byte) (*Module, e
 	return m, nil
 }
 
+// CompileInfo says how Load compiled the module.
+func (m *Module) CompileInfo() CompileInfo { return m.compile }
+
 // Compile compiles a module and checks its exports, imports and memory,
 // without instantiating it or keeping it: it puts the module in the
-// compilation cache, so that a later Load takes milliseconds.
-func (e *Engine) Compile(ctx context.Context, name string, wasm []byte) error {
-	compiled, err := e.compile(ctx, name, wasm, sha256.Sum256(wasm))
+// compilation cache, so that a later Load takes milliseconds. It says
+// how it compiled the module.
+func (e *Engine) Compile(ctx context.Context, name string, wasm []byte) (CompileInfo, error) {
+	compiled, info, err := e.compile(ctx, name, wasm, sha256.Sum256(wasm))
 	if err != nil {
-		return err
+		return info, err
 	}
-	return compiled.Close(ctx)
+	return info, compiled.Close(ctx)
 }
 
 // compile compiles and checks a module; a sandboxed engine compiles it
-// first in a bounded child process, once per module.
-func (e *Engine) compile(ctx context.Context, name string, wasm []byte, sum [32]byte) (wazero.CompiledModule, error) {
+// first in a bounded child process, once per module and bounds (see
+// proven).
+func (e *Engine) compile(ctx context.Context, name string, wasm []byte, sum [32]byte) (wazero.CompiledModule, CompileInfo, error) {
+	// Before the child, which fills the cache.
+	info := CompileInfo{Cached: e.inCache(wasm)}
 	if e.cfg.Sandboxed && workersSupported && (childrenServed.Load() || e.cfg.Worker.Command != "") {
-		key := boundedKey{sum, e.cfg.CompileTimeout, e.cfg.CompileMemoryBytes, e.cfg.MaxMemoryBytes}
-		if _, done := provenBounded.Load(key); !done || e.cfg.compileHooks != nil {
+		key := e.boundedKey(sum)
+		if e.cfg.compileHooks != nil || !e.proven(key) {
 			if err := e.compileBounded(ctx, name, wasm); err != nil {
-				return nil, err
+				return nil, info, err
 			}
-			provenBounded.Store(key, true)
+			info.Child = true
+			e.prove(key)
 		}
 	}
 	unlock := e.lockCompile(sum)
 	compiled, err := e.rt.CompileModule(ctx, wasm)
 	unlock()
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s does not compile: %v", ErrInvalidModule, name, describeCompileError(err, e.cfg.MaxMemoryBytes))
+		return nil, info, fmt.Errorf("%w: %s does not compile: %v", ErrInvalidModule, name, describeCompileError(err, e.cfg.MaxMemoryBytes))
 	}
 	if err := e.check(compiled); err != nil {
 		compiled.Close(ctx)
-		return nil, fmt.Errorf("%w: %s: %v", ErrInvalidModule, name, err)
+		return nil, info, fmt.Errorf("%w: %s: %v", ErrInvalidModule, name, err)
 	}
-	return compiled, nil
-}
-
-// provenBounded holds, by boundedKey, the modules a child compiled within
-// those bounds in this process, so that a reload or another engine does
-// not start a child again.
-var provenBounded sync.Map
-
-type boundedKey struct {
-	sum               [32]byte
-	timeout           time.Duration
-	memory, maxMemory uint64
+	return compiled, info, nil
 }
 
 // compileLock is held while one module's bytes compile.

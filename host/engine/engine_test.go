@@ -341,6 +341,51 @@ func TestCompilationCacheSurvivesRestart(t *testing.T) {
 	}
 }
 
+// TestCompileInfo: Load and Compile say whether the module's machine code
+// came from the compilation cache, each step in a new engine on the same
+// cache directory, as after a restart. A sandboxed engine's machine code
+// (with deadline checks) is not a trusted engine's.
+func TestCompileInfo(t *testing.T) {
+	ctx := context.Background()
+	wasm := wasmbuild.ForTest(t, defaultModulePkg)
+	dir := t.TempDir()
+	for _, tt := range []struct {
+		name       string
+		cacheDir   string
+		sandboxed  bool
+		compile    bool // Compile, not Load
+		wantCached bool
+	}{
+		{name: "first load", cacheDir: dir},
+		{name: "load after a restart", cacheDir: dir, wantCached: true},
+		{name: "compile after a restart", cacheDir: dir, compile: true, wantCached: true},
+		{name: "first sandboxed compile", cacheDir: dir, sandboxed: true, compile: true},
+		{name: "sandboxed load after a restart", cacheDir: dir, sandboxed: true, wantCached: true},
+		{name: "no cache directory"},
+	} {
+		eng, err := engine.New(ctx, engine.Config{CacheDir: tt.cacheDir, Sandboxed: tt.sandboxed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var info engine.CompileInfo
+		if tt.compile {
+			info, err = eng.Compile(ctx, "default", wasm)
+		} else {
+			var mod *engine.Module
+			if mod, err = eng.Load(ctx, "default", wasm); err == nil {
+				info = mod.CompileInfo()
+			}
+		}
+		eng.Close(ctx)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if info.Cached != tt.wantCached {
+			t.Errorf("%s: %+v, want Cached %t", tt.name, info, tt.wantCached)
+		}
+	}
+}
+
 func TestGuestSeesNoHost(t *testing.T) {
 	eng := newEngine(t, engine.Config{})
 	mod := load(t, eng, testdata("sandbox"))

@@ -2,7 +2,9 @@ package engine
 
 import (
 	"context"
+	"crypto/sha256"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -58,3 +60,19 @@ func (e *Engine) ReapIdle(now time.Time) { e.reapIdleAt(now) }
 
 // CompileTimeoutFactor stretches compile timeouts in a race build.
 const CompileTimeoutFactor = raceFactor
+
+// ForgetBoundedCompiles forgets, in this process, that children compiled
+// wasm, as a restart does; the proofs in a cache directory remain.
+func ForgetBoundedCompiles(wasm []byte) {
+	sum := sha256.Sum256(wasm)
+	provenBounded.Range(func(k, _ any) bool {
+		if k.(boundedKey).sum == sum {
+			provenBounded.Delete(k)
+		}
+		return true
+	})
+}
+
+// BoundedProofDir is the folder of a cache directory that holds the proofs
+// of bounded compilations.
+func BoundedProofDir(cacheDir string) string { return filepath.Join(cacheDir, provenDir) }

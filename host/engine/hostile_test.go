@@ -140,7 +140,11 @@ func stillAnswers(t testing.TB, good, hostile *engine.Module) {
 // must still run the default rule and, unless the module only misbehaves,
 // a harmless batch on the same module.
 func TestHostileCalls(t *testing.T) {
-	shortTimeout := func(c *engine.Config) { c.CallTimeout = 100 * time.Millisecond }
+	// The endless loop and stream run into it; the default rule, called
+	// after them in the same engine, must not.
+	shortTimeout := func(c *engine.Config) { c.CallTimeout = 100 * time.Millisecond * slowdown }
+	// The limit of hostileBatch's two items.
+	stoppedAt := fmt.Sprintf("stopped at the limit of %v for this batch", 100*time.Millisecond*slowdown+2*time.Microsecond)
 	tests := []struct {
 		name    string
 		pkg     string
@@ -152,7 +156,7 @@ func TestHostileCalls(t *testing.T) {
 	}{
 		{
 			name: "endless loop", pkg: testdata("loop"), trigger: "loop", cfg: shortTimeout,
-			wantIs: engine.ErrTimeout, wantMsg: []string{"loop: rule module ran out of time: stopped at the limit of 100.002ms for this batch"},
+			wantIs: engine.ErrTimeout, wantMsg: []string{"loop: rule module ran out of time: " + stoppedAt},
 		},
 		{
 			name: "unbounded allocation", pkg: hostile("oom"), trigger: "hostile",
@@ -206,7 +210,7 @@ func TestHostileCalls(t *testing.T) {
 		},
 		{
 			name: "endless stream to stdout", pkg: hostile("stream"), trigger: "hostile", cfg: shortTimeout,
-			wantIs: engine.ErrTimeout, wantMsg: []string{"stream: rule module ran out of time: stopped at the limit of 100.002ms for this batch"},
+			wantIs: engine.ErrTimeout, wantMsg: []string{"stream: rule module ran out of time: " + stoppedAt},
 		},
 	}
 	ctx := context.Background()
@@ -256,8 +260,8 @@ func TestHostileCalls(t *testing.T) {
 						}
 						if tt.wantIs == engine.ErrTimeout {
 							t.Logf("round %d: stopped %v past the %v deadline", round, (took - timeout).Round(10*time.Microsecond), timeout)
-							if took > timeout+time.Second {
-								t.Errorf("stopped after %v, more than a second past the %v deadline", took, timeout)
+							if took > timeout+time.Second*slowdown {
+								t.Errorf("stopped after %v, more than %v past the %v deadline", took, time.Second*slowdown, timeout)
 							}
 						}
 						stillAnswers(t, good, survivor)
@@ -319,13 +323,15 @@ func TestWorkerErrorsNameTheirKindOnce(t *testing.T) {
 // replacement instance before the deadline starts; a worker must too, or a
 // well-behaved batch after a trap times out and its worker is killed. The
 // module's initialisation takes 60 ms in a worker, three times the call
-// timeout.
+// timeout. Only a busy machine stretches the timeout: it slows the
+// initialisation as much, but the race detector does not (the guest is
+// machine code wazero made), and 60 ms would then fit in the deadline.
 func TestCallAfterTrapGetsItsWholeDeadline(t *testing.T) {
 	ctx := context.Background()
 	for _, m := range hostileModes {
 		t.Run(m.name, func(t *testing.T) {
 			cfg := hostileConfig()
-			cfg.CallTimeout = 20 * time.Millisecond
+			cfg.CallTimeout = 20 * time.Millisecond * busySlowdown
 			eng := sandboxed(t, m.minItems, cfg)
 			mod := loadAs(t, eng, hostile("slowinit"))
 			awaitWorker(t, mod, m.minItems)
@@ -425,8 +431,8 @@ func TestHostileModulesRefusedAtLoad(t *testing.T) {
 			for _, m := range hostileModes {
 				t.Run(m.name, func(t *testing.T) {
 					cfg := hostileConfig()
-					cfg.CallTimeout = 100 * time.Millisecond
-					cfg.InitTimeout = 500 * time.Millisecond
+					cfg.CallTimeout = 100 * time.Millisecond * slowdown
+					cfg.InitTimeout = 500 * time.Millisecond * slowdown
 					eng := sandboxed(t, m.minItems, cfg)
 					wasm := tt.wasm(t)
 					if tt.hangs {
@@ -445,7 +451,7 @@ func TestHostileModulesRefusedAtLoad(t *testing.T) {
 					if !errors.Is(err, engine.ErrInvalidModule) || !strings.Contains(err.Error(), tt.wantMsg) {
 						t.Fatalf("Load() = %v, want ErrInvalidModule containing %q", err, tt.wantMsg)
 					}
-					if tt.hangs && took > cfg.InitTimeout+5*time.Second {
+					if tt.hangs && took > cfg.InitTimeout+5*time.Second*slowdown {
 						t.Errorf("Load() took %v; a sandboxed engine must stop the guest's initialisation at %v", took, cfg.InitTimeout)
 					}
 					t.Logf("%v", err)
@@ -552,8 +558,8 @@ func TestThousandHostileCallsLeaveNoTrace(t *testing.T) {
 		timeout time.Duration
 		cases   []hostileCase
 	}{
-		{20 * time.Millisecond, []hostileCase{{testdata("loop"), "loop", engine.ErrTimeout}}},
-		{2 * time.Second, []hostileCase{
+		{20 * time.Millisecond * slowdown, []hostileCase{{testdata("loop"), "loop", engine.ErrTimeout}}},
+		{2 * time.Second * slowdown, []hostileCase{
 			{hostile("goroutinepanic"), "hostile", engine.ErrTrap},
 			{hostile("rulepanic"), "hostile", nil},
 			{hostile("oob"), "hostile", engine.ErrTrap},

@@ -90,7 +90,9 @@ func TestEndlessLoopStops(t *testing.T) {
 	ctx := context.Background()
 	wasm := wasmbuild.ForTest(t, "./host/engine/testdata/loop")
 	for _, minItems := range []int{0, 1} {
-		eng := sandboxed(t, minItems, engine.Config{CallTimeout: 50 * time.Millisecond, ItemTimeout: time.Microsecond})
+		// The fine batch must finish within it.
+		cfg := engine.Config{CallTimeout: 50 * time.Millisecond * slowdown, ItemTimeout: time.Microsecond}
+		eng := sandboxed(t, minItems, cfg)
 		mod, err := eng.Load(ctx, "loop", wasm)
 		if err != nil {
 			t.Fatal(err)
@@ -104,7 +106,7 @@ func TestEndlessLoopStops(t *testing.T) {
 			if !errors.Is(err, engine.ErrTimeout) {
 				t.Fatalf("workers from %d items: Call() = %v, want ErrTimeout", minItems, err)
 			}
-			t.Logf("workers from %d items: stopped after %v (limit 50.01ms): %v", minItems, took, err)
+			t.Logf("workers from %d items: stopped after %v (limit %v): %v", minItems, took, cfg.CallTimeout+10*cfg.ItemTimeout, err)
 			if err := mod.Call(ctx, fine, func([]byte) error { return nil }); err != nil {
 				t.Fatalf("after a timeout: %v", err)
 			}
@@ -116,7 +118,8 @@ func TestEndlessLoopStops(t *testing.T) {
 // and the next big batch starts another.
 func TestIdleWorkersStop(t *testing.T) {
 	ctx := context.Background()
-	eng := sandboxed(t, 1, engine.Config{Worker: engine.WorkerConfig{IdleTimeout: 200 * time.Millisecond}})
+	// The worker must outlive the first call until it is counted.
+	eng := sandboxed(t, 1, engine.Config{Worker: engine.WorkerConfig{IdleTimeout: 200 * time.Millisecond * slowdown}})
 	mod, err := eng.Load(ctx, "default", wasmbuild.ForTest(t, "./rules/defaultrule/module"))
 	if err != nil {
 		t.Fatal(err)

@@ -460,6 +460,7 @@ func ServeWorker() int {
 			eng, err := New(ctx, Config{
 				CacheDir: spec.CacheDir, MaxMemoryBytes: spec.MaxMemoryBytes, RecycleMemoryBytes: spec.RecycleMemoryBytes,
 				RecycleCalls: spec.RecycleCalls, PoolSize: 1, LogBytes: spec.LogBytes, MaxOutputBytes: spec.MaxOutputBytes,
+				inWorker: true,
 			})
 			if err == nil {
 				mod, err = eng.Load(ctx, spec.Name, in)

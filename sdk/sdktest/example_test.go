@@ -3,6 +3,7 @@ package sdktest_test
 import (
 	"errors"
 	"fmt"
+	"testing"
 
 	"github.com/syncrules/syncrules/sdk"
 	"github.com/syncrules/syncrules/sdk/sdktest"
@@ -49,4 +50,34 @@ func ExampleRun() {
 	// v-1: alpha=240
 	// v-2: failed: no SKU
 	// true rule failed: price feed is down
+}
+
+// Check belongs in a _test.go file of the rule's own package main, which
+// registers the rule: it runs the rule natively and, built from that
+// package ("."), as the server runs an uploaded plugin, and fails the test
+// if the two disagree or the module breaks one of the server's limits.
+func ExampleCheck() {
+	// The rule, which the package's init registers with sdk.Register.
+	holdBack := sdk.RuleFunc(func(b *sdk.Batch) error {
+		for _, it := range b.Items() {
+			for w := range b.NumWarehouses() {
+				it.SetQuantity(w, max(0, it.Quantity(w)-2))
+			}
+		}
+		return nil
+	})
+	// Its test, as func TestHoldBack(t *testing.T) in holdback_test.go.
+	testHoldBack := func(t *testing.T) {
+		res, err := sdktest.Check(t, holdBack, ".", sdktest.Batch{
+			Warehouses: []sdktest.Warehouse{{ID: "alpha", Active: true, Default: true}},
+			Items:      []sdktest.Item{{ID: "v-1", Quantities: map[string]int64{"alpha": 240}}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := res.Items[0].Quantities["alpha"]; got != 238 {
+			t.Errorf("alpha = %d, want 238", got)
+		}
+	}
+	_ = testHoldBack
 }

@@ -10,6 +10,31 @@
 //		Items:      []sdktest.Item{{ID: "v-1", Available: map[string]int64{"A": 985}}},
 //	})
 //	res.Items[0].Quantities["alpha"] // 985
+//
+// [Check] does that and more: it also builds the rule's package to
+// WebAssembly and runs the module exactly as the server runs an uploaded
+// plugin, sandboxed, under the server's default limits (the [sandbox]
+// section of its configuration, [engine.SandboxDefaults]):
+//
+//   - a call is stopped at 100 ms plus 10 µs per item of its batch
+//     (sandbox.call_timeout, sandbox.item_timeout);
+//   - the module's memory is capped at 64 MiB (sandbox.max_memory_mib);
+//   - a batch of 256 items or more (sandbox.worker_min_items) runs in a
+//     worker process, killed at the deadline;
+//   - the module must be at most 16 MiB (sandbox.max_module_mib), compile
+//     within 30 s and 512 MiB, and initialise within 5 s.
+//
+// A rule that breaks a limit fails the test with a message naming the
+// limit, so a rule whose Check tests pass is one the server accepts and
+// runs on those batches. Check times the rule on the machine the tests run
+// on: leave a margin for a slower or busier server, and test batches as
+// big as your shops'.
+//
+// The worker process and the compiling child are the test binary itself,
+// started again with a variable in its environment; importing sdktest makes
+// the binary serve them, so a rule's tests need no TestMain. Workers need
+// Linux, as the server does; elsewhere big batches run in process, under
+// the same deadline.
 package sdktest
 
 import (

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/syncrules/syncrules/host/engine"
@@ -139,39 +140,85 @@ func flags(e *env, name, synopsis, about string) *flag.FlagSet {
 	fs.SetOutput(e.stderr)
 	fs.Usage = func() {
 		w := fs.Output()
-		fmt.Fprintf(w, "Usage: syncrules %s %s\n\n%s\n\nFlags:\n", name, synopsis, about)
-		fs.PrintDefaults()
+		fmt.Fprintf(w, "Usage: syncrules %s\n\n%s\n", strings.TrimSpace(name+" "+synopsis), about)
+		n := 0
+		fs.VisitAll(func(*flag.Flag) { n++ })
+		if n > 0 {
+			fmt.Fprint(w, "\nFlags:\n")
+			fs.PrintDefaults()
+		}
 	}
 	return fs
 }
 
-// parse parses args; --help prints the usage to stdout.
+// parse parses args, a command's flags with no other arguments; --help
+// prints the usage to stdout.
 func parse(e *env, fs *flag.FlagSet, args []string) error {
+	_, err := parseArgs(e, fs, args, 0)
+	return err
+}
+
+// parseArgs parses args, flags anywhere among at most max other arguments
+// ("--" ends the flags), and returns those arguments; --help prints the
+// usage to stdout.
+func parseArgs(e *env, fs *flag.FlagSet, args []string, max int) ([]string, error) {
 	for _, a := range args {
+		if a == "--" {
+			break
+		}
 		if a == "-h" || a == "-help" || a == "--help" {
 			fs.SetOutput(e.stdout)
 			fs.Usage()
-			return flag.ErrHelp
+			return nil, flag.ErrHelp
 		}
 	}
-	if err := fs.Parse(args); err != nil {
-		return errUsage
+	var rest []string
+	for len(args) > 0 {
+		if err := fs.Parse(args); err != nil {
+			return nil, errUsage
+		}
+		left := fs.Args()
+		if stop := len(args) - len(left); stop > 0 && args[stop-1] == "--" {
+			rest = append(rest, left...)
+			break
+		}
+		if len(left) == 0 {
+			break
+		}
+		rest, args = append(rest, left[0]), left[1:]
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(e.stderr, "syncrules %s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+	if len(rest) > max {
+		fmt.Fprintf(e.stderr, "syncrules %s: unexpected argument %q\n", fs.Name(), rest[max])
 		fs.Usage()
-		return errUsage
+		return nil, errUsage
 	}
-	return nil
+	return rest, nil
 }
 
-// loadConfig loads the config file. The default file may be absent; one
-// named on the command line must exist.
-func loadConfig(fs *flag.FlagSet, path string) (config.Config, error) {
+// loadConfig loads the config file and returns the file it read, "" when
+// the defaults apply. The default file may be absent; one named on the
+// command line must exist.
+func loadConfig(fs *flag.FlagSet, path string) (config.Config, string, error) {
 	explicit := false
 	fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "config" })
-	return config.Load(path, explicit)
+	cfg, src, err := config.Load(path, explicit)
+	return cfg, src.File, err
 }
+
+// commandCacheDir is where compute and rule run keep compiled modules: in
+// the data folder of a config file they read, else in the user's cache
+// folder, never in a ./data of whatever folder they run in.
+func commandCacheDir(cfg config.Config, configFile string) string {
+	if configFile == "" {
+		if dir, err := os.UserCacheDir(); err == nil {
+			return filepath.Join(dir, "syncrules")
+		}
+	}
+	return serverCacheDir(cfg)
+}
+
+// serverCacheDir is where the server keeps compiled modules.
+func serverCacheDir(cfg config.Config) string { return filepath.Join(cfg.Server.DataDir, "cache") }
 
 func newLogger(w io.Writer, cfg config.Server) *slog.Logger {
 	var level slog.Level
@@ -184,7 +231,7 @@ func newLogger(w io.Writer, cfg config.Server) *slog.Logger {
 }
 
 // loadDefaultRule compiles the default rule module into a new engine.
-func loadDefaultRule(ctx context.Context, cfg config.Config, obs engine.Observer) (*engine.Engine, *engine.Module, string, error) {
+func loadDefaultRule(ctx context.Context, cfg config.Config, cacheDir string, obs engine.Observer) (*engine.Engine, *engine.Module, string, error) {
 	wasm, source := defaultmodule.Bytes(), "built-in"
 	if cfg.Rules.DefaultModule != "" {
 		var err error
@@ -197,7 +244,7 @@ func loadDefaultRule(ctx context.Context, cfg config.Config, obs engine.Observer
 		return nil, nil, "", errors.New("this binary has no built-in default rule (it was built without -tags syncrules_embed): build it with \"make build\", or set rules.default_module in the config")
 	}
 	eng, err := engine.New(ctx, engine.Config{
-		CacheDir:           filepath.Join(cfg.Server.DataDir, "cache"),
+		CacheDir:           cacheDir,
 		MaxMemoryBytes:     uint64(cfg.Engine.MaxMemoryMiB) << 20,
 		RecycleMemoryBytes: uint64(cfg.Engine.RecycleMemoryMiB) << 20,
 		PoolSize:           cfg.Engine.PoolSize,
@@ -231,3 +278,47 @@ func printVersion(_ context.Context, e *env, args []string) error {
 
 // durationSince rounds a duration for logs.
 func durationSince(t time.Time) time.Duration { return time.Since(t).Round(time.Millisecond) }
+
+// slowAfter is how long a command works in silence before saying what it
+// is doing: a first run compiles modules, which takes seconds.
+var slowAfter = time.Second
+
+// slowNotice prints "syncrules: <what>…" to w if done is not called within
+// slowAfter, and then, when done is called, how long it took.
+func slowNotice(w io.Writer, what string) (done func()) {
+	var (
+		mu      sync.Mutex
+		said    bool
+		stopped bool
+		start   = time.Now()
+	)
+	t := time.AfterFunc(slowAfter, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if !stopped {
+			fmt.Fprintf(w, "syncrules: %s…\n", what)
+			said = true
+		}
+	})
+	return func() {
+		t.Stop()
+		mu.Lock()
+		defer mu.Unlock()
+		if !stopped && said {
+			fmt.Fprintf(w, "syncrules: done in %v\n", durationSince(start))
+		}
+		stopped = true
+	}
+}
+
+// noticePlugins says so when a plugin a request names takes long to load.
+type noticePlugins struct {
+	compute.Plugins
+	w io.Writer
+}
+
+func (p noticePlugins) Acquire(ctx context.Context, name, version string) (compute.Plugin, func(), error) {
+	done := slowNotice(p.w, fmt.Sprintf("compiling plugin %s %s", name, version))
+	defer done()
+	return p.Plugins.Acquire(ctx, name, version)
+}

@@ -7,8 +7,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
+	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -35,7 +40,9 @@ func testConfig(t *testing.T) string {
 		t.Fatal(err)
 	}
 	cfg := filepath.Join(dir, "config.toml")
-	text := fmt.Sprintf("[server]\ndata_dir = %q\nshutdown_timeout = \"5s\"\n[rules]\ndefault_module = %q\n", filepath.Join(dir, "data"), wasm)
+	// No drain period: the tests that stop a server need not wait for a
+	// load balancer (TestServeDrains sets one).
+	text := fmt.Sprintf("[server]\ndata_dir = %q\nshutdown_timeout = \"5s\"\ndrain_period = \"0s\"\n[rules]\ndefault_module = %q\n", filepath.Join(dir, "data"), wasm)
 	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +188,8 @@ func TestComputeWithoutBuiltInRule(t *testing.T) {
 }
 
 // TestServeGracefulShutdown runs the real binary on loopback, uses the API,
-// then stops it with a signal: it must finish cleanly.
+// then stops it with a signal while a compute is in flight: the server
+// stops listening, answers that compute in full and exits 0.
 func TestServeGracefulShutdown(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
@@ -190,17 +198,20 @@ func TestServeGracefulShutdown(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
 			cfg := testConfig(t)
-			// One run gets its token from the CLI, the other from the
-			// environment.
+			// One run gets its token from the CLI, from the store the
+			// server created, the other from the environment.
 			token, env := testAdminToken, "SYNCRULES_ADMIN_TOKEN="+testAdminToken
+			if sig == syscall.SIGTERM {
+				env = ""
+			}
+			s := startServer(t, bin, cfg, env)
 			if sig == syscall.SIGTERM {
 				r := run(t, "", "token", "create", "--scope", "admin", "--config", cfg)
 				if r.code != 0 {
 					t.Fatalf("token create: %d %s", r.code, r.stderr)
 				}
-				token, env = strings.TrimSpace(r.stdout), ""
+				token = strings.TrimSpace(r.stdout)
 			}
-			s := startServer(t, bin, cfg, env)
 			addr := s.addr
 			if resp, err := http.Post(addr+"/v1/compute", "application/json", strings.NewReader(seedRequest)); err != nil {
 				t.Fatal(err)
@@ -212,23 +223,26 @@ func TestServeGracefulShutdown(t *testing.T) {
 			} else if resp.Body.Close(); resp.StatusCode != http.StatusOK {
 				t.Fatalf("GET /readyz = %d, want 200", resp.StatusCode)
 			}
-			req, _ := http.NewRequest(http.MethodPost, addr+"/v1/compute", strings.NewReader(seedRequest))
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("Authorization", "Bearer "+token)
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != 200 || !strings.Contains(string(body), `"beta":80`) {
-				t.Fatalf("POST /v1/compute = %d %s", resp.StatusCode, body)
+
+			// A compute whose body the test holds back: the server asks
+			// for it (100 Continue) once its handler reads the body, so
+			// the request is in flight when the signal comes.
+			inflight := startHeldCompute(t, addr, token)
+			if !listening(t, addr) {
+				t.Fatalf("/proc/net/tcp shows nothing listening on %s before the signal", addr)
 			}
 			if err := s.cmd.Process.Signal(sig); err != nil {
 				t.Fatal(err)
 			}
+			s.waitLog(t, "shutting down")
+			waitNotListening(t, addr) // the server is stopping, not draining
+			status, body := inflight.finish(t)
+			if status != http.StatusOK || !strings.Contains(body, `"beta":80`) {
+				t.Fatalf("the compute in flight at the signal = %d %s; want 200 with beta 80", status, body)
+			}
+
 			var rest []string
-			timeout := time.After(10 * time.Second)
+			timeout := time.After(time.Minute)
 		drain:
 			for {
 				select {
@@ -238,15 +252,135 @@ func TestServeGracefulShutdown(t *testing.T) {
 					}
 					rest = append(rest, line)
 				case <-timeout:
-					t.Fatal("the server did not stop within 10s of the signal")
+					t.Fatal("the server did not stop within a minute of answering the last request")
 				}
 			}
 			if err := s.cmd.Wait(); err != nil {
 				t.Fatalf("exit: %v; logs %q", err, rest)
 			}
-			if all := strings.Join(rest, "\n"); !strings.Contains(all, "shutting down") || !strings.Contains(all, "msg=stopped") {
-				t.Errorf("logs after the signal = %q, want shutting down and stopped", all)
+			if all := strings.Join(rest, "\n"); !strings.Contains(all, "msg=stopped") {
+				t.Errorf("logs after the signal = %q, want stopped", all)
 			}
 		})
 	}
+}
+
+// heldCompute is a POST /v1/compute of seedRequest whose body is sent only
+// when finish is called.
+type heldCompute struct {
+	body   *io.PipeWriter
+	result chan heldResult
+}
+
+type heldResult struct {
+	status int
+	body   string
+	err    error
+}
+
+// startHeldCompute sends the headers of a compute with Expect:
+// 100-continue and returns once the server's handler has asked for the
+// body.
+func startHeldCompute(t *testing.T, addr, token string) *heldCompute {
+	t.Helper()
+	pr, pw := io.Pipe()
+	t.Cleanup(func() { pw.CloseWithError(io.ErrUnexpectedEOF) })
+	asked := make(chan struct{})
+	trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, _ textproto.MIMEHeader) error {
+		if code == http.StatusContinue {
+			close(asked)
+		}
+		return nil
+	}}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), http.MethodPost, addr+"/v1/compute", pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.ContentLength = int64(len(seedRequest))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Expect", "100-continue")
+	// A transport of its own, that waits for the server to ask.
+	client := &http.Client{Transport: &http.Transport{ExpectContinueTimeout: time.Hour}}
+	h := &heldCompute{body: pw, result: make(chan heldResult, 1)}
+	go func() {
+		defer client.CloseIdleConnections()
+		resp, err := client.Do(req)
+		if err != nil {
+			h.result <- heldResult{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		h.result <- heldResult{resp.StatusCode, string(b), err}
+	}()
+	select {
+	case <-asked:
+		return h
+	case r := <-h.result:
+		t.Fatalf("the compute was answered before its body was sent: %d %s %v", r.status, r.body, r.err)
+	case <-time.After(time.Minute):
+		t.Fatal("the server did not ask for the compute's body within a minute")
+	}
+	return nil
+}
+
+// finish sends the body and returns the answer.
+func (h *heldCompute) finish(t *testing.T) (status int, body string) {
+	t.Helper()
+	if _, err := io.WriteString(h.body, seedRequest); err != nil {
+		t.Fatal(err)
+	}
+	h.body.Close()
+	select {
+	case r := <-h.result:
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		return r.status, r.body
+	case <-time.After(time.Minute):
+		t.Fatal("no answer within a minute of sending the body")
+	}
+	return 0, ""
+}
+
+// waitNotListening returns once nothing listens on addr's port any more.
+func waitNotListening(t *testing.T, addr string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for listening(t, addr) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s still listens a minute after the signal", addr)
+		}
+		runtime.Gosched()
+	}
+}
+
+// listening reports whether a socket listens on addr's port, read from
+// /proc/net/tcp so that the check opens no connection the server would
+// have to wait for.
+func listening(t *testing.T, addr string) bool {
+	t.Helper()
+	u, err := url.Parse(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, err := strconv.Atoi(u.Port())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// "sl local_address rem_address st ...": the local address as hex
+	// IP:port, state 0A for LISTEN.
+	local := fmt.Sprintf(":%04X", port)
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) > 3 && strings.HasSuffix(f[1], local) && f[3] == "0A" {
+			return true
+		}
+	}
+	return false
 }

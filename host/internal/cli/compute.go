@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/syncrules/syncrules/host/internal/compute"
+	"github.com/syncrules/syncrules/host/internal/config"
 	"github.com/syncrules/syncrules/host/internal/problem"
 )
 
@@ -23,7 +24,7 @@ func computeCmd(ctx context.Context, e *env, args []string) error {
 	if err := parse(e, fs, args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(fs, *configPath)
+	cfg, configFile, err := loadConfig(fs, *configPath)
 	if err != nil {
 		return err
 	}
@@ -32,7 +33,7 @@ func computeCmd(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer closeIn()
-	h, err := openHost(ctx, cfg, filepath.Dir(*configPath), nil, slog.New(slog.DiscardHandler))
+	h, err := openCommandHost(ctx, e, cfg, *configPath, configFile)
 	if err != nil {
 		return err
 	}
@@ -75,4 +76,18 @@ func writeLine(w io.Writer, fn func(io.Writer) error) error {
 	}
 	_, err := w.Write(buf.Bytes())
 	return err
+}
+
+// openCommandHost opens the host for a command that computes, saying so
+// when compiling takes long.
+func openCommandHost(ctx context.Context, e *env, cfg config.Config, configPath, configFile string) (*host, error) {
+	cache := commandCacheDir(cfg, configFile)
+	done := slowNotice(e.stderr, "compiling the default rule (once: later runs load it from "+cache+")")
+	h, err := openHost(ctx, cfg, filepath.Dir(configPath), cache, nil, slog.New(slog.DiscardHandler))
+	done()
+	if err != nil {
+		return nil, err
+	}
+	h.svc.WithPlugins(noticePlugins{Plugins: h.registry, w: e.stderr}, cfg.Sandbox.LogBytes, slog.New(slog.DiscardHandler))
+	return h, nil
 }

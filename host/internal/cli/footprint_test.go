@@ -152,7 +152,13 @@ type server struct {
 // few thousand lines are buffered.
 func startServer(t *testing.T, bin, cfg string, env ...string) *server {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--config", cfg, "--listen", "127.0.0.1:0")
+	return startServerArgs(t, bin, []string{"--config", cfg}, env...)
+}
+
+// startServerArgs starts "bin serve args… --listen 127.0.0.1:0".
+func startServerArgs(t *testing.T, bin string, args []string, env ...string) *server {
+	t.Helper()
+	cmd := exec.Command(bin, append(append([]string{"serve"}, args...), "--listen", "127.0.0.1:0")...)
 	cmd.Env = append(os.Environ(), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

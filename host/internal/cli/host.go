@@ -30,9 +30,9 @@ type host struct {
 }
 
 // openHost builds the service from cfg. configDir resolves the relative
-// paths of config-listed plugins; db, if not nil, holds the shops whose
+// paths of config-listed plugins; cacheDir keeps compiled modules; db, if not nil, holds the shops whose
 // settings keep plugin versions in use.
-func openHost(ctx context.Context, cfg config.Config, configDir string, db *store.Store, log *slog.Logger) (_ *host, err error) {
+func openHost(ctx context.Context, cfg config.Config, configDir, cacheDir string, db *store.Store, log *slog.Logger) (_ *host, err error) {
 	h := &host{}
 	defer func() {
 		if err != nil {
@@ -49,32 +49,16 @@ func openHost(ctx context.Context, cfg config.Config, configDir string, db *stor
 		return out
 	})
 	start := time.Now()
-	if h.trusted, h.defaultRule, h.source, err = loadDefaultRule(ctx, cfg, h.metrics); err != nil {
+	if h.trusted, h.defaultRule, h.source, err = loadDefaultRule(ctx, cfg, cacheDir, h.metrics); err != nil {
 		return nil, err
 	}
 	log.Info("default rule loaded", "source", h.source, "sha256", h.defaultRule.SHA256(),
 		"abi_version", h.defaultRule.ABIVersion(), "took", durationSince(start))
 
 	sb := cfg.Sandbox
-	h.sandbox, err = engine.New(ctx, engine.Config{
-		CacheDir:           filepath.Join(cfg.Server.DataDir, "cache"),
-		MaxMemoryBytes:     uint64(sb.MaxMemoryMiB) << 20,
-		RecycleMemoryBytes: uint64(sb.RecycleMemoryMiB) << 20,
-		RecycleCalls:       sb.RecycleCalls,
-		PoolSize:           sb.PoolSize,
-		Lazy:               true, // no memory held for a plugin nobody calls
-		IdleTimeout:        sb.IdleTimeout.Duration,
-		LogBytes:           sb.LogBytes,
-		MaxOutputBytes:     sb.MaxOutputMiB << 20,
-		Sandboxed:          true,
-		CallTimeout:        sb.CallTimeout.Duration,
-		ItemTimeout:        sb.ItemTimeout.Duration,
-		InitTimeout:        sb.InitTimeout.Duration,
-		CompileTimeout:     sb.CompileTimeout.Duration,
-		CompileMemoryBytes: uint64(sb.CompileMemoryMiB) << 20,
-		Worker:             engine.WorkerConfig{MinItems: sb.WorkerMinItems, MaxProcesses: sb.WorkerMaxProcesses, IdleTimeout: sb.IdleTimeout.Duration},
-		Observer:           h.metrics,
-	})
+	sandboxCfg := sb.EngineConfig()
+	sandboxCfg.CacheDir, sandboxCfg.Observer = cacheDir, h.metrics
+	h.sandbox, err = engine.New(ctx, sandboxCfg)
 	if err != nil {
 		return nil, err
 	}

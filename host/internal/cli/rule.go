@@ -16,15 +16,17 @@ import (
 
 	"github.com/syncrules/syncrules/host/engine"
 	"github.com/syncrules/syncrules/host/internal/compute"
+	"github.com/syncrules/syncrules/host/internal/config"
 	"github.com/syncrules/syncrules/host/wasmbuild"
 )
 
 func ruleCmd(ctx context.Context, e *env, args []string) error {
-	return dispatch(ctx, e, "rule", args, map[string]runFunc{"build": ruleBuild, "run": ruleRun}, ruleUsage)
+	return dispatch(ctx, e, "rule", args, map[string]runFunc{"init": ruleInit, "build": ruleBuild, "run": ruleRun}, ruleUsage)
 }
 
 func ruleUsage(w io.Writer) {
 	fmt.Fprint(w, `Usage:
+  syncrules rule init DIR                    create a rule plugin project in DIR
   syncrules rule build [-o FILE] [PACKAGE]   build a Go rule package into a plugin module
   syncrules rule run --module FILE --input FILE [flags]
                                              run a module on a request as the server would
@@ -39,12 +41,13 @@ func ruleBuild(ctx context.Context, e *env, args []string) error {
 			"Go toolchain (GOOS=wasip1 GOARCH=wasm -buildmode=c-shared), then check it as an\n"+
 			"upload is checked: exports, imports, memory and ABI version.")
 	out := fs.String("o", "", "output `file` (default: the package directory's name + .wasm)")
-	pkg, rest := ".", args
-	if n := len(args); n > 0 && !strings.HasPrefix(args[n-1], "-") && (n == 1 || args[n-2] != "-o") {
-		pkg, rest = args[n-1], args[:n-1]
-	}
-	if err := parse(e, fs, rest); err != nil {
+	pos, err := parseArgs(e, fs, args, 1)
+	if err != nil {
 		return err
+	}
+	pkg := "."
+	if len(pos) == 1 {
+		pkg = pos[0]
 	}
 	// A directory is built from inside it, so that its own go.mod (a
 	// partner's module) is the one that counts.
@@ -71,7 +74,10 @@ func ruleBuild(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	eng, err := engine.New(ctx, engine.Config{Sandboxed: true})
+	// Checked as an upload is, within the default limits.
+	cfg := config.Default().Sandbox.EngineConfig()
+	cfg.CacheDir = commandCacheDir(config.Default(), "")
+	eng, err := engine.New(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -112,7 +118,7 @@ func ruleRun(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stderr, "syncrules rule run: --params is not valid JSON: %s\n", *params)
 		return errUsage
 	}
-	cfg, err := loadConfig(fs, *configPath)
+	cfg, configFile, err := loadConfig(fs, *configPath)
 	if err != nil {
 		return err
 	}
@@ -126,7 +132,7 @@ func ruleRun(ctx context.Context, e *env, args []string) error {
 	}
 	defer closeIn()
 
-	h, err := openHost(ctx, cfg, filepath.Dir(*configPath), nil, slog.New(slog.DiscardHandler))
+	h, err := openCommandHost(ctx, e, cfg, *configPath, configFile)
 	if err != nil {
 		return err
 	}
@@ -136,7 +142,9 @@ func ruleRun(ctx context.Context, e *env, args []string) error {
 		name = "module"
 	}
 	const version = "0.0.0-local"
+	done := slowNotice(e.stderr, "compiling "+*module)
 	mod, err := h.sandbox.Load(ctx, name+"@"+version, wasm)
+	done()
 	if err != nil {
 		return err
 	}
@@ -145,7 +153,7 @@ func ruleRun(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	svc.WithPlugins(localPlugins{Plugins: h.registry, name: name, version: version, local: rec}, cfg.Sandbox.LogBytes, slog.New(slog.DiscardHandler))
+	svc.WithPlugins(localPlugins{Plugins: noticePlugins{Plugins: h.registry, w: e.stderr}, name: name, version: version, local: rec}, cfg.Sandbox.LogBytes, slog.New(slog.DiscardHandler))
 
 	err = computeAndPrint(ctx, e, svc, in, size, compute.Options{Explain: *explain}, func(req *compute.Request) {
 		if req.Settings == nil {

@@ -8,8 +8,11 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/syncrules/syncrules/host/internal/auth"
@@ -35,7 +38,7 @@ func serve(ctx context.Context, e *env, args []string) error {
 	if err := parse(e, fs, args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(fs, *configPath)
+	cfg, configFile, err := loadConfig(fs, *configPath)
 	if err != nil {
 		return err
 	}
@@ -49,11 +52,16 @@ func serve(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	log := newLogger(e.stderr, cfg.Server)
+	if configFile != "" {
+		log.Info("config read", "file", configFile)
+	} else {
+		log.Info("no config file: defaults in use", "looked_for", *configPath)
+	}
 	if err := os.MkdirAll(cfg.Server.DataDir, 0o750); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
 
-	db, err := openStore(ctx, cfg, log)
+	db, err := openStore(ctx, cfg, log, false)
 	if err != nil {
 		return err
 	}
@@ -98,7 +106,7 @@ func serve(ctx context.Context, e *env, args []string) error {
 	defer srv.Close()
 	log.Info("listening", "addr", "http://"+ln.Addr().String(), "data_dir", cfg.Server.DataDir, "version", version)
 
-	h, err := openHost(ctx, cfg, filepath.Dir(*configPath), db, log)
+	h, err := openHost(ctx, cfg, filepath.Dir(*configPath), serverCacheDir(cfg), db, log)
 	if err != nil {
 		return err
 	}
@@ -131,7 +139,7 @@ func serve(ctx context.Context, e *env, args []string) error {
 	log.Info("ready", "took", durationSince(started))
 	if adminToken == "" {
 		if tokens, err := shops.Tokens(ctx, shop.Operator); err == nil && len(tokens) == 0 {
-			log.Info("no API tokens yet: create an admin token with \"bin/syncrules token create --scope admin\" " +
+			log.Info("no API tokens yet: create an admin token with \"" + tokenCreateCommand(configFile, cfg) + "\" " +
 				"(or set " + adminTokenEnv + "), then send it as Authorization: Bearer <token>")
 		}
 	}
@@ -141,8 +149,10 @@ func serve(ctx context.Context, e *env, args []string) error {
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down", "timeout", cfg.Server.ShutdownTimeout.Duration)
-	api.Drain()
+	log.Info("shutting down", "drain_period", cfg.Server.DrainPeriod.Duration, "timeout", cfg.Server.ShutdownTimeout.Duration)
+	if err := drain(&handler, srv, served, cfg.Server.DrainPeriod.Duration, log); err != nil {
+		return err
+	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Server.ShutdownTimeout.Duration)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
@@ -152,6 +162,34 @@ func serve(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	log.Info("stopped")
+	return nil
+}
+
+// drain keeps serving for period after the stop signal, /healthz and
+// /readyz answering 503, so that a load balancer's health checks see the
+// replica leave and stop sending it requests before its port closes: a
+// request sent meanwhile is still answered, not refused. Keep-alives end,
+// so clients reconnect, through the balancer, elsewhere. A second signal
+// ends the drain at once, for an operator who will not wait.
+func drain(sw *httpapi.Switch, srv *http.Server, served <-chan error, period time.Duration, log *slog.Logger) error {
+	sw.Drain()
+	if period <= 0 {
+		return nil
+	}
+	srv.SetKeepAlivesEnabled(false)
+	again := make(chan os.Signal, 1)
+	signal.Notify(again, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(again)
+	log.Info("draining: /healthz and /readyz answer 503, requests are still served; a second signal stops at once", "period", period)
+	timer := time.NewTimer(period)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+	case <-again:
+		log.Info("second signal: drain cut short")
+	case err := <-served:
+		return err
+	}
 	return nil
 }
 
@@ -196,4 +234,28 @@ func checkPlugins(ctx context.Context, reg *registry.Registry, log *slog.Logger)
 	// Checking loaded and ran modules that none keeps: hand the garbage
 	// back now rather than over the minutes the scavenger takes.
 	debug.FreeOSMemory()
+}
+
+// tokenCreateCommand is the command that creates an admin token in this
+// server's store, as the operator can paste it from the same folder.
+func tokenCreateCommand(configFile string, cfg config.Config) string {
+	cmd := []string{os.Args[0], "token", "create", "--scope", "admin"}
+	if configFile != "" {
+		cmd = append(cmd, "--config", configFile)
+	}
+	if cfg.Store.DSN == "" || strings.HasPrefix(cfg.Store.DSN, "sqlite:") {
+		cmd = append(cmd, "--data-dir", cfg.Server.DataDir)
+	}
+	for i, arg := range cmd {
+		cmd[i] = shellQuote(arg)
+	}
+	return strings.Join(cmd, " ")
+}
+
+// shellQuote quotes s for a POSIX shell unless it needs none.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=@,+") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -1,11 +1,19 @@
 package cli_test
 
 import (
+	"context"
+	"log/slog"
 	"net"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/syncrules/syncrules/host/internal/store"
 )
 
 // Beyond loopback the server listens only behind a TLS-terminating proxy,
@@ -19,9 +27,26 @@ func TestServeRefusesClearTextBeyondLoopback(t *testing.T) {
 }
 
 // TestTokenCommands: a token made on the command line is shown once,
-// listed by id without its secret, and revoked by id.
+// listed by id without its secret, and revoked by id; flags go anywhere.
 func TestTokenCommands(t *testing.T) {
 	cfg := testConfig(t)
+	// No store yet: every token command refuses to make an empty one,
+	// whose tokens no server would know.
+	for _, args := range [][]string{
+		{"token", "create", "--scope", "admin", "--config", cfg},
+		{"token", "list", "--config", cfg},
+		{"token", "revoke", "--config", cfg, "tok_000000000000"},
+	} {
+		r := run(t, "", args...)
+		if r.code != 1 || !strings.Contains(r.stderr, "no store at "+filepath.Join(filepath.Dir(cfg), "data", "syncrules.db")) || !strings.Contains(r.stderr, "--data-dir") {
+			t.Errorf("%v without a store = %d %q", args, r.code, r.stderr)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(cfg), "data", "syncrules.db")); err == nil {
+		t.Fatal("a token command created a store")
+	}
+	createStore(t, filepath.Join(filepath.Dir(cfg), "data"))
+
 	r := run(t, "", "token", "create", "--scope", "shop:acme", "--scope", "partner:p", "--name", "ci", "--config", cfg)
 	if r.code != 0 {
 		t.Fatalf("token create = %d %s", r.code, r.stderr)
@@ -35,7 +60,7 @@ func TestTokenCommands(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, id) || !strings.Contains(r.stdout, "shop:acme partner:p") || strings.Contains(r.stdout, token) {
 		t.Fatalf("token list = %d %q", r.code, r.stdout)
 	}
-	if r = run(t, "", "token", "revoke", id, "--config", cfg); r.code != 0 {
+	if r = run(t, "", "token", "revoke", "--config", cfg, id); r.code != 0 {
 		t.Fatalf("token revoke = %d %s", r.code, r.stderr)
 	}
 	if r = run(t, "", "token", "list", "--config", cfg); strings.Contains(r.stdout, id) {
@@ -47,10 +72,13 @@ func TestTokenCommands(t *testing.T) {
 		want string
 	}{
 		{[]string{"token", "create", "--config", cfg}, 2, "is required"},
-		{[]string{"token", "create", "--scope", "root", "--config", cfg}, 2, `unknown scope "root"`},
+		{[]string{"token", "create", "--scope", "root", "--config", cfg}, 2, `--scope "root": unknown scope "root"`},
 		{[]string{"token", "create", "--scope", "shop:Acme", "--config", cfg}, 2, "shop id"},
 		{[]string{"token", "create", "--scope", "admin", "--name", "a\x1b[2Jb", "--config", cfg}, 2, "--name: must not contain control characters"},
 		{[]string{"token", "revoke", "tok_000000000000", "--config", cfg}, 1, "no token"},
+		{[]string{"token", "revoke", "--config", cfg, "tok_000000000000"}, 1, "no token"},
+		{[]string{"token", "revoke", "--config", cfg, "--", "tok_000000000000"}, 1, "no token"},
+		{[]string{"token", "revoke", "--config", cfg, "tok_1", "tok_2"}, 2, `unexpected argument "tok_2"`},
 		{[]string{"token", "revoke", "--config", cfg}, 2, "which token"},
 		{[]string{"token", "rotate"}, 2, "unknown command"},
 	}
@@ -93,5 +121,55 @@ func TestServeRefusesAnotherKey(t *testing.T) {
 	r = run(t, "", "serve", "--config", testConfig(t), "--listen", ln.Addr().String())
 	if strings.Contains(r.stderr, "not the key") || !strings.Contains(r.stderr, "address already in use") {
 		t.Fatalf("the shared key from the environment = %d\n%s", r.code, r.stderr)
+	}
+}
+
+// createStore makes the store a server would make in dataDir.
+func createStore(t *testing.T, dataDir string) {
+	t.Helper()
+	db, err := store.Open(context.Background(), store.Options{DataDir: dataDir, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+}
+
+// TestStartHintCreatesAWorkingToken: a server started with --config and
+// --data-dir elsewhere, and no token yet, prints the command that creates
+// an admin token in its own store; run as printed, that token works.
+func TestStartHintCreatesAWorkingToken(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildBinary(t)
+	cfg := testConfig(t)
+	dataDir := filepath.Join(t.TempDir(), "elsewhere")
+	s := startServerArgs(t, bin, []string{"--config", cfg, "--data-dir", dataDir})
+	line := s.waitLog(t, "no API tokens yet")
+	m := regexp.MustCompile(`msg="((?:[^"\\]|\\.)*)"`).FindStringSubmatch(line)
+	if m == nil {
+		t.Fatalf("no message in %q", line)
+	}
+	msg, err := strconv.Unquote(`"` + m[1] + `"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmdLine, _, ok := strings.Cut(strings.TrimPrefix(msg, `no API tokens yet: create an admin token with "`), `"`)
+	if !ok || !strings.Contains(cmdLine, "--data-dir "+dataDir) || !strings.Contains(cmdLine, "--config "+cfg) {
+		t.Fatalf("the hint %q does not name this server's config and data folder", msg)
+	}
+	out, err := exec.Command("sh", "-c", cmdLine).Output()
+	if err != nil {
+		t.Fatalf("%s: %v", cmdLine, err)
+	}
+	req, _ := http.NewRequest("GET", s.addr+"/v1/shops", nil)
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(out)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("the token the hint's command made: GET /v1/shops = %d, want 200", resp.StatusCode)
 	}
 }

@@ -2,11 +2,13 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -54,14 +56,17 @@ func addStoreFlags(fs *flag.FlagSet) storeFlags {
 // open opens the store and returns the application layer over it, for
 // commands that manage tokens; close closes the store.
 func (f storeFlags) open(ctx context.Context, fs *flag.FlagSet, log *slog.Logger) (svc *shop.Service, close func(), err error) {
-	cfg, err := loadConfig(fs, *f.config)
+	cfg, _, err := loadConfig(fs, *f.config)
 	if err != nil {
 		return nil, nil, err
 	}
 	if *f.dataDir != "" {
 		cfg.Server.DataDir = *f.dataDir
 	}
-	db, err := openStore(ctx, cfg, log)
+	db, err := openStore(ctx, cfg, log, true)
+	if noStore := (*store.NoStoreError)(nil); errors.As(err, &noStore) {
+		return nil, nil, fmt.Errorf("%w: pass --data-dir (or --config) naming the server's data folder, or start \"syncrules serve\" there once", err)
+	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -69,17 +74,13 @@ func (f storeFlags) open(ctx context.Context, fs *flag.FlagSet, log *slog.Logger
 }
 
 // openStore opens the configured store: SYNCRULES_DB, else store.dsn, else
-// SQLite in the data directory.
-func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (*store.Store, error) {
+// SQLite in the data directory. existing refuses to create an SQLite file.
+func openStore(ctx context.Context, cfg config.Config, log *slog.Logger, existing bool) (*store.Store, error) {
 	dsn := cfg.Store.DSN
 	if v := os.Getenv(config.DSNEnv); v != "" {
 		dsn = v
 	}
-	s, err := store.Open(ctx, store.Options{DSN: dsn, DataDir: cfg.Server.DataDir, Logger: log})
-	if err != nil {
-		return nil, fmt.Errorf("store: %w", err)
-	}
-	return s, nil
+	return store.Open(ctx, store.Options{DSN: dsn, DataDir: cfg.Server.DataDir, Existing: existing, Logger: log})
 }
 
 func tokenCreate(ctx context.Context, e *env, args []string) error {
@@ -97,7 +98,12 @@ func tokenCreate(ctx context.Context, e *env, args []string) error {
 	probs = append(probs, shop.CheckName("--name", *name)...)
 	if len(probs) > 0 {
 		for _, p := range probs {
-			fmt.Fprintf(e.stderr, "syncrules token create: %s: %s\n", p.Field, p.Detail)
+			// CheckScopes points at a scope as field/index.
+			field, index, found := strings.Cut(p.Field, "/")
+			if i, err := strconv.Atoi(index); found && err == nil && i < len(scopes) {
+				field = fmt.Sprintf("%s %q", field, scopes[i])
+			}
+			fmt.Fprintf(e.stderr, "syncrules token create: %s: %s\n", field, p.Detail)
 		}
 		return errUsage
 	}
@@ -141,17 +147,15 @@ func tokenList(ctx context.Context, e *env, args []string) error {
 func tokenRevoke(ctx context.Context, e *env, args []string) error {
 	fs := flags(e, "token revoke", "ID", "Revoke the token with this id (tok_…): it stops working at once.")
 	sf := addStoreFlags(fs)
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		if err := parse(e, fs, args); err != nil {
-			return err
-		}
+	pos, err := parseArgs(e, fs, args, 1)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
 		fmt.Fprintln(e.stderr, "syncrules token revoke: which token? Give its id (see token list).")
 		return errUsage
 	}
-	id := args[0]
-	if err := parse(e, fs, args[1:]); err != nil {
-		return err
-	}
+	id := pos[0]
 	svc, closeStore, err := sf.open(ctx, fs, quietLogger(e))
 	if err != nil {
 		return err

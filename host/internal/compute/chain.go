@@ -74,7 +74,7 @@ func (s *Service) planRules(ctx context.Context, rules []Rule, probs *problems) 
 		return nil, nil
 	}
 	if len(rules) > s.limits.MaxRules {
-		probs.add("/settings/rules", "%d rules exceed the limit of %d per chain", len(rules), s.limits.MaxRules)
+		probs.add("/settings/rules", "has %s, over the limit of %d per chain", plural(len(rules), "rule"), s.limits.MaxRules)
 		return nil, nil
 	}
 	if s.plugins == nil {
@@ -502,16 +502,16 @@ func (r *stageRun) finish() {
 	}
 	if r.clamped > 0 {
 		r.resp.Warnings = append(r.resp.Warnings, Warning{Code: "quantity_clamped", Field: field,
-			Message: fmt.Sprintf("%s returned quantities outside [0, %d] for %d items; they were clamped", r.st.label, r.p.settings.MaxQuantity, r.clamped)})
+			Message: fmt.Sprintf("%s returned quantities outside [0, %d] for %s; they were clamped", r.st.label, r.p.settings.MaxQuantity, plural(r.clamped, "item"))})
 	}
 	if r.truncated > 0 {
 		r.resp.Warnings = append(r.resp.Warnings, Warning{Code: "notes_truncated", Field: field,
-			Message: fmt.Sprintf("%s wrote more notes than are kept (%d notes or %d bytes an item, and a bound per response) for %d items; the rest were dropped",
-				r.st.label, maxItemNotes, maxItemNoteBytes, r.truncated)})
+			Message: fmt.Sprintf("%s wrote more notes than are kept (%d notes or %d bytes an item, and a bound per response) for %s; the rest were dropped",
+				r.st.label, maxItemNotes, maxItemNoteBytes, plural(r.truncated, "item"))})
 	}
 	if r.skipped > 0 {
 		r.resp.Warnings = append(r.resp.Warnings, Warning{Code: "rule_skipped", Field: field,
-			Message: fmt.Sprintf("%s failed for %d items, which keep their quantities from before it (on_error \"skip\"); first error: %s", r.st.label, r.skipped, r.firstErr)})
+			Message: fmt.Sprintf("%s failed for %s, each keeping its quantities from before it (on_error \"skip\"); first error: %s", r.st.label, plural(r.skipped, "item"), r.firstErr)})
 	}
 	if !r.explain {
 		return
@@ -569,4 +569,12 @@ func (l *ruleLog) add(info *engine.CallInfo) {
 func (l *ruleLog) result() RuleLog {
 	// A rune cut at the limit, or bytes that are not text, show as U+FFFD.
 	return RuleLog{Rule: l.Rule, Calls: l.calls, Output: strings.ToValidUTF8(string(l.buf), "\uFFFD"), Truncated: l.truncated}
+}
+
+// plural is n of noun: "1 item", "2 items".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

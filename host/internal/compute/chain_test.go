@@ -62,7 +62,7 @@ func observedChainService(t testing.TB, workerMin int, logBytes int, obs engine.
 	eng, err := engine.New(ctx, engine.Config{
 		// A deadline that a busy machine, or the race detector, does not
 		// hit by accident: only hanging items may time out.
-		CacheDir: testCacheDir, Sandboxed: true, CallTimeout: 200 * time.Millisecond * raceSlowdown, ItemTimeout: time.Microsecond,
+		CacheDir: testCacheDir, Sandboxed: true, CallTimeout: chainCallTimeout * slowdown, ItemTimeout: time.Microsecond,
 		MaxMemoryBytes: 64 << 20, Worker: engine.WorkerConfig{MinItems: workerMin}, Observer: obs,
 	})
 	if err != nil {
@@ -316,7 +316,7 @@ func TestChainRequestErrors(t *testing.T) {
 		{`[{"plugin": "chaos"}]`, "/settings/rules/0/version", "is required"},
 		{`[{"version": "1.0.0"}]`, "/settings/rules/0/plugin", "is required"},
 		{`[{"plugin": "chaos", "version": "1.0.0", "on_error": "ignore"}]`, "/settings/rules/0/on_error", `must be "fail" or "skip"`},
-		{`[` + strings.Repeat(`{"plugin": "chaos", "version": "1.0.0"},`, 8) + `{"plugin": "chaos", "version": "1.0.0"}]`, "/settings/rules", "9 rules exceed the limit of 8"},
+		{`[` + strings.Repeat(`{"plugin": "chaos", "version": "1.0.0"},`, 8) + `{"plugin": "chaos", "version": "1.0.0"}]`, "/settings/rules", "has 9 rules, over the limit of 8"},
 	}
 	for _, tt := range tests {
 		body := `{"settings": {"rules": ` + tt.rules + `}, "locations": [{"id": "A"}], "warehouses": [{"id": "alpha", "default": true}], "items": [{"id": "v", "available": {"A": 1}}]}`
@@ -333,7 +333,7 @@ func TestChainRequestErrors(t *testing.T) {
 // merchant's rule allows, failing the items would blame the plugin.
 func TestChainModuleClosed(t *testing.T) {
 	ctx := context.Background()
-	eng, err := engine.New(ctx, engine.Config{CacheDir: testCacheDir, Sandboxed: true})
+	eng, err := engine.New(ctx, engine.Config{CacheDir: testCacheDir, Sandboxed: true, CallTimeout: chainCallTimeout * slowdown})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"math"
 	"net"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -44,7 +45,11 @@ type Server struct {
 	Listen          string   `toml:"listen"`
 	DataDir         string   `toml:"data_dir"`
 	ShutdownTimeout Duration `toml:"shutdown_timeout"`
-	ComputeTimeout  Duration `toml:"compute_timeout"`
+	// DrainPeriod is how long SIGINT/SIGTERM keeps serving, /healthz and
+	// /readyz answering 503, before the listener closes: a load balancer
+	// sees the replica leave and stops sending it requests. 0: none.
+	DrainPeriod    Duration `toml:"drain_period"`
+	ComputeTimeout Duration `toml:"compute_timeout"`
 	// ReadTimeout bounds reading a request's body (and its headers, at
 	// most 10 s of it); WriteTimeout bounds writing an answer, from its
 	// first byte; IdleTimeout bounds a kept-alive connection between
@@ -179,6 +184,7 @@ func Default() Config {
 			Listen:          "127.0.0.1:8080",
 			DataDir:         "./data",
 			ShutdownTimeout: Duration{15 * time.Second},
+			DrainPeriod:     Duration{5 * time.Second},
 			ComputeTimeout:  Duration{30 * time.Second},
 			ReadTimeout:     Duration{30 * time.Second},
 			WriteTimeout:    Duration{30 * time.Second},
@@ -199,68 +205,107 @@ func Default() Config {
 		},
 		Rules:  Rules{MaxQuantity: 999_999},
 		Engine: Engine{MaxMemoryMiB: 1024, RecycleMemoryMiB: 64},
-		Sandbox: Sandbox{
-			MaxModuleMiB: 16,
-			MaxMemoryMiB: 64,
-			CallTimeout:  Duration{100 * time.Millisecond},
-			ItemTimeout:  Duration{10 * time.Microsecond},
-			InitTimeout:  Duration{5 * time.Second},
-			// 12x the slowest compile of an example plugin (RATIONALE.md).
-			CompileTimeout:   Duration{30 * time.Second},
-			CompileMemoryMiB: 512,
-			// A plugin holds 3.4 MiB after a small batch, 16 after 100,000
-			// items (RATIONALE.md).
-			RecycleMemoryMiB: 16,
-			MaxOutputMiB:     64,
-			LogBytes:         4096,
-			MaxRules:         8,
-			RecycleCalls:     10_000,
-			WorkerMinItems:   256,
+		// The limits on each plugin are the engine's defaults, which
+		// sdktest.Check applies too (sandbox.go); these are the server's.
+		Sandbox: withEngineDefaults(Sandbox{
+			MaxRules: 8,
 			// 50 versions of a typical 3-4 MB Go module are 200 MB.
 			PartnerVersions: 50,
 			PartnerMiB:      256,
-			IdleTimeout:     Duration{2 * time.Minute},
-		},
+		}),
 	}
 }
 
-// Load reads the file at path over the defaults. If the file does not exist
-// and required is false, Load returns the defaults.
-func Load(path string, required bool) (Config, error) {
-	cfg := Default()
+// Source says where a configuration came from, for the log. It holds no
+// value: some are secrets.
+type Source struct {
+	// File is the file that was read, as an absolute path; "" when there
+	// was none and the defaults apply.
+	File string
+	// Env names the environment variables that set keys, in the order of
+	// the keys.
+	Env []string
+	// Warnings are about SYNCRULES_ variables that set nothing, such as a
+	// misspelt name; the caller logs them.
+	Warnings []string
+}
+
+// Load returns the configuration: the defaults, then the file at path over
+// them, then the environment (SYNCRULES_<SECTION>_<KEY>) over that. If the
+// file does not exist and required is false, there is no file. Command-line
+// flags are the caller's, over all of these.
+func Load(path string, required bool) (Config, Source, error) {
+	return load(path, required, environMap(os.Environ()))
+}
+
+func load(path string, required bool, env map[string]string) (Config, Source, error) {
+	cfg, src := Default(), Source{}
 	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) && !required {
-		return cfg, cfg.Validate()
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && !required:
+	case err != nil:
+		return cfg, src, fmt.Errorf("config: %w", err)
+	default:
+		if err := decode(path, string(b), &cfg); err != nil {
+			return cfg, src, err
+		}
+		if src.File, err = filepath.Abs(path); err != nil {
+			src.File = path
+		}
 	}
-	if err != nil {
-		return cfg, fmt.Errorf("config: %w", err)
+	if src.Env, err = applyEnv(&cfg, env); err != nil {
+		return cfg, src, fmt.Errorf("config: %w", err)
 	}
-	return Parse(path, string(b))
+	src.Warnings = unknownEnv(env)
+	if err := cfg.Validate(); err != nil {
+		// Name where the wrong value came from: a variable or the file.
+		var ie *invalidError
+		if errors.As(err, &ie) {
+			for _, v := range envVars() {
+				if v.Key == ie.Key && (slices.Contains(src.Env, v.Name) || slices.Contains(src.Env, v.Alias)) {
+					return cfg, src, fmt.Errorf("config: %s, set in the environment: %s", ie.Key, ie.Msg)
+				}
+			}
+		}
+		if src.File == "" {
+			return cfg, src, fmt.Errorf("config: %w", err)
+		}
+		return cfg, src, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, src, nil
 }
 
-// Parse reads TOML text over the defaults; name is used in errors.
+// Parse reads TOML text over the defaults, without the environment; name
+// is used in errors.
 func Parse(name, text string) (Config, error) {
 	cfg := Default()
-	md, err := toml.Decode(text, &cfg)
-	if err != nil {
-		var pe toml.ParseError
-		if errors.As(err, &pe) {
-			return cfg, fmt.Errorf("config %s: %s", name, strings.TrimSpace(pe.ErrorWithPosition()))
-		}
-		return cfg, fmt.Errorf("config %s: %w", name, err)
-	}
-	if keys := md.Undecoded(); len(keys) > 0 {
-		names := make([]string, len(keys))
-		for i, k := range keys {
-			names[i] = k.String()
-		}
-		return cfg, fmt.Errorf("config %s: unknown key %s", name, strings.Join(names, ", "))
+	if err := decode(name, text, &cfg); err != nil {
+		return cfg, err
 	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, fmt.Errorf("config %s: %w", name, err)
 	}
 	return cfg, nil
 }
+
+// decode reads TOML text over cfg; name is used in errors. A key no field
+// reads is an error, with its line and the key likely meant.
+func decode(name, text string, cfg *Config) error {
+	md, err := toml.Decode(text, cfg)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return fmt.Errorf("config %s: %s", name, strings.TrimSpace(pe.ErrorWithPosition()))
+		}
+		return fmt.Errorf("config %s: %w", name, err)
+	}
+	return unknownKeys(name, text, md)
+}
+
+// invalidError is a value Validate refuses.
+type invalidError struct{ Key, Msg string }
+
+func (e *invalidError) Error() string { return e.Key + ": " + e.Msg }
 
 // Validate checks every value and names the first key that is wrong.
 func (c Config) Validate() error {
@@ -273,6 +318,7 @@ func (c Config) Validate() error {
 		{c.Server.Listen == "", "server.listen", "must be an address such as \"127.0.0.1:8080\""},
 		{c.Server.DataDir == "", "server.data_dir", "must be a directory"},
 		{c.Server.ShutdownTimeout.Duration <= 0, "server.shutdown_timeout", "must be positive"},
+		{c.Server.DrainPeriod.Duration < 0, "server.drain_period", "must be 0 (no drain) or more"},
 		{c.Server.ComputeTimeout.Duration <= 0, "server.compute_timeout", "must be positive"},
 		{c.Server.ReadTimeout.Duration <= 0, "server.read_timeout", "must be positive"},
 		{c.Server.WriteTimeout.Duration <= 0, "server.write_timeout", "must be positive"},
@@ -314,7 +360,7 @@ func (c Config) Validate() error {
 		{c.Sandbox.SyncCalls < 0, "sandbox.sync_calls", "must be 0 (GOMAXPROCS - 1) or more"},
 	} {
 		if ch.bad {
-			return fmt.Errorf("%s: %s", ch.key, ch.msg)
+			return &invalidError{Key: ch.key, Msg: ch.msg}
 		}
 	}
 	seen := map[[2]string]int{}

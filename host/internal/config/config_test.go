@@ -13,7 +13,7 @@ import (
 // The repository's config.toml documents every key with its default; if it
 // drifted from Default, the documentation would lie.
 func TestRepositoryConfigIsTheDefault(t *testing.T) {
-	cfg, err := Load(filepath.Join("..", "..", "..", "config.toml"), true)
+	cfg, _, err := load(filepath.Join("..", "..", "..", "config.toml"), true, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,8 +53,8 @@ func TestParse(t *testing.T) {
 		{"plugin without a path", "[[plugins]]\nname = \"buffer\"\nversion = \"1.0.0\"", nil, "plugins[0]: needs name, version and path"},
 		{"plugin listed twice", "[[plugins]]\nname = \"b\"\nversion = \"1.0.0\"\npath = \"x\"\n[[plugins]]\nname = \"b\"\nversion = \"1.0.0\"\npath = \"y\"", nil, "plugins[1]: b 1.0.0 is already listed as plugins[0]"},
 		{"sandbox memory", "[sandbox]\nmax_memory_mib = 0", nil, "sandbox.max_memory_mib: must be between 1 and 4096"},
-		{"unknown key", "[server]\nlisten = \"x:1\"\nlisen = \"y\"", nil, "unknown key server.lisen"},
-		{"unknown table", "[sever]\nlisten = \"x:1\"", nil, "unknown key sever"},
+		{"unknown key", "[server]\nlisten = \"x:1\"\nlisen = \"y\"", nil, `test.toml:3: unknown key "lisen" in [server]; did you mean "listen"?`},
+		{"unknown table", "[sever]\nlisten = \"x:1\"", nil, "test.toml:1: unknown section [sever]; did you mean [server]?"},
 		{"bad duration", "[server]\nshutdown_timeout = \"soon\"", nil, `"soon" is not a duration`},
 		{"wrong type", "[limits]\nmax_items = \"many\"", nil, "max_items"},
 		{"syntax error", "[server\nlisten = 1", nil, "At line 2, column 8"},
@@ -120,11 +120,11 @@ func TestParse(t *testing.T) {
 
 func TestLoadMissingFile(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "absent.toml")
-	cfg, err := Load(missing, false)
-	if err != nil || !reflect.DeepEqual(cfg, Default()) {
-		t.Fatalf("Load(absent, optional) = %+v, %v; want the defaults", cfg, err)
+	cfg, src, err := load(missing, false, nil)
+	if err != nil || !reflect.DeepEqual(cfg, Default()) || src.File != "" {
+		t.Fatalf("Load(absent, optional) = %+v, %+v, %v; want the defaults and no file", cfg, src, err)
 	}
-	if _, err := Load(missing, true); !errors.Is(err, fs.ErrNotExist) {
+	if _, _, err := load(missing, true, nil); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("Load(absent, required) = %v, want a not-exist error", err)
 	}
 }

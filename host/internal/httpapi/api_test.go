@@ -313,7 +313,7 @@ func TestComputeWarnings(t *testing.T) {
 			}
 			for i, w := range resp.Warnings {
 				want := tt.wantWarnings[i]
-				if w.Code != want.Code || w.Field != want.Field || !strings.Contains(w.Message, tt.wantNames[i]) {
+				if w.Code != want.Code || w.Field != want.Field || !hasText(t, w.Message, tt.wantNames[i]) {
 					t.Errorf("warning %d: %+v, want code %s, field %s, a message naming %s", i, w, want.Code, want.Field, tt.wantNames[i])
 				}
 			}
@@ -474,7 +474,7 @@ func TestUnknownRoutes(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ex := s.do(t, tt.method, tt.path, "", "")
 			p := problemOf(t, ex, tt.status)
-			if !strings.Contains(p.Detail, tt.path) {
+			if !hasText(t, p.Detail, tt.path) {
 				t.Errorf("detail %q does not name %s", p.Detail, tt.path)
 			}
 			if got := ex.header.Get("Allow"); got != tt.wantAllow {
@@ -589,7 +589,7 @@ func TestComputeServerErrors(t *testing.T) {
 				tt.prepare(t)
 			}
 			p := problemOf(t, s.post(t, "/v1/compute", body(seedShop, itemsAB)), tt.status)
-			if !strings.Contains(p.Detail, tt.wantDetail) {
+			if !hasText(t, p.Detail, tt.wantDetail) {
 				t.Errorf("detail %q, want it to contain %q", p.Detail, tt.wantDetail)
 			}
 		})

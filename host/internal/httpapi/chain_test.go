@@ -181,7 +181,7 @@ func TestComputeRuleErrors(t *testing.T) {
 		{name: "every unknown plugin and version", body: rules(`{"plugin":"stock","version":"1.0.0"}`, buffer(`{"units":1}`), `{"plugin":"cap","version":"9.0.0"}`), status: 422,
 			want: []fieldError{{"/settings/rules/0/plugin", "stock"}, {"/settings/rules/2/version", `cap has no version "9.0.0"`}}},
 		{name: "nine rules", body: rules(nine...), status: 422,
-			want: []fieldError{{"/settings/rules", "9 rules exceed the limit of 8"}}},
+			want: []fieldError{{"/settings/rules", "has 9 rules, over the limit of 8"}}},
 		{name: "a rule on a server without plugins", server: noPlugins, body: rules(buffer(`{"units":1}`)), status: 422,
 			want: []fieldError{{"/settings/rules", "this server runs no plugins"}}},
 
@@ -210,7 +210,7 @@ func TestComputeRuleErrors(t *testing.T) {
 				t.Fatalf("errors %+v, want %+v", p.Errors, tt.want)
 			}
 			for i, e := range p.Errors {
-				if e.Field != tt.want[i].field || !strings.Contains(e.Detail, tt.want[i].detail) || e.Detail == "" {
+				if e.Field != tt.want[i].field || !hasText(t, e.Detail, tt.want[i].detail) {
 					t.Errorf("error %d: %+v, want field %s and a detail with %q", i, e, tt.want[i].field, tt.want[i].detail)
 				}
 			}

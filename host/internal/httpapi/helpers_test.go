@@ -30,6 +30,7 @@ import (
 	"github.com/syncrules/syncrules/host/internal/compute"
 	"github.com/syncrules/syncrules/host/internal/httpapi"
 	"github.com/syncrules/syncrules/host/internal/metrics"
+	"github.com/syncrules/syncrules/host/internal/problem"
 	"github.com/syncrules/syncrules/host/internal/registry"
 	"github.com/syncrules/syncrules/host/internal/secret"
 	"github.com/syncrules/syncrules/host/internal/shop"
@@ -447,8 +448,13 @@ func problemOf(tb testing.TB, ex exchange, status int) problemDoc {
 	}
 	var p problemDoc
 	decodeStrict(tb, ex.body, &p)
-	if p.Status != status || p.Title != http.StatusText(status) || p.Type != "about:blank" {
-		tb.Errorf("problem type %q, title %q, status %d; want about:blank, %q, %d", p.Type, p.Title, p.Status, http.StatusText(status), status)
+	// about:blank with the status's text, or a type of its own.
+	want := problem.Type{URI: "about:blank", Title: http.StatusText(status), Status: status}
+	if t, ok := problem.Types()[p.Type]; ok {
+		want = t
+	}
+	if p.Status != want.Status || p.Title != want.Title || p.Type != want.URI {
+		tb.Errorf("problem type %q, title %q, status %d; want %s, %q, %d", p.Type, p.Title, p.Status, want.URI, want.Title, want.Status)
 	}
 	return p
 }
@@ -785,12 +791,15 @@ type pluginDoc struct {
 	CompileMS  float64   `json:"compile_ms"`
 	Created    time.Time `json:"created"`
 	Source     string    `json:"source"`
+	OwnedBy    string    `json:"owned_by"`
 	Owner      string    `json:"owner,omitempty"`
 }
 
 // pluginVersionsDoc mirrors the documented PluginVersions.
 type pluginVersionsDoc struct {
 	Name     string      `json:"name"`
+	OwnedBy  string      `json:"owned_by"`
+	Owner    string      `json:"owner,omitempty"`
 	Versions []pluginDoc `json:"versions"`
 }
 
@@ -803,4 +812,14 @@ func (s *server) upload(tb testing.TB, name, version string, wasm []byte) exchan
 // versionPath is the URL path of a plugin version.
 func versionPath(name, version string) string {
 	return "/v1/plugins/" + name + "/versions/" + version
+}
+
+// hasText reports whether got contains want. An empty want, which every
+// text contains, fails the test: a table row must say what it expects.
+func hasText(tb testing.TB, got, want string) bool {
+	tb.Helper()
+	if want == "" {
+		tb.Fatalf("the test expects an empty text, which any answer contains: fill in what %q must say", got)
+	}
+	return strings.Contains(got, want)
 }

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -212,4 +213,72 @@ func TestIsolationCoversEveryEndpoint(t *testing.T) {
 	if !slices.Equal(documented, tested) {
 		t.Errorf("secured operations documented:\n%v\nin the isolation table:\n%v", documented, tested)
 	}
+}
+
+// TestPaginationIsolation: a cursor is a place in one list, never a way
+// into another tenant's rows. Shop B cannot page shop A's history with A's
+// cursor (the 404 of a missing shop, as without one), and A's cursor on B's
+// own history is refused without naming A; a partner paging its own
+// plugins with another partner's cursor sees only its own; an ETag of A's
+// does not make B's 404 a 304.
+func TestPaginationIsolation(t *testing.T) {
+	s := newServer(t, loadRule(t), serverConfig{plugins: newPluginHost(t, pluginHostConfig{})})
+	s.putShop(t, "shop-a", seedShopBody)
+	s.putShop(t, "shop-b", seedShopBody)
+	for i := range 4 {
+		s.putSettings(t, "shop-a", `{"percentage":`+strconv.Itoa(10+i)+`}`)
+		s.putSettings(t, "shop-b", `{"percentage":`+strconv.Itoa(50+i)+`}`)
+	}
+	shopA, shopB := s.createToken(t, "shop:shop-a"), s.createToken(t, "shop:shop-b")
+	partnerP, partnerQ := s.createToken(t, "partner:p"), s.createToken(t, "partner:q")
+	capWasm := pluginModule(t, "cap")
+	for _, up := range []struct{ token, name string }{{partnerP, "p1"}, {partnerP, "p3"}, {partnerQ, "q2"}, {partnerQ, "q4"}} {
+		if ex := s.as(up.token).upload(t, up.name, "1.0.0", capWasm); ex.status != http.StatusCreated {
+			t.Fatalf("upload %s: %d %s", up.name, ex.status, ex.body)
+		}
+	}
+	aHistory := s.as(shopA).page(t, historyList("shop-a"), "limit=1")
+	aSettings := s.as(shopA).do(t, "GET", "/v1/shops/shop-a/settings", "", "")
+	pPlugins := s.as(partnerP).page(t, pluginsList, "limit=1&owner=me")
+	if aHistory.next == "" || pPlugins.next == "" {
+		t.Fatal("no next on a first page of 1")
+	}
+
+	t.Run("shop B with A's cursor on A's history", func(t *testing.T) {
+		ex := s.as(shopB).rawGet(t, "/v1/shops/shop-a/settings/history?cursor="+aHistory.next)
+		ghost := s.as(shopB).rawGet(t, "/v1/shops/no-such-shop/settings/history?cursor="+aHistory.next)
+		p, gp := problemOf(t, ex, http.StatusNotFound), problemOf(t, ghost, http.StatusNotFound)
+		if strings.ReplaceAll(gp.Detail, "no-such-shop", "shop-a") != p.Detail {
+			t.Errorf("another shop's 404 %q differs from a missing shop's %q", p.Detail, gp.Detail)
+		}
+	})
+	t.Run("shop B with A's cursor on its own history", func(t *testing.T) {
+		ex := s.as(shopB).rawGet(t, "/v1/shops/shop-b/settings/history?cursor="+aHistory.next)
+		if p := problemOf(t, ex, http.StatusBadRequest); !strings.Contains(string(ex.body), "another list") || strings.Contains(string(ex.body), "shop-a") {
+			t.Errorf("A's cursor on B's history: %s, want a 400 that names no other shop (%v)", ex.body, p.fields())
+		}
+	})
+	t.Run("shop B with A's ETag", func(t *testing.T) {
+		ex := s.as(shopB).rawGet(t, "/v1/shops/shop-a/settings", "If-None-Match", aSettings.header.Get("ETag"))
+		problemOf(t, ex, http.StatusNotFound)
+		ex = s.as(shopB).rawGet(t, "/v1/shops/shop-a", "If-None-Match", "*")
+		problemOf(t, ex, http.StatusNotFound)
+	})
+	t.Run("a shop token cannot page the shops", func(t *testing.T) {
+		problemOf(t, s.as(shopA).do(t, "GET", "/v1/shops?limit=1", "", ""), http.StatusForbidden)
+	})
+	t.Run("partner Q with P's cursor", func(t *testing.T) {
+		got := s.as(partnerQ).walk(t, pluginsList, 1, "&owner=me&cursor="+pPlugins.next)
+		if !slices.Equal(got, []string{"q2", "q4"}) {
+			t.Errorf("Q's own plugins after P's cursor: %v, want q2 and q4 alone", got)
+		}
+		all := s.as(partnerQ).walk(t, pluginsList, 1, "")
+		if !slices.Equal(all, []string{"p1", "p3", "q2", "q4"}) {
+			t.Errorf("every plugin, as Q: %v", all)
+		}
+		ex := s.as(partnerQ).do(t, "GET", "/v1/plugins", "", "")
+		if strings.Contains(string(ex.body), `"owner":"p"`) {
+			t.Errorf("Q sees P named as an owner: %s", ex.body)
+		}
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/syncrules/syncrules/host/internal/httpapi"
+	"github.com/syncrules/syncrules/host/internal/problem"
 )
 
 func TestOpenAPIDocument(t *testing.T) {
@@ -133,7 +135,7 @@ func TestOpenAPIExamples(t *testing.T) {
 func TestContractChecker(t *testing.T) {
 	const validReq = `{"locations":[{"id":"A"}],"warehouses":[{"id":"alpha","default":true}],"items":[{"id":"v","available":{"A":1}}]}`
 	const okResp = `{"items":[{"id":"v","quantities":{"alpha":1}}],"warnings":[]}`
-	const plugin = `{"name":"buffer","version":"1.0.0","sha256":"1cbe423a7a0a3fe3f8dcaede253a21c4cdc7ba2dbb9032ec650598631c7c9f18","size":3776822,"abi_version":1,"compile_ms":1.5,"created":"2026-11-27T14:27:27.128529521Z","source":"upload"}`
+	const plugin = `{"name":"buffer","version":"1.0.0","sha256":"1cbe423a7a0a3fe3f8dcaede253a21c4cdc7ba2dbb9032ec650598631c7c9f18","size":3776822,"abi_version":1,"compile_ms":1.5,"created":"2026-11-27T14:27:27.128529521Z","source":"upload","owned_by":"operator"}`
 	// withItem is a compute response with one item, as JSON members.
 	withItem := func(members string) string {
 		return `{"items":[{"id":"v",` + members + `}],"warnings":[]}`
@@ -236,7 +238,7 @@ func TestContractChecker(t *testing.T) {
 		{name: "a plugin created at no date", method: "GET", path: "/v1/plugins/buffer/versions/1.0.0", status: 200, contentType: "application/json",
 			respBody: strings.Replace(plugin, `"2026-11-27T14:27:27.128529521Z"`, `"yesterday"`, 1), wantErr: "response body doesn't match"},
 		{name: "a conforming list", method: "GET", path: "/v1/plugins", status: 200, contentType: "application/json",
-			respBody: `{"plugins":[{"name":"buffer","versions":[` + plugin + `]}]}`},
+			respBody: `{"plugins":[{"name":"buffer","owned_by":"operator","versions":[` + plugin + `]}]}`},
 		{name: "a 204 for a version", method: "DELETE", path: "/v1/plugins/buffer/versions/1.0.0", status: 204},
 		{name: "a 200 for a delete", method: "DELETE", path: "/v1/plugins/buffer/versions/1.0.0", status: 200, contentType: "application/json", respBody: plugin,
 			wantErr: "status is not supported"},
@@ -354,4 +356,26 @@ func TestOpenAPIShopExamples(t *testing.T) {
 		t.Fatalf("invalid settings: %d %s", ex.status, ex.body)
 	}
 	same("invalid settings", ex.body, example("/v1/shops/{shop}/settings", "PUT", 422, "invalid", false))
+}
+
+// TestOpenAPIProblemTypes: every problem type of its own is documented
+// with its status in the Problem schema, for clients that tell problems
+// apart by type.
+func TestOpenAPIProblemTypes(t *testing.T) {
+	doc, err := openapi3.NewLoader().LoadFromData(httpapi.OpenAPI())
+	if err != nil {
+		t.Fatal(err)
+	}
+	described := doc.Components.Schemas["Problem"].Value.Properties["type"].Value.Description
+	if len(problem.Types()) == 0 {
+		t.Fatal("no problem types")
+	}
+	for uri, typ := range problem.Types() {
+		if want := fmt.Sprintf("%s (%d,", uri, typ.Status); !strings.Contains(described, want) {
+			t.Errorf("the Problem schema's type does not document %s as %q", uri, want)
+		}
+		if !strings.HasPrefix(uri, "/problems/") || typ.Title == "" {
+			t.Errorf("problem type %+v: want a /problems/ path and a title", typ)
+		}
+	}
 }

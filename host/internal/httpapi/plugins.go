@@ -5,10 +5,10 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/syncrules/syncrules/host/internal/compute"
 	"github.com/syncrules/syncrules/host/internal/problem"
 	"github.com/syncrules/syncrules/host/internal/registry"
 	"github.com/syncrules/syncrules/host/internal/shop"
@@ -16,25 +16,43 @@ import (
 
 // pluginJSON is a plugin version as the API shows it.
 type pluginJSON struct {
-	Name       string    `json:"name"`
-	Version    string    `json:"version"`
-	SHA256     string    `json:"sha256"`
-	Size       int       `json:"size"`
-	ABIVersion uint32    `json:"abi_version"`
-	CompileMS  float64   `json:"compile_ms"`
-	Created    time.Time `json:"created"`
-	Source     string    `json:"source"`
-	Owner      string    `json:"owner,omitempty"`
+	Name       string         `json:"name"`
+	Version    string         `json:"version"`
+	SHA256     string         `json:"sha256"`
+	Size       int            `json:"size"`
+	ABIVersion uint32         `json:"abi_version"`
+	CompileMS  float64        `json:"compile_ms"`
+	Created    shop.Timestamp `json:"created"`
+	Source     string         `json:"source"`
+	OwnedBy    string         `json:"owned_by"`
+	Owner      string         `json:"owner,omitempty"`
 }
 
-func pluginOf(in registry.Info) pluginJSON {
+func pluginOf(in shop.PluginInfo) pluginJSON {
 	return pluginJSON{Name: in.Name, Version: in.Version, SHA256: in.SHA256, Size: in.Size, ABIVersion: in.ABIVersion,
-		CompileMS: float64(in.CompileTime.Microseconds()) / 1000, Created: in.Created, Source: in.Source, Owner: in.Owner}
+		CompileMS: float64(in.CompileTime.Microseconds()) / 1000, Created: shop.Timestamp(in.Created), Source: in.Source,
+		OwnedBy: in.OwnedBy, Owner: in.Owner}
 }
 
 type pluginVersions struct {
 	Name     string       `json:"name"`
+	OwnedBy  string       `json:"owned_by"`
+	Owner    string       `json:"owner,omitempty"`
 	Versions []pluginJSON `json:"versions"`
+}
+
+func pluginVersionsOf(p shop.Plugin) pluginVersions {
+	out := pluginVersions{Name: p.Name, OwnedBy: p.OwnedBy, Owner: p.Owner, Versions: make([]pluginJSON, len(p.Versions))}
+	for i, in := range p.Versions {
+		out.Versions[i] = pluginOf(in)
+	}
+	return out
+}
+
+// pluginList is a page of GET /v1/plugins.
+type pluginList struct {
+	Plugins []pluginVersions `json:"plugins"`
+	Next    string           `json:"next,omitempty"`
 }
 
 // WasmContentType is the media type of an upload.
@@ -80,41 +98,53 @@ func (h *Handler) putPlugin(c *gin.Context) {
 		status = http.StatusCreated
 		c.Header("Location", c.Request.URL.Path)
 	}
-	c.JSON(status, pluginOf(info))
+	c.JSON(status, pluginOf(shop.PluginSeenBy(principal(c), info)))
 }
 
 func (h *Handler) listPlugins(c *gin.Context) {
-	list, err := h.svc.Plugins(c.Request.Context())
-	if err != nil {
-		h.fail(c, err)
-		return
-	}
-	out := []pluginVersions{}
-	for _, in := range list {
-		if len(out) == 0 || out[len(out)-1].Name != in.Name {
-			out = append(out, pluginVersions{Name: in.Name, Versions: []pluginJSON{}})
+	var probs []compute.FieldError
+	query := shop.PluginQuery{}
+	list := "plugins"
+	if v, ok := c.GetQuery("owner"); ok {
+		if v != "me" {
+			probs = append(probs, compute.FieldError{Field: "owner", Detail: fmt.Sprintf("must be me (the plugins of the partners this token acts for), got %q", v)})
 		}
-		last := &out[len(out)-1]
-		last.Versions = append(last.Versions, pluginOf(in))
+		query.Mine, list = true, "plugins?owner=me"
 	}
-	c.JSON(http.StatusOK, gin.H{"plugins": out})
-}
-
-func (h *Handler) getPlugin(c *gin.Context) {
-	infos, err := h.svc.PluginVersions(c.Request.Context(), c.Param("name"))
+	q := readPage(c, list, shop.DefaultPageSize, shop.MaxPageSize, 1, &probs)
+	if malformedQuery(c, probs) {
+		return
+	}
+	query.Limit = q.limit
+	if q.key != nil {
+		query.After = q.key[0]
+	}
+	plugins, more, err := h.svc.PluginPage(c.Request.Context(), principal(c), query)
 	if err != nil {
 		h.fail(c, err)
 		return
 	}
-	out := pluginVersions{Name: c.Param("name"), Versions: make([]pluginJSON, len(infos))}
-	for i, in := range infos {
-		out.Versions[i] = pluginOf(in)
+	out := pluginList{Plugins: make([]pluginVersions, len(plugins))}
+	for i, p := range plugins {
+		out.Plugins[i] = pluginVersionsOf(p)
+	}
+	if more {
+		out.Next = encodeCursor(list, plugins[len(plugins)-1].Name)
 	}
 	c.JSON(http.StatusOK, out)
 }
 
+func (h *Handler) getPlugin(c *gin.Context) {
+	p, err := h.svc.PluginVersions(c.Request.Context(), principal(c), c.Param("name"))
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, pluginVersionsOf(p))
+}
+
 func (h *Handler) getPluginVersion(c *gin.Context) {
-	info, err := h.svc.PluginVersion(c.Request.Context(), c.Param("name"), c.Param("version"))
+	info, err := h.svc.PluginVersion(c.Request.Context(), principal(c), c.Param("name"), c.Param("version"))
 	if err != nil {
 		h.fail(c, err)
 		return

@@ -45,7 +45,7 @@ func TestPluginUpload(t *testing.T) {
 		t.Errorf("Location %q, want %q", loc, path)
 	}
 	want := pluginDoc{Name: "buffer", Version: "1.0.0", SHA256: hex.EncodeToString(sum[:]), Size: len(wasm),
-		ABIVersion: abi.Version, Source: "upload", CompileMS: got.CompileMS, Created: got.Created}
+		ABIVersion: abi.Version, Source: "upload", OwnedBy: "operator", CompileMS: got.CompileMS, Created: got.Created}
 	if got != want {
 		t.Errorf("uploaded\n%+v\nwant\n%+v", got, want)
 	}
@@ -182,7 +182,7 @@ func TestPluginUploadErrors(t *testing.T) {
 					t.Errorf("error %+v: the detail does not name the %s", e, e.Field)
 				}
 			}
-			if !strings.Contains(p.Detail, tt.wantDetail) {
+			if !hasText(t, p.Detail, tt.wantDetail) {
 				t.Errorf("detail %q, want it to contain %q", p.Detail, tt.wantDetail)
 			}
 		})
@@ -239,16 +239,16 @@ func TestPluginRead(t *testing.T) {
 	doc := func(key string) pluginDoc {
 		in := infos[key]
 		return pluginDoc{Name: in.Name, Version: in.Version, SHA256: in.SHA256, Size: in.Size, ABIVersion: in.ABIVersion,
-			CompileMS: float64(in.CompileTime.Microseconds()) / 1000, Created: in.Created, Source: in.Source}
+			CompileMS: float64(in.CompileTime.Microseconds()) / 1000, Created: in.Created, Source: in.Source, OwnedBy: "operator"}
 	}
-	bufferVersions := pluginVersionsDoc{Name: "buffer", Versions: []pluginDoc{
+	bufferVersions := pluginVersionsDoc{Name: "buffer", OwnedBy: "operator", Versions: []pluginDoc{
 		doc("buffer@1.0.0"), doc("buffer@1.9.0"), doc("buffer@1.10.0-rc.1"), doc("buffer@1.10.0"),
 	}}
 
 	t.Run("list", func(t *testing.T) {
 		var got struct{ Plugins []pluginVersionsDoc }
 		decodeStrict(t, s.do(t, http.MethodGet, "/v1/plugins", "", "").body, &got)
-		want := []pluginVersionsDoc{bufferVersions, {Name: "cap", Versions: []pluginDoc{doc("cap@1.0.0")}}}
+		want := []pluginVersionsDoc{bufferVersions, {Name: "cap", OwnedBy: "operator", Versions: []pluginDoc{doc("cap@1.0.0")}}}
 		if !equalVersions(got.Plugins, want) {
 			t.Errorf("plugins\n%+v\nwant\n%+v", got.Plugins, want)
 		}
@@ -284,7 +284,7 @@ func TestPluginRead(t *testing.T) {
 	for _, tt := range notFound {
 		t.Run("404 "+tt.name, func(t *testing.T) {
 			p := problemOf(t, s.do(t, http.MethodGet, tt.path, "", ""), http.StatusNotFound)
-			if !strings.HasPrefix(p.Detail, tt.wantDetail) {
+			if !hasText(t, p.Detail, tt.wantDetail) || !strings.HasPrefix(p.Detail, tt.wantDetail) {
 				t.Errorf("detail %q, want %q", p.Detail, tt.wantDetail)
 			}
 		})
@@ -308,7 +308,7 @@ func TestPluginRead(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ex := s.do(t, tt.method, tt.path, "", "")
 			p := problemOf(t, ex, tt.status)
-			if !strings.Contains(p.Detail, tt.path) {
+			if !hasText(t, p.Detail, tt.path) {
 				t.Errorf("detail %q does not name %s", p.Detail, tt.path)
 			}
 			if got := ex.header.Get("Allow"); got != tt.wantAllow {
@@ -337,7 +337,7 @@ func TestPluginRead(t *testing.T) {
 // equalVersions compares listings, times by their instant.
 func equalVersions(a, b []pluginVersionsDoc) bool {
 	return slices.EqualFunc(a, b, func(x, y pluginVersionsDoc) bool {
-		return x.Name == y.Name && slices.EqualFunc(x.Versions, y.Versions, func(p, q pluginDoc) bool {
+		return x.Name == y.Name && x.OwnedBy == y.OwnedBy && x.Owner == y.Owner && slices.EqualFunc(x.Versions, y.Versions, func(p, q pluginDoc) bool {
 			pc, qc := p, q
 			pc.Created, qc.Created = time.Time{}, time.Time{}
 			return pc == qc && p.Created.Equal(q.Created)
@@ -392,7 +392,7 @@ func TestPluginDelete(t *testing.T) {
 					t.Errorf("got %+v", p)
 				}
 			default:
-				if p := problemOf(t, ex, tt.status); !strings.Contains(p.Detail, tt.wantDetail) {
+				if p := problemOf(t, ex, tt.status); !hasText(t, p.Detail, tt.wantDetail) {
 					t.Errorf("detail %q, want it to contain %q", p.Detail, tt.wantDetail)
 				}
 			}
@@ -429,7 +429,7 @@ func TestPluginsPersist(t *testing.T) {
 	if ex := s.do(t, http.MethodDelete, versionPath("buffer", "1.1.0"), "", ""); ex.status != http.StatusNoContent {
 		t.Fatalf("DELETE: %d %s", ex.status, ex.body)
 	}
-	want := []pluginVersionsDoc{{Name: "buffer", Versions: uploaded[:1]}, {Name: "cap", Versions: uploaded[2:]}}
+	want := []pluginVersionsDoc{{Name: "buffer", OwnedBy: "operator", Versions: uploaded[:1]}, {Name: "cap", OwnedBy: "operator", Versions: uploaded[2:]}}
 
 	h.reopen(t)
 	s = newServer(t, r, serverConfig{plugins: h})

@@ -29,7 +29,7 @@ func TestFlagOfWrongKind(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := problemOf(t, s.post(t, "/v1/compute", body(seedShop, seedItem(`"tracked":`+tt.tracked))), http.StatusBadRequest)
-			if len(p.Errors) != 1 || p.Errors[0].Field != tt.wantField || !strings.Contains(p.Errors[0].Detail, tt.wantGot) {
+			if len(p.Errors) != 1 || p.Errors[0].Field != tt.wantField || !hasText(t, p.Errors[0].Detail, tt.wantGot) {
 				t.Errorf("errors %+v, want one at %s that says %q", p.Errors, tt.wantField, tt.wantGot)
 			}
 		})

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gin-gonic/gin"
 	jsonv2 "github.com/go-json-experiment/json"
@@ -40,13 +39,32 @@ func (r shopRequest) input() shop.ShopInput {
 	return in
 }
 
+// shopList is a page of GET /v1/shops.
+type shopList struct {
+	Shops []shop.Shop `json:"shops"`
+	Next  string      `json:"next,omitempty"`
+}
+
 func (h *Handler) listShops(c *gin.Context) {
-	shops, err := h.svc.Shops(c.Request.Context(), principal(c))
+	var probs []compute.FieldError
+	q := readPage(c, "shops", shop.DefaultPageSize, shop.MaxPageSize, 1, &probs)
+	if malformedQuery(c, probs) {
+		return
+	}
+	var after string
+	if q.key != nil {
+		after = q.key[0]
+	}
+	shops, more, err := h.svc.ShopPage(c.Request.Context(), principal(c), after, q.limit)
 	if err != nil {
 		h.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"shops": shops})
+	out := shopList{Shops: shops}
+	if more {
+		out.Next = encodeCursor("shops", shops[len(shops)-1].ID)
+	}
+	c.JSON(http.StatusOK, out)
 }
 
 func (h *Handler) getShop(c *gin.Context) {
@@ -55,7 +73,23 @@ func (h *Handler) getShop(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, sh)
+	h.writeShop(c, http.StatusOK, sh)
+}
+
+// writeShop answers a shop with the ETag of its representation, or 304
+// to a GET whose If-None-Match names it.
+func (h *Handler) writeShop(c *gin.Context, status int, sh shop.Shop) {
+	b, err := json.Marshal(sh)
+	if err != nil {
+		h.fail(c, fmt.Errorf("encoding shop %q: %w", sh.ID, err))
+		return
+	}
+	tag := contentETag(b)
+	if c.Request.Method == http.MethodGet && notModified(c, tag) {
+		return
+	}
+	c.Header("ETag", tag)
+	c.Data(status, "application/json; charset=utf-8", b)
 }
 
 func (h *Handler) putShop(c *gin.Context) {
@@ -78,7 +112,7 @@ func (h *Handler) putShop(c *gin.Context) {
 		status = http.StatusCreated
 		c.Header("Location", c.Request.URL.Path)
 	}
-	c.JSON(status, saved)
+	h.writeShop(c, status, saved)
 }
 
 func (h *Handler) deleteShop(c *gin.Context) {
@@ -93,7 +127,7 @@ func (h *Handler) deleteShop(c *gin.Context) {
 type settingsJSON struct {
 	Version  int64           `json:"version"`
 	Settings json.RawMessage `json:"settings"`
-	Created  *time.Time      `json:"created,omitempty"`
+	Created  *shop.Timestamp `json:"created,omitempty"`
 	Token    string          `json:"token,omitempty"`
 }
 
@@ -104,7 +138,7 @@ func settingsOf(v shop.SettingsVersion) (settingsJSON, error) {
 	}
 	out := settingsJSON{Version: v.Version, Settings: doc, Token: v.Token}
 	if v.Version > 0 {
-		t := v.Created
+		t := shop.Timestamp(v.Created)
 		out.Created = &t
 	}
 	return out, nil
@@ -127,6 +161,11 @@ func (h *Handler) getSettings(c *gin.Context) {
 	v, err := h.svc.Settings(c.Request.Context(), principal(c), c.Param("shop"))
 	if err != nil {
 		h.fail(c, err)
+		return
+	}
+	// The ETag is the version If-Match takes: a version never changes, so
+	// the same tag is the same answer.
+	if notModified(c, etag(v.Version)) {
 		return
 	}
 	h.writeSettings(c, v)
@@ -155,40 +194,55 @@ func (h *Handler) putSettings(c *gin.Context) {
 	h.writeSettings(c, v)
 }
 
+// settingsHistoryJSON is a page of GET .../settings/history.
+type settingsHistoryJSON struct {
+	History []settingsJSON `json:"history"`
+	Next    string         `json:"next,omitempty"`
+}
+
 func (h *Handler) settingsHistory(c *gin.Context) {
-	limit, before := 20, int64(0)
+	// A cursor belongs to its shop's history: another shop's is refused
+	// rather than read as a version of this one.
+	list := "history:" + c.Param("shop")
 	var probs []compute.FieldError
-	if v, ok := c.GetQuery("limit"); ok {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 100 {
-			probs = append(probs, compute.FieldError{Field: "limit", Detail: fmt.Sprintf("must be an integer from 1 to 100, got %q", v)})
-		}
-		limit = n
-	}
-	if v, ok := c.GetQuery("before"); ok {
-		n, err := strconv.ParseInt(v, 10, 64)
+	q := readPage(c, list, shop.DefaultHistoryPageSize, shop.MaxHistoryPageSize, 1, &probs)
+	var before int64
+	if q.key != nil {
+		n, err := strconv.ParseInt(q.key[0], 10, 64)
 		if err != nil || n < 1 {
-			probs = append(probs, compute.FieldError{Field: "before", Detail: fmt.Sprintf("must be a version, an integer of at least 1, got %q", v)})
+			probs = append(probs, compute.FieldError{Field: "cursor", Detail: "does not hold a settings version: send the next of the previous answer unchanged"})
 		}
 		before = n
 	}
-	if len(probs) > 0 {
-		writeProblem(c, problem.New(http.StatusBadRequest, "The query is malformed.", probs...))
+	if v, ok := c.GetQuery("before"); ok {
+		n, err := strconv.ParseInt(v, 10, 64)
+		switch {
+		case err != nil || n < 1:
+			probs = append(probs, compute.FieldError{Field: "before", Detail: fmt.Sprintf("must be a version, an integer of at least 1, got %q", v)})
+		case c.Query("cursor") != "":
+			probs = append(probs, compute.FieldError{Field: "before", Detail: "cannot go with cursor: send one or the other"})
+		}
+		before = n
+	}
+	if malformedQuery(c, probs) {
 		return
 	}
-	list, err := h.svc.SettingsHistory(c.Request.Context(), principal(c), c.Param("shop"), before, limit)
+	versions, more, err := h.svc.SettingsHistory(c.Request.Context(), principal(c), c.Param("shop"), before, q.limit)
 	if err != nil {
 		h.fail(c, err)
 		return
 	}
-	out := make([]settingsJSON, len(list))
-	for i, v := range list {
-		if out[i], err = settingsOf(v); err != nil {
+	out := settingsHistoryJSON{History: make([]settingsJSON, len(versions))}
+	for i, v := range versions {
+		if out.History[i], err = settingsOf(v); err != nil {
 			h.fail(c, err)
 			return
 		}
 	}
-	c.JSON(http.StatusOK, gin.H{"history": out})
+	if more {
+		out.Next = encodeCursor(list, strconv.FormatInt(versions[len(versions)-1].Version, 10))
+	}
+	c.JSON(http.StatusOK, out)
 }
 
 // shopComputeRequest is the body of POST /v1/shops/{shop}/compute: the

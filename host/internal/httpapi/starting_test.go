@@ -53,3 +53,49 @@ func TestSwitch(t *testing.T) {
 		t.Errorf("GET /v1/shops without a token once ready = %d, want 401", code)
 	}
 }
+
+// TestSwitchDrains: once told to drain, before or after it is ready, the
+// server says so on /healthz and /readyz (503 "draining", for a load
+// balancer) while it still serves every other request.
+func TestSwitchDrains(t *testing.T) {
+	r := loadRule(t)
+	for _, readyFirst := range []bool{true, false} {
+		name := "drained once ready"
+		if !readyFirst {
+			name = "drained while starting"
+		}
+		t.Run(name, func(t *testing.T) {
+			s := newServer(t, r, serverConfig{})
+			var sw httpapi.Switch
+			if readyFirst {
+				sw.Ready(s.handler)
+			}
+			sw.Drain()
+			if !readyFirst {
+				rec := httptest.NewRecorder()
+				sw.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
+				if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), `"draining"`) {
+					t.Errorf("GET /healthz draining while starting = %d %s; want 503 draining", rec.Code, rec.Body)
+				}
+				sw.Ready(s.handler)
+			}
+			for _, tt := range []struct {
+				path   string
+				status int
+				want   string
+			}{
+				{"/healthz", http.StatusServiceUnavailable, `"draining"`},
+				{"/readyz", http.StatusServiceUnavailable, `"draining"`},
+				{"/v1/shops", http.StatusOK, ""},
+			} {
+				req := httptest.NewRequest(http.MethodGet, tt.path, nil)
+				req.Header.Set("Authorization", "Bearer "+testAdminToken)
+				rec := httptest.NewRecorder()
+				sw.ServeHTTP(rec, req)
+				if rec.Code != tt.status || !strings.Contains(rec.Body.String(), tt.want) {
+					t.Errorf("GET %s while draining = %d %s; want %d with %s", tt.path, rec.Code, rec.Body, tt.status, tt.want)
+				}
+			}
+		})
+	}
+}

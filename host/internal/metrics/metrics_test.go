@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -143,6 +144,19 @@ func checkHistogram(t *testing.T, h *dto.Histogram, count uint64, sum float64, c
 }
 
 // seriesOf lists the series of syncrules_* families that carry module.
+// sum adds the counter family's series of module, 0 when it has none.
+func sum(mfs map[string]*dto.MetricFamily, name, module string) float64 {
+	total := 0.0
+	for _, m := range mfs[name].GetMetric() {
+		for _, lp := range m.GetLabel() {
+			if lp.GetName() == "module" && lp.GetValue() == module {
+				total += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return total
+}
+
 func seriesOf(mfs map[string]*dto.MetricFamily, module string) []string {
 	var out []string
 	for name, mf := range mfs {
@@ -490,13 +504,19 @@ func TestOpenMetricsNotOffered(t *testing.T) {
 }
 
 // TestHammer has goroutines report calls while others scrape and forget
-// another module, then checks that no count was lost.
+// another module, then checks that no count was lost. Barriers make the
+// race with Forget happen on every run: Forget first runs once every
+// goroutine has counted a call of the module, and no goroutine goes past
+// half its calls before Forget has run twice.
 func TestHammer(t *testing.T) {
 	const (
 		goroutines = 8
 		perG       = 2000
 	)
 	var forgotten atomic.Int64
+	var churned sync.WaitGroup // each goroutine has counted a churn call
+	churned.Add(goroutines)
+	forgotTwice := make(chan struct{})
 	m := metrics.New(func() []engine.PoolStats {
 		return []engine.PoolStats{{Module: "steady", Instances: goroutines}}
 	})
@@ -522,6 +542,7 @@ func TestHammer(t *testing.T) {
 	}()
 	go func() { // forget the churning module
 		defer bg.Done()
+		churned.Wait()
 		for {
 			select {
 			case <-stop:
@@ -529,8 +550,10 @@ func TestHammer(t *testing.T) {
 			default:
 			}
 			m.Forget("churn")
-			forgotten.Add(1)
-			time.Sleep(50 * time.Microsecond)
+			if forgotten.Add(1) == 2 {
+				close(forgotTwice)
+			}
+			runtime.Gosched() // let the counting goroutines take the lock
 		}
 	}()
 
@@ -541,9 +564,15 @@ func TestHammer(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range perG {
+				if i == perG/2 {
+					<-forgotTwice
+				}
 				kind := kinds[(g+i)%len(kinds)]
 				m.Called("steady", engine.RunSandboxed, kind, time.Duration(i)*time.Microsecond)
 				m.Called("churn", engine.RunWorker, kind, time.Microsecond)
+				if i == 0 {
+					churned.Done()
+				}
 				if i%10 == 0 {
 					m.Waited("steady", time.Microsecond)
 					m.Waited("churn", time.Microsecond)
@@ -556,10 +585,15 @@ func TestHammer(t *testing.T) {
 	close(stop)
 	bg.Wait()
 	if forgotten.Load() < 2 {
-		t.Logf("Forget ran only %d times", forgotten.Load())
+		t.Errorf("Forget ran %d times while the calls were counted, want at least 2", forgotten.Load())
 	}
 
 	mfs := scrape(t, srv.URL)
+	// Every goroutine's first churn call was counted before the first
+	// Forget: those counts, at least, are gone.
+	if churn := sum(mfs, "syncrules_rule_calls_total", "churn"); churn > goroutines*(perG-1) {
+		t.Errorf("churn: %v calls counted after Forget, want at most %d", churn, goroutines*(perG-1))
+	}
 	var ok, failed float64
 	for _, r := range []string{"ok", "trap", "timeout"} {
 		n := counter(t, mfs, "syncrules_rule_calls_total", "module", "steady", "where", "sandboxed", "result", r)

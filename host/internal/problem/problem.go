@@ -35,14 +35,49 @@ func New(status int, detail string, errs ...compute.FieldError) Problem {
 
 // statusOf is the HTTP status of each code of the application layer.
 var statusOf = map[shop.Code]int{
-	shop.Invalid:      http.StatusUnprocessableEntity,
-	shop.NotFound:     http.StatusNotFound,
-	shop.Conflict:     http.StatusConflict,
-	shop.Forbidden:    http.StatusForbidden,
-	shop.Unauthorized: http.StatusUnauthorized,
-	shop.Precondition: http.StatusPreconditionFailed,
-	shop.TooLarge:     http.StatusRequestEntityTooLarge,
-	shop.Unavailable:  http.StatusServiceUnavailable,
+	shop.Invalid:            http.StatusUnprocessableEntity,
+	shop.NotFound:           http.StatusNotFound,
+	shop.Conflict:           http.StatusConflict,
+	shop.Forbidden:          http.StatusForbidden,
+	shop.Unauthorized:       http.StatusUnauthorized,
+	shop.Precondition:       http.StatusPreconditionFailed,
+	shop.TooLarge:           http.StatusRequestEntityTooLarge,
+	shop.Unavailable:        http.StatusServiceUnavailable,
+	shop.InvalidToken:       http.StatusUnprocessableEntity,
+	shop.InvalidCredentials: http.StatusUnprocessableEntity,
+	shop.InvalidShop:        http.StatusUnprocessableEntity,
+	shop.NoSettings:         http.StatusConflict,
+	shop.BrokenSettings:     http.StatusConflict,
+}
+
+// Type is a problem type of its own: one a client may need to tell apart
+// from others of its status. Its URI is a reference with its full path,
+// as RFC 9457 recommends of relative ones. Every other problem is
+// about:blank, titled with its status's text.
+type Type struct {
+	URI, Title string
+	Status     int
+}
+
+// typeOf is the problem type of the application layer's codes that have
+// one; Status is statusOf's.
+var typeOf = map[shop.Code]Type{
+	shop.InvalidToken:       {URI: "/problems/invalid-token", Title: "The token's name or scopes are not valid"},
+	shop.InvalidCredentials: {URI: "/problems/invalid-credentials", Title: "The credentials are not valid"},
+	shop.InvalidShop:        {URI: "/problems/invalid-shop", Title: "The shop is not valid"},
+	shop.NoSettings:         {URI: "/problems/no-settings", Title: "The shop has no settings to compute with"},
+	shop.BrokenSettings:     {URI: "/problems/broken-settings", Title: "The shop's stored settings do not validate"},
+}
+
+// Types lists every problem type of its own, by URI, for the tests of the
+// OpenAPI document that describes them.
+func Types() map[string]Type {
+	out := make(map[string]Type, len(typeOf))
+	for code, t := range typeOf {
+		t.Status = statusOf[code]
+		out[t.URI] = t
+	}
+	return out
 }
 
 // From maps err to a problem. Input errors become 400, 413 or 422 and keep
@@ -55,7 +90,11 @@ func From(err error) Problem {
 	var app *shop.Error
 	switch {
 	case errors.As(err, &app):
-		return New(statusOf[app.Code], app.Message, app.Fields...)
+		p := New(statusOf[app.Code], app.Message, app.Fields...)
+		if t, ok := typeOf[app.Code]; ok {
+			p.Type, p.Title = t.URI, t.Title
+		}
+		return p
 	case errors.As(err, &in):
 		switch in.Kind {
 		case compute.Malformed:

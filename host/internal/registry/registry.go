@@ -221,7 +221,11 @@ type Registry struct {
 	loading map[string]*loading          // ModuleName -> load in flight
 	closed  bool
 	stop    chan struct{}
-	stopped sync.WaitGroup
+	// life ends at Close, which stops the loads in flight.
+	life    context.Context
+	endLife context.CancelFunc
+	stopped sync.WaitGroup      // the refresh loop and the loads in flight
+	onWait  func(module string) // tests: a request waits for a load in flight
 }
 
 // ModuleName is how a version's module is named in logs and metrics.
@@ -266,6 +270,7 @@ func Open(ctx context.Context, eng *engine.Engine, opt Options) (*Registry, erro
 		opt.Forget = func(string) {}
 	}
 	r := &Registry{eng: eng, opt: opt, vers: map[string]map[string]*entry{}, loading: map[string]*loading{}, stop: make(chan struct{})}
+	r.life, r.endLife = context.WithCancel(context.Background())
 	if err := r.importLegacy(ctx); err != nil {
 		return nil, err
 	}
@@ -347,9 +352,15 @@ func (r *Registry) compile(ctx context.Context, name, version string, wasm []byt
 }
 
 // add makes e the loaded entry of its version, unless one is loaded
-// already, which it returns instead (closing e).
+// already, which it returns instead (closing e), or the registry is closed
+// (closing e too).
 func (r *Registry) add(e *entry) *entry {
 	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		e.mod.Close(context.Background())
+		return e
+	}
 	vs := r.vers[e.info.Name]
 	if vs == nil {
 		vs = map[string]*entry{}
@@ -468,15 +479,16 @@ func (r *Registry) Register(ctx context.Context, name, version, path string) (In
 
 // check loads a config-listed version and unloads it again unless a
 // request holds it: it is then checked, compiled into the cache, and its
-// ABI version known.
-func (r *Registry) check(ctx context.Context, e *entry) error {
+// ABI version known. It says how the version's module was compiled.
+func (r *Registry) check(ctx context.Context, e *entry) (engine.CompileInfo, error) {
 	got, err := r.acquire(ctx, e.info.Name, e.info.Version)
 	if err != nil {
-		return err
+		return engine.CompileInfo{}, err
 	}
+	info := got.mod.CompileInfo()
 	r.release(got)
 	r.unloadIdle(got)
-	return nil
+	return info, nil
 }
 
 // CheckConfigured loads every config-listed version not loaded yet, a few
@@ -506,7 +518,8 @@ func (r *Registry) CheckConfigured(ctx context.Context) error {
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			start := time.Now()
-			if err := r.check(ctx, e); err != nil {
+			info, err := r.check(ctx, e)
+			if err != nil {
 				r.opt.Logger.Error("plugin does not load", "plugin", e.info.Name, "version", e.info.Version, "path", e.path, "err", err)
 				mu.Lock()
 				errs = append(errs, err)
@@ -514,7 +527,7 @@ func (r *Registry) CheckConfigured(ctx context.Context) error {
 				return
 			}
 			r.opt.Logger.Info("plugin compiled", "plugin", e.info.Name, "version", e.info.Version,
-				"took", time.Since(start).Round(time.Millisecond))
+				"took", time.Since(start).Round(time.Millisecond), "cached", info.Cached, "child", info.Child)
 		}()
 	}
 	wg.Wait()
@@ -539,7 +552,7 @@ func (r *Registry) configured(ctx context.Context) ([]Info, error) {
 	for _, e := range unchecked {
 		// Listed even if it fails: its error is what a request naming it
 		// gets.
-		_ = r.check(ctx, e)
+		_, _ = r.check(ctx, e)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -597,10 +610,12 @@ func (r *Registry) Get(ctx context.Context, name, version string) (Info, error) 
 	}
 	r.mu.Unlock()
 	if e != nil && info.Source == SourceConfig {
-		if info.ABIVersion == 0 && r.check(ctx, e) == nil {
-			r.mu.Lock()
-			info = e.info
-			r.mu.Unlock()
+		if info.ABIVersion == 0 {
+			if _, err := r.check(ctx, e); err == nil {
+				r.mu.Lock()
+				info = e.info
+				r.mu.Unlock()
+			}
 		}
 		return info, nil
 	}
@@ -679,30 +694,45 @@ func (r *Registry) acquire(ctx context.Context, name, version string) (*entry, e
 			r.mu.Unlock()
 			return e, nil
 		}
+		// One load per version, whoever asks: the first request starts
+		// it, the others wait for it, each within its own context.
 		key := ModuleName(name, version)
 		l := r.loading[key]
-		if l == nil {
+		joined := l != nil
+		if !joined {
 			l = &loading{done: make(chan struct{})}
 			r.loading[key] = l
-			r.mu.Unlock()
-			// Loaded for whoever waits, not only for this request.
-			l.e, l.err = r.load(context.WithoutCancel(ctx), name, version)
-			r.mu.Lock()
-			delete(r.loading, key)
-			close(l.done)
-			r.mu.Unlock()
-		} else {
-			r.mu.Unlock()
-			select {
-			case <-l.done:
-			case <-ctx.Done():
-				return nil, fmt.Errorf("waiting for plugin %s to load: %w", key, context.Cause(ctx))
-			}
+			r.stopped.Add(1)
+			go r.loadFor(context.WithoutCancel(ctx), l, key, name, version)
+		}
+		r.mu.Unlock()
+		if joined && r.onWait != nil {
+			r.onWait(key)
+		}
+		select {
+		case <-l.done:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("waiting for plugin %s to load: %w", key, context.Cause(ctx))
 		}
 		if l.err != nil {
 			return nil, l.err
 		}
 	}
+}
+
+// loadFor loads a version for the requests waiting on l. It runs on its
+// own, so that the request that started it may give up without failing
+// the others; Close stops it.
+func (r *Registry) loadFor(ctx context.Context, l *loading, key, name, version string) {
+	defer r.stopped.Done()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(r.life, cancel)()
+	l.e, l.err = r.load(ctx, name, version)
+	r.mu.Lock()
+	delete(r.loading, key)
+	close(l.done)
+	r.mu.Unlock()
 }
 
 // load loads a stored or config-listed version into the engine.
@@ -729,7 +759,8 @@ func (r *Registry) load(ctx context.Context, name, version string) (*entry, erro
 		mod.Close(ctx)
 		return nil, fmt.Errorf("stored plugin %s: its bytes do not match the sha256 recorded at upload, %s", ModuleName(name, version), info.SHA256)
 	}
-	r.opt.Logger.Info("plugin loaded", "plugin", name, "version", version, "took", time.Since(start).Round(time.Millisecond))
+	r.opt.Logger.Info("plugin loaded", "plugin", name, "version", version, "took", time.Since(start).Round(time.Millisecond),
+		"cached", mod.CompileInfo().Cached, "child", mod.CompileInfo().Child)
 	return r.add(&entry{mod: mod, info: info}), nil
 }
 
@@ -760,7 +791,8 @@ func (r *Registry) loadConfigured(ctx context.Context, e *entry) (*entry, error)
 		e.info.ABIVersion, e.info.CompileTime = mod.ABIVersion(), time.Since(start)
 	}
 	r.mu.Unlock()
-	r.opt.Logger.Debug("plugin loaded", "plugin", e.info.Name, "version", e.info.Version, "took", time.Since(start).Round(time.Millisecond))
+	r.opt.Logger.Debug("plugin loaded", "plugin", e.info.Name, "version", e.info.Version, "took", time.Since(start).Round(time.Millisecond),
+		"cached", mod.CompileInfo().Cached, "child", mod.CompileInfo().Child)
 	return e, nil
 }
 
@@ -781,7 +813,7 @@ func (r *Registry) CompileStored(ctx context.Context) error {
 		}
 		done[in.SHA256] = true
 		start := time.Now()
-		err := r.compileStored(ctx, in)
+		info, err := r.compileStored(ctx, in)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -789,18 +821,19 @@ func (r *Registry) CompileStored(ctx context.Context) error {
 			r.opt.Logger.Error("stored plugin does not compile", "plugin", in.Name, "version", in.Version, "err", err)
 			continue
 		}
-		r.opt.Logger.Debug("stored plugin compiled", "plugin", in.Name, "version", in.Version, "took", time.Since(start).Round(time.Millisecond))
+		r.opt.Logger.Debug("stored plugin compiled", "plugin", in.Name, "version", in.Version, "took", time.Since(start).Round(time.Millisecond),
+			"cached", info.Cached, "child", info.Child)
 	}
 	return nil
 }
 
-func (r *Registry) compileStored(ctx context.Context, in Info) error {
+func (r *Registry) compileStored(ctx context.Context, in Info) (engine.CompileInfo, error) {
 	_, wasm, err := r.opt.Store.Plugin(ctx, in.Name, in.Version)
 	if err != nil {
-		return err
+		return engine.CompileInfo{}, err
 	}
 	if sum := sha256Hex(wasm); sum != in.SHA256 {
-		return fmt.Errorf("its bytes do not match the sha256 recorded at upload, %s", in.SHA256)
+		return engine.CompileInfo{}, fmt.Errorf("its bytes do not match the sha256 recorded at upload, %s", in.SHA256)
 	}
 	return r.eng.Compile(ctx, ModuleName(in.Name, in.Version), wasm)
 }
@@ -953,6 +986,7 @@ func (r *Registry) Close(ctx context.Context) {
 	}
 	r.closed = true
 	close(r.stop)
+	r.endLife()
 	for _, vs := range r.vers {
 		for _, e := range vs {
 			if e.mod != nil {

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -409,3 +410,113 @@ func callOnce(ctx context.Context, t *testing.T, p compute.Plugin) error {
 	}
 	return p.CallInfo(ctx, in, func([]byte, *engine.CallInfo) error { return nil })
 }
+
+// TestAcquireWaitsForOneLoad: requests that need a version being loaded
+// wait for that one load, each within its own context. One that gives up,
+// even the one whose need started the load, returns at once with its
+// context's error; the others get the version, read and compiled once.
+func TestAcquireWaitsForOneLoad(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.SQLite(t, t.TempDir())
+	if _, _, err := open(t, db, registry.Options{}).Put(ctx, "buffer", "1.0.0", wasmbuild.ForTest(t, "./plugins/buffer"), registry.Claim{}); err != nil {
+		t.Fatal(err)
+	}
+	held := &heldStore{Store: db, reading: make(chan struct{}, 8), let: make(chan struct{})}
+	var loads atomic.Int32
+	eng, err := engine.New(ctx, engine.Config{CacheDir: cacheDir, Sandboxed: true, Observer: loadCounter{&loads}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close(ctx)
+	r, err := registry.Open(ctx, eng, registry.Options{Store: held})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close(ctx)
+	waiting := make(chan string, 8)
+	r.OnWait(func(module string) { waiting <- module })
+
+	type result struct {
+		err     error
+		release func()
+	}
+	acquire := func(ctx context.Context) <-chan result {
+		done := make(chan result, 1)
+		go func() {
+			_, release, err := r.Acquire(ctx, "buffer", "1.0.0")
+			done <- result{err, release}
+		}()
+		return done
+	}
+	// answer fails the test if a request is still waiting long after it
+	// should have returned.
+	answer := func(who string, done <-chan result) result {
+		t.Helper()
+		select {
+		case res := <-done:
+			return res
+		case <-time.After(time.Minute):
+			t.Fatalf("%s is still waiting", who)
+			return result{}
+		}
+	}
+
+	startedCtx, cancelStarted := context.WithCancel(ctx)
+	started := acquire(startedCtx)
+	<-held.reading // the load began, and holds until let is closed
+	waitingCtx, cancelWaiting := context.WithCancel(ctx)
+	gaveUp := acquire(waitingCtx)
+	patient := acquire(ctx)
+	for range 2 {
+		if m := <-waiting; m != "buffer@1.0.0" {
+			t.Fatalf("a request waits for %s, want buffer@1.0.0", m)
+		}
+	}
+	cancelStarted()
+	cancelWaiting()
+	for _, c := range []struct {
+		who  string
+		done <-chan result
+	}{{"the request that started the load", started}, {"a request that waited", gaveUp}} {
+		if res := answer(c.who, c.done); !errors.Is(res.err, context.Canceled) {
+			t.Errorf("%s, cancelled while the load holds: %v, want context.Canceled", c.who, res.err)
+		}
+	}
+	close(held.let)
+	res := answer("the patient request", patient)
+	if res.err != nil {
+		t.Fatalf("the patient request: %v", res.err)
+	}
+	res.release()
+	_, release, err := r.Acquire(ctx, "buffer", "1.0.0")
+	if err != nil {
+		t.Fatalf("a request after the load: %v", err)
+	}
+	release()
+	if reads, loads := held.reads.Load(), loads.Load(); reads != 1 || loads != 1 {
+		t.Errorf("the version was read from the store %d times and loaded %d times, want once each", reads, loads)
+	}
+}
+
+// heldStore is a Store whose reads of a module count, say that they began,
+// and hold until let is closed.
+type heldStore struct {
+	registry.Store
+	reads   atomic.Int32
+	reading chan struct{}
+	let     chan struct{}
+}
+
+func (s *heldStore) Plugin(ctx context.Context, name, version string) (registry.Info, []byte, error) {
+	s.reads.Add(1)
+	s.reading <- struct{}{}
+	<-s.let
+	return s.Store.Plugin(ctx, name, version)
+}
+
+// loadCounter counts the modules an engine loads.
+type loadCounter struct{ n *atomic.Int32 }
+
+func (c loadCounter) Compiled(string, time.Duration)                       { c.n.Add(1) }
+func (loadCounter) Called(string, string, engine.ErrorKind, time.Duration) {}
+func (loadCounter) Waited(string, time.Duration)                           {}

@@ -3,7 +3,6 @@ package shop
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/syncrules/syncrules/host/internal/auth"
 	"github.com/syncrules/syncrules/host/internal/compute"
@@ -56,7 +55,7 @@ func (c Credentials) groups() map[string][]*string {
 // CredentialState says whether a credential is set, never what it is.
 type CredentialState struct {
 	Set     bool       `json:"set"`
-	Updated *time.Time `json:"updated,omitempty"`
+	Updated *Timestamp `json:"updated,omitempty"`
 }
 
 // CredentialStatus is the state of every credential a shop may have, by
@@ -93,7 +92,8 @@ func (s *Service) PutCredentials(ctx context.Context, p auth.Principal, id strin
 		}
 	}
 	if len(probs) > 0 {
-		return nil, invalid(probs...)
+		return nil, &Error{Code: InvalidCredentials, Fields: probs,
+			Message: "The credentials are not valid; fix the fields listed."}
 	}
 	replace := map[string][]SealedCredential{}
 	for _, g := range credentialGroups {
@@ -145,7 +145,7 @@ func (s *Service) credentialStatus(ctx context.Context, id string) (CredentialSt
 	}
 	for _, cr := range creds {
 		if fields, ok := out[cr.Group]; ok {
-			t := cr.Updated
+			t := Timestamp(cr.Updated)
 			fields[cr.Name] = CredentialState{Set: true, Updated: &t}
 		}
 	}

@@ -21,6 +21,14 @@ const (
 	Precondition Code = "precondition" // an If-Match that no longer holds
 	TooLarge     Code = "too_large"    // over a configured limit
 	Unavailable  Code = "unavailable"  // retry later: busy, or shutting down
+
+	// Codes of problems a client may need to tell apart from others of
+	// the same status: each has a problem type of its own.
+	InvalidToken       Code = "invalid_token"       // a new token's name or scopes; Fields say where
+	InvalidCredentials Code = "invalid_credentials" // credentials to store; Fields say where, never what
+	InvalidShop        Code = "invalid_shop"        // a shop's name, locations or warehouses; Fields say where
+	NoSettings         Code = "no_settings"         // nothing to compute with: no settings stored and no default warehouse
+	BrokenSettings     Code = "broken_settings"     // the stored settings no longer validate against the shop
 )
 
 // Error is an error the caller can act on: Message says what is wrong and
@@ -50,6 +58,16 @@ func Errorf(code Code, format string, args ...any) *Error {
 // invalid is an Invalid error with the fields to fix.
 func invalid(fields ...compute.FieldError) error {
 	return &compute.InputError{Kind: compute.Invalid, Errors: fields}
+}
+
+// invalidAs gives the field errors of an invalid input error code and
+// message, which say what the input was; other errors pass unchanged.
+func invalidAs(code Code, message string, err error) error {
+	var in *compute.InputError
+	if errors.As(err, &in) && in.Kind == compute.Invalid {
+		return &Error{Code: code, Message: message, Fields: in.Errors, Err: err}
+	}
+	return err
 }
 
 // CodeOf returns the Code of the Error in err's chain, or "" if none.

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+
+	"golang.org/x/mod/semver"
 
 	"github.com/syncrules/syncrules/host/internal/auth"
 	"github.com/syncrules/syncrules/host/internal/registry"
@@ -16,14 +19,131 @@ func (s *Service) HasPlugins() bool { return s.plugins != nil }
 // principal may list them.
 func (s *Service) Plugins(ctx context.Context) ([]registry.Info, error) { return s.plugins.List(ctx) }
 
+// Who owns a plugin name: OwnedBy of PluginInfo and Plugin.
+const (
+	OwnedByOperator = "operator" // config-listed, or uploaded by an admin
+	OwnedByPartner  = "partner"  // claimed by a partner's first upload
+)
+
+// PluginInfo is a plugin version as a principal sees it: Owner is the
+// owning partner only where the principal may know it (PluginSeenBy).
+type PluginInfo struct {
+	registry.Info
+	OwnedBy string // OwnedByOperator or OwnedByPartner
+}
+
+// PluginSeenBy is in as p sees it. Admins, tokens that act for no partner
+// (a shop's) and the owner itself see which partner owns a plugin; another
+// partner sees only that a partner does, as the errors it gets say
+// "another partner": partners do not learn who else writes plugins here.
+func PluginSeenBy(p auth.Principal, in registry.Info) PluginInfo {
+	out := PluginInfo{Info: in, OwnedBy: OwnedByOperator}
+	if in.Owner != "" {
+		out.OwnedBy = OwnedByPartner
+		if !p.Admin() && len(p.Partners()) > 0 && !p.Partner(in.Owner) {
+			out.Owner = ""
+		}
+	}
+	return out
+}
+
+// Plugin is a plugin name with its versions in semantic version order, as
+// a principal sees it.
+type Plugin struct {
+	Name     string
+	OwnedBy  string
+	Owner    string // "" for the operator's, or where p may not know it
+	Versions []PluginInfo
+}
+
+// PluginQuery asks for a page of plugins.
+type PluginQuery struct {
+	// After is the last name of the page before; "" for the first page.
+	After string
+	// Mine keeps the plugins owned by a partner the principal acts for:
+	// none for a token without a partner:{name} scope.
+	Mine bool
+	// Limit is the most plugin names, each with all its versions (see
+	// MaxPageSize).
+	Limit int
+}
+
+// PluginPage returns at most q.Limit plugins, by name, each with all its
+// versions, stored and config-listed alike, and whether more follow. Any
+// principal may list them.
+func (s *Service) PluginPage(ctx context.Context, p auth.Principal, q PluginQuery) ([]Plugin, bool, error) {
+	limit := pageSize(q.Limit, DefaultPageSize, MaxPageSize)
+	var owners []string
+	if q.Mine {
+		owners = p.Partners()
+		if owners == nil {
+			return []Plugin{}, false, nil
+		}
+	}
+	// The stored names of this page are among the first limit+1 after
+	// q.After; the config-listed ones are few and in memory.
+	infos, err := s.store.PluginsAfter(ctx, q.After, owners, limit+1)
+	if err != nil {
+		return nil, false, err
+	}
+	if !q.Mine {
+		conf, err := s.plugins.ListConfigured(ctx)
+		if err != nil {
+			return nil, false, err
+		}
+		for _, in := range conf {
+			if in.Name > q.After {
+				infos = append(infos, in)
+			}
+		}
+	}
+	byName := map[string][]registry.Info{}
+	var names []string
+	for _, in := range infos {
+		if byName[in.Name] == nil {
+			names = append(names, in.Name)
+		}
+		byName[in.Name] = append(byName[in.Name], in)
+	}
+	slices.Sort(names)
+	names, more := cut(names, limit)
+	out := make([]Plugin, len(names))
+	for i, name := range names {
+		versions := byName[name]
+		slices.SortFunc(versions, func(a, b registry.Info) int { return semver.Compare("v"+a.Version, "v"+b.Version) })
+		out[i] = pluginSeenBy(p, name, versions)
+	}
+	return out, more, nil
+}
+
+// pluginSeenBy groups a name's versions, in order, as p sees them.
+func pluginSeenBy(p auth.Principal, name string, versions []registry.Info) Plugin {
+	out := Plugin{Name: name, OwnedBy: OwnedByOperator, Versions: make([]PluginInfo, len(versions))}
+	for i, in := range versions {
+		out.Versions[i] = PluginSeenBy(p, in)
+		if in.Owner != "" { // a name has one owner; config-listed versions have none
+			out.OwnedBy, out.Owner = out.Versions[i].OwnedBy, out.Versions[i].Owner
+		}
+	}
+	return out
+}
+
 // PluginVersions returns a plugin's versions.
-func (s *Service) PluginVersions(ctx context.Context, name string) ([]registry.Info, error) {
-	return s.plugins.Versions(ctx, name)
+func (s *Service) PluginVersions(ctx context.Context, p auth.Principal, name string) (Plugin, error) {
+	infos, err := s.plugins.Versions(ctx, name)
+	if err != nil {
+		return Plugin{}, err
+	}
+	return pluginSeenBy(p, name, infos), nil
 }
 
 // PluginVersion returns one plugin version.
-func (s *Service) PluginVersion(ctx context.Context, name, version string) (registry.Info, error) {
-	return s.plugins.Get(ctx, name, version)
+func (s *Service) PluginVersion(ctx context.Context, p auth.Principal, name, version string) (PluginInfo, error) {
+	in, err := s.plugins.Get(ctx, name, version)
+	if err != nil {
+		return PluginInfo{}, err
+	}
+	return PluginSeenBy(p, in), nil
 }
 
 // CheckPluginName checks a plugin's name and version, before its module is

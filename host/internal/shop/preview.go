@@ -55,7 +55,9 @@ type Preview struct {
 
 // Preview computes items under the shop's current settings and under
 // proposed ones, which need not be valid to be stored yet: what is wrong
-// with them is an error at its place in proposed.
+// with them is an error at its place in proposed. A shop with nothing to
+// compute with yet (no settings, no default warehouse) previews its first
+// settings: each item's current side is a no_settings error.
 func (s *Service) Preview(ctx context.Context, p auth.Principal, id string, proposed *compute.Settings, items []compute.Item) (*Preview, error) {
 	if err := CheckShop(p, id); err != nil {
 		return nil, err
@@ -63,7 +65,7 @@ func (s *Service) Preview(ctx context.Context, p auth.Principal, id string, prop
 	if proposed == nil {
 		return nil, invalid(compute.FieldError{Field: "/settings", Detail: "is required: the proposed settings ({} for the defaults)"})
 	}
-	sh, current, err := s.state(ctx, id)
+	sh, current, stored, err := s.state(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -77,6 +79,9 @@ func (s *Service) Preview(ctx context.Context, p auth.Principal, id string, prop
 	if err != nil {
 		return nil, err
 	}
+	if unsettled(sh, stored) {
+		return comparePreview(noneComputed(next), next)
+	}
 	req = computeRequest(sh)
 	req.Settings, req.Items = current, items
 	now, err := s.compute.Compute(ctx, req, compute.Options{Tenant: shopTenant(id)})
@@ -84,6 +89,17 @@ func (s *Service) Preview(ctx context.Context, p auth.Principal, id string, prop
 		return nil, storedBroken(err)
 	}
 	return comparePreview(now, next)
+}
+
+// noneComputed is the current side of an unsettled shop's preview: the
+// items of proposed, each with a no_settings error.
+func noneComputed(proposed *compute.Response) *compute.Response {
+	out := &compute.Response{Items: make([]compute.ItemResult, len(proposed.Items))}
+	for i, it := range proposed.Items {
+		out.Items[i] = compute.ItemResult{ID: it.ID, Error: &compute.ItemError{Rule: compute.DefaultRuleName, Code: "no_settings",
+			Detail: "the shop has no settings and no default warehouse: nothing is computed"}}
+	}
+	return out
 }
 
 // comparePreview puts two results for the same items side by side.

@@ -94,15 +94,37 @@ func splitSettings(err error) (settings *compute.InputError, rest error) {
 }
 
 // storedBroken turns input errors about the stored settings, which the
-// caller did not send, into a Conflict that says so. They happen when
-// something the settings name has gone, such as a plugin version removed
-// from the config.
+// caller did not send, into a BrokenSettings error that says so. They
+// happen when something the settings name has gone, such as a plugin
+// version removed from the config.
 func storedBroken(err error) error {
 	if st, _ := splitSettings(err); st != nil && st.Kind == compute.Invalid {
-		return &Error{Code: Conflict, Fields: st.Errors, Err: err,
+		return &Error{Code: BrokenSettings, Fields: st.Errors, Err: err,
 			Message: "The shop's stored settings do not validate against the shop (or name a plugin version that has gone); change them with PUT .../settings."}
 	}
 	return err
+}
+
+// unsettled says whether the shop has nothing to compute with: no settings
+// stored, whose defaults map every location to the default warehouse,
+// and no default warehouse.
+func unsettled(sh Shop, stored bool) bool {
+	if stored {
+		return false
+	}
+	for _, w := range sh.Warehouses {
+		if w.Default {
+			return false
+		}
+	}
+	return true
+}
+
+// noSettings is the error of computing for an unsettled shop.
+func noSettings(id string) error {
+	return &Error{Code: NoSettings, Message: fmt.Sprintf("Shop %q has no settings, and none of its warehouses is the default: "+
+		"nothing says where its stock goes. Save settings with mappings (PUT /v1/shops/%[1]s/settings; POST .../preview tries them first), "+
+		"or mark a warehouse \"default\" (PUT /v1/shops/%[1]s).", id)}
 }
 
 // Settings returns a shop's current settings.
@@ -165,35 +187,39 @@ func (s *Service) PutSettings(ctx context.Context, p auth.Principal, id string, 
 }
 
 // SettingsHistory returns a shop's settings versions newest first: at
-// most limit, older than before if before > 0.
-func (s *Service) SettingsHistory(ctx context.Context, p auth.Principal, id string, before int64, limit int) ([]SettingsVersion, error) {
+// most limit (see MaxHistoryPageSize), older than before if before > 0,
+// and whether older ones follow.
+func (s *Service) SettingsHistory(ctx context.Context, p auth.Principal, id string, before int64, limit int) ([]SettingsVersion, bool, error) {
 	if err := CheckShop(p, id); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	list, err := s.store.SettingsHistory(ctx, id, before, limit)
+	limit = pageSize(limit, DefaultHistoryPageSize, MaxHistoryPageSize)
+	list, err := s.store.SettingsHistory(ctx, id, before, limit+1)
 	if err != nil {
-		return nil, storeError(id, err)
+		return nil, false, storeError(id, err)
 	}
+	list, more := cut(list, limit)
 	out := make([]SettingsVersion, len(list))
 	for i, st := range list {
 		if out[i], err = versionOf(st); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
-	return out, nil
+	return out, more, nil
 }
 
-// state reads the shop and its current settings as of one instant.
-func (s *Service) state(ctx context.Context, id string) (Shop, *compute.Settings, error) {
+// state reads the shop and its current settings as of one instant;
+// stored is false when the shop has none yet and they are the defaults.
+func (s *Service) state(ctx context.Context, id string) (sh Shop, settings *compute.Settings, stored bool, err error) {
 	sh, st, err := s.store.ShopSettings(ctx, id)
 	if err != nil {
-		return Shop{}, nil, storeError(id, err)
+		return Shop{}, nil, false, storeError(id, err)
 	}
-	settings, err := DecodeSettings(st.Doc)
+	settings, err = DecodeSettings(st.Doc)
 	if err != nil {
-		return Shop{}, nil, err
+		return Shop{}, nil, false, err
 	}
-	return sh, settings, nil
+	return sh, settings, st.Version > 0, nil
 }
 
 // ComputeItems computes items with the shop's locations, warehouses and
@@ -202,9 +228,12 @@ func (s *Service) ComputeItems(ctx context.Context, p auth.Principal, id string,
 	if err := CheckShop(p, id); err != nil {
 		return nil, err
 	}
-	sh, settings, err := s.state(ctx, id)
+	sh, settings, stored, err := s.state(ctx, id)
 	if err != nil {
 		return nil, err
+	}
+	if unsettled(sh, stored) {
+		return nil, noSettings(id)
 	}
 	req := computeRequest(sh)
 	req.Settings, req.Items = settings, items

@@ -33,10 +33,13 @@ func CheckName(field, name string) []compute.FieldError {
 	return nil
 }
 
+// invalidShop is the message of a shop that is not valid.
+const invalidShop = "The shop's name, locations or warehouses are not valid; fix the fields listed."
+
 // CheckShopID checks the id of a shop to create.
 func CheckShopID(id string) error {
 	if err := auth.ValidShopID(id); err != nil {
-		return &Error{Code: Invalid, Message: "The shop id in the path is not valid.",
+		return &Error{Code: InvalidShop, Message: "The shop id in the path is not valid.",
 			Fields: []compute.FieldError{{Field: "shop", Detail: err.Error()}}}
 	}
 	return nil
@@ -98,7 +101,7 @@ func (s *Service) PutShop(ctx context.Context, p auth.Principal, id string, in S
 	}
 	probs = append(probs, CheckName("/name", in.Name)...)
 	if len(probs) > 0 {
-		return Shop{}, false, invalid(probs...)
+		return Shop{}, false, &Error{Code: InvalidShop, Fields: probs, Message: invalidShop}
 	}
 	sh := Shop{ID: id, Name: in.Name, Locations: in.Locations, Warehouses: in.Warehouses}
 	// The compute service checks ids, duplicates and the default warehouse
@@ -108,7 +111,7 @@ func (s *Service) PutShop(ctx context.Context, p auth.Principal, id string, in S
 	check.Items = []compute.Item{}
 	if _, err := s.compute.Compute(ctx, check, compute.Options{}); err != nil {
 		if _, err = splitSettings(err); err != nil {
-			return Shop{}, false, err
+			return Shop{}, false, invalidAs(InvalidShop, invalidShop, err)
 		}
 	}
 	created, err := s.store.PutShop(ctx, sh, func(cur StoredSettings) error {

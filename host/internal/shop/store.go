@@ -3,6 +3,8 @@ package shop
 import (
 	"context"
 	"time"
+
+	"github.com/syncrules/syncrules/host/internal/registry"
 )
 
 // Shop is a merchant's shop: its Shopify locations and TikTok Shop
@@ -84,6 +86,16 @@ type Token struct {
 	Created  time.Time // set by the store when zero
 }
 
+// TokenKey is where a token sits in the list of tokens, oldest first:
+// tokens created in the same microsecond are in id order.
+type TokenKey struct {
+	Created time.Time
+	ID      string
+}
+
+// Key is the token's place in the list.
+func (t Token) Key() TokenKey { return TokenKey{Created: t.Created, ID: t.ID} }
+
 // Store is what the service keeps its state in; package store implements
 // it on SQLite and PostgreSQL. Errors wrap ErrNotFound, ErrVersionMismatch,
 // ErrExists, ErrBusy and ErrInvalidText where they apply.
@@ -95,6 +107,10 @@ type Store interface {
 	PutShop(ctx context.Context, shop Shop, check func(current StoredSettings) error) (created bool, err error)
 	Shop(ctx context.Context, id string) (Shop, error)
 	Shops(ctx context.Context) ([]Shop, error)
+	// ShopsAfter, TokensAfter and PluginsAfter return one page of a list:
+	// at most limit entries (plugin names for PluginsAfter) after the key
+	// given, in the order of that key.
+	ShopsAfter(ctx context.Context, after string, limit int) ([]Shop, error)
 	DeleteShop(ctx context.Context, id string) error
 
 	// ShopSettings returns a shop and its current settings as of one
@@ -112,8 +128,12 @@ type Store interface {
 	CreateToken(ctx context.Context, t Token) error
 	TokenByHash(ctx context.Context, hash [32]byte) (Token, error)
 	Tokens(ctx context.Context) ([]Token, error)
+	TokensAfter(ctx context.Context, after TokenKey, limit int) ([]Token, error)
 	DeleteToken(ctx context.Context, id string) error
 
 	ClaimPlugin(ctx context.Context, name, partner string) (owner string, err error)
 	PluginOwner(ctx context.Context, name string) (string, error)
+	// PluginsAfter has every stored version of each name it returns;
+	// owners not nil keeps the names those partners own.
+	PluginsAfter(ctx context.Context, after string, owners []string, limit int) ([]registry.Info, error)
 }

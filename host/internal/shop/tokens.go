@@ -79,7 +79,8 @@ func (s *Service) CreateToken(ctx context.Context, p auth.Principal, name string
 	clean, probs := CheckScopes("/scopes", scopes)
 	probs = append(probs, CheckName("/name", name)...)
 	if len(probs) > 0 {
-		return NewToken{}, invalid(probs...)
+		return NewToken{}, &Error{Code: InvalidToken, Fields: probs,
+			Message: "The token's name or scopes are not valid; fix the fields listed."}
 	}
 	secret, hash, id, err := auth.NewToken()
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/syncrules/syncrules/host/internal/registry"
@@ -205,6 +206,49 @@ func (s *Store) Plugins(ctx context.Context) ([]registry.Info, error) {
 		return nil, fmt.Errorf("list plugins: %w", err)
 	}
 	return list, nil
+}
+
+// PluginsAfter returns every stored version of the first limit plugin
+// names that sort after after ("": from the first), in byte order; with
+// owners not nil, only names one of those partners owns. Names are
+// compared byte by byte on both engines, as Go compares them, so that the
+// caller can merge in the plugins config.toml lists.
+func (s *Store) PluginsAfter(ctx context.Context, after string, owners []string, limit int) ([]registry.Info, error) {
+	if err := checkText(append([]string{after}, owners...)...); err != nil {
+		return nil, fmt.Errorf("list plugins: %w", err)
+	}
+	if owners != nil && len(owners) == 0 {
+		return nil, nil
+	}
+	args := []any{after, pageLimit(limit)}
+	owned := ""
+	if owners != nil {
+		marks := make([]string, len(owners))
+		for i, o := range owners {
+			args = append(args, o)
+			marks[i] = fmt.Sprintf("$%d", len(args))
+		}
+		owned = ` JOIN plugin_owners po ON po.plugin = p.plugin AND po.partner IN (` + strings.Join(marks, ", ") + `)`
+	}
+	bytewise := s.collateBytes()
+	list, err := collect(ctx, s.db, func(r *sql.Rows) (registry.Info, error) { return scanPlugin(r) },
+		`SELECT `+pluginColumns+` FROM plugin_versions v LEFT JOIN plugin_owners o ON o.plugin = v.plugin
+		WHERE v.plugin IN (SELECT p.plugin FROM plugin_versions p`+owned+`
+			WHERE p.plugin`+bytewise+` > $1 GROUP BY p.plugin ORDER BY p.plugin`+bytewise+` LIMIT $2)
+		ORDER BY v.plugin`+bytewise+`, v.version`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list plugins: %w", err)
+	}
+	return list, nil
+}
+
+// collateBytes makes a text comparison byte by byte: SQLite's is already,
+// PostgreSQL's follows the database's locale unless told.
+func (s *Store) collateBytes() string {
+	if s.dialect == Postgres {
+		return ` COLLATE "C"`
+	}
+	return ""
 }
 
 func scanString(r *sql.Rows) (string, error) {

@@ -177,6 +177,29 @@ func (s *Store) Shops(ctx context.Context) ([]shop.Shop, error) {
 	return shops, nil
 }
 
+// ShopsAfter returns at most limit shops whose ids sort after after ("":
+// from the first), ordered by id: one page of the list, found by the
+// primary key whatever the page (no OFFSET to count through).
+func (s *Store) ShopsAfter(ctx context.Context, after string, limit int) ([]shop.Shop, error) {
+	if err := checkText(after); err != nil {
+		return nil, fmt.Errorf("list shops: %w", err)
+	}
+	shops, err := collect(ctx, s.db, func(r *sql.Rows) (shop.Shop, error) { return scanShop(r) },
+		`SELECT `+shopColumns+` FROM shops WHERE id > $1 ORDER BY id LIMIT $2`, after, pageLimit(limit))
+	if err != nil {
+		return nil, fmt.Errorf("list shops: %w", err)
+	}
+	return shops, nil
+}
+
+// pageLimit is a page's LIMIT: every row if limit <= 0.
+func pageLimit(limit int) int64 {
+	if limit <= 0 {
+		return 1<<63 - 1
+	}
+	return int64(limit)
+}
+
 // DeleteShop deletes a shop with its settings, their history, its
 // credentials and its plugin references (the foreign keys cascade), or
 // returns ErrNotFound.

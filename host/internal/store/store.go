@@ -22,6 +22,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -66,8 +67,17 @@ type Options struct {
 	DSN string
 	// DataDir holds the default SQLite file; created if missing.
 	DataDir string
-	Logger  *slog.Logger
+	// Existing refuses to create an SQLite database: a command that
+	// manages a server's store must find it, not start an empty one.
+	Existing bool
+	Logger   *slog.Logger
 }
+
+// NoStoreError is Open's error for a missing SQLite database when
+// Options.Existing is set.
+type NoStoreError struct{ Path string }
+
+func (e *NoStoreError) Error() string { return "no store at " + e.Path }
 
 // Store is the service's database. It is safe for concurrent use.
 type Store struct {
@@ -96,9 +106,9 @@ func Open(ctx context.Context, opt Options) (*Store, error) {
 		if opt.DataDir == "" {
 			return nil, errors.New("store: no data folder for the SQLite database: set the data folder or a database DSN")
 		}
-		err = s.openSQLite(filepath.Join(opt.DataDir, "syncrules.db"))
+		err = s.openSQLite(filepath.Join(opt.DataDir, "syncrules.db"), opt.Existing)
 	case strings.HasPrefix(dsn, "sqlite:"):
-		err = s.openSQLite(strings.TrimPrefix(dsn, "sqlite:"))
+		err = s.openSQLite(strings.TrimPrefix(dsn, "sqlite:"), opt.Existing)
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
 		err = s.openPostgres(ctx, dsn)
 	default:
@@ -119,12 +129,17 @@ func Open(ctx context.Context, opt Options) (*Store, error) {
 	return s, nil
 }
 
-func (s *Store) openSQLite(path string) error {
+func (s *Store) openSQLite(path string, existing bool) error {
 	if path == "" {
 		return errors.New("store: \"sqlite:\" needs a file path, such as sqlite:data/syncrules.db")
 	}
 	if strings.ContainsAny(path, "?#") {
 		return fmt.Errorf("store: SQLite path %q must not contain ? or #", path)
+	}
+	if existing {
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			return &NoStoreError{Path: path}
+		}
 	}
 	if dir := filepath.Dir(path); dir != "." {
 		if err := os.MkdirAll(dir, 0o750); err != nil {

@@ -75,6 +75,26 @@ func (s *Store) Tokens(ctx context.Context) ([]shop.Token, error) {
 	return tokens, nil
 }
 
+// TokensAfter returns at most limit tokens that come after the one
+// after names, oldest first ((created, id) order; the zero TokenKey: from
+// the first).
+func (s *Store) TokensAfter(ctx context.Context, after shop.TokenKey, limit int) ([]shop.Token, error) {
+	if err := checkText(after.ID); err != nil {
+		return nil, fmt.Errorf("list tokens: %w", err)
+	}
+	query, args := `SELECT `+tokenColumns+` FROM tokens ORDER BY created, id LIMIT $1`, []any{pageLimit(limit)}
+	if after != (shop.TokenKey{}) {
+		query = `SELECT ` + tokenColumns + ` FROM tokens WHERE created > $2 OR (created = $2 AND id > $3)
+			ORDER BY created, id LIMIT $1`
+		args = append(args, micros(after.Created), after.ID)
+	}
+	tokens, err := collect(ctx, s.db, func(r *sql.Rows) (shop.Token, error) { return scanToken(r) }, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list tokens: %w", err)
+	}
+	return tokens, nil
+}
+
 // DeleteToken deletes a token, or returns ErrNotFound.
 func (s *Store) DeleteToken(ctx context.Context, id string) error {
 	if checkText(id) != nil {
