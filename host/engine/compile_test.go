@@ -281,9 +281,11 @@ func TestCompileMemoryBound(t *testing.T) {
 	stillAnswers(t, mod, nil)
 }
 
-// BenchmarkSandboxedLoad loads each example plugin (make build) in a
-// sandboxed engine: "cold" compiles it in the child, then in process from
-// the cache the child filled; "cached" finds it in the cache.
+// BenchmarkSandboxedLoad loads each example plugin (make build) in a new
+// sandboxed engine, as a start does: "cold" compiles it in the child, then
+// in process from the cache the child filled; "cache" finds it in the cache
+// but, with no proof that a child compiled it within these bounds, starts
+// a child again; "cache+proof" finds both, and starts no child.
 func BenchmarkSandboxedLoad(b *testing.B) {
 	files, _ := filepath.Glob("../../bin/plugins/*.wasm")
 	if len(files) == 0 {
@@ -296,11 +298,14 @@ func BenchmarkSandboxedLoad(b *testing.B) {
 			b.Fatal(err)
 		}
 		name := strings.TrimSuffix(filepath.Base(f), ".wasm")
-		for _, cached := range []bool{false, true} {
-			b.Run(fmt.Sprintf("%s/cached=%t", name, cached), func(b *testing.B) {
+		for _, st := range []struct {
+			name         string
+			cache, proof bool
+		}{{"cold", false, false}, {"cache", true, false}, {"cache+proof", true, true}} {
+			b.Run(fmt.Sprintf("%s/%s", name, st.name), func(b *testing.B) {
 				dir := b.TempDir()
 				cfg := engine.Config{Sandboxed: true, CacheDir: dir, MaxMemoryBytes: 64 << 20}
-				if cached {
+				load := func() {
 					eng, err := engine.New(ctx, cfg)
 					if err != nil {
 						b.Fatal(err)
@@ -310,20 +315,19 @@ func BenchmarkSandboxedLoad(b *testing.B) {
 					}
 					eng.Close(ctx)
 				}
+				load()
 				for b.Loop() {
-					if !cached {
-						b.StopTimer()
+					b.StopTimer()
+					// What a new process knows.
+					engine.ForgetBoundedCompiles(wasm)
+					if !st.cache {
 						os.RemoveAll(dir)
-						b.StartTimer()
 					}
-					eng, err := engine.New(ctx, cfg)
-					if err != nil {
-						b.Fatal(err)
+					if !st.proof {
+						os.RemoveAll(engine.BoundedProofDir(dir))
 					}
-					if _, err := eng.Load(ctx, name, wasm); err != nil {
-						b.Fatal(err)
-					}
-					eng.Close(ctx)
+					b.StartTimer()
+					load()
 				}
 			})
 		}

@@ -11,9 +11,12 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/term"
 
 	"github.com/syncrules/syncrules/host/engine"
 	"github.com/syncrules/syncrules/host/internal/compute"
@@ -195,21 +198,21 @@ func parseArgs(e *env, fs *flag.FlagSet, args []string, max int) ([]string, erro
 	return rest, nil
 }
 
-// loadConfig loads the config file and returns the file it read, "" when
-// the defaults apply. The default file may be absent; one named on the
+// loadConfig loads the config file and the environment, and says where
+// the values came from. The default file may be absent; one named on the
 // command line must exist.
-func loadConfig(fs *flag.FlagSet, path string) (config.Config, string, error) {
+func loadConfig(fs *flag.FlagSet, path string) (config.Config, config.Source, error) {
 	explicit := false
 	fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "config" })
-	cfg, src, err := config.Load(path, explicit)
-	return cfg, src.File, err
+	return config.Load(path, explicit)
 }
 
 // commandCacheDir is where compute and rule run keep compiled modules: in
-// the data folder of a config file they read, else in the user's cache
-// folder, never in a ./data of whatever folder they run in.
-func commandCacheDir(cfg config.Config, configFile string) string {
-	if configFile == "" {
+// the data folder of a config file they read (or the environment names),
+// else in the user's cache folder, never in a ./data of whatever folder
+// they run in.
+func commandCacheDir(cfg config.Config, src config.Source) string {
+	if src.File == "" && !slices.Contains(src.Env, "SYNCRULES_SERVER_DATA_DIR") {
 		if dir, err := os.UserCacheDir(); err == nil {
 			return filepath.Join(dir, "syncrules")
 		}
@@ -283,9 +286,22 @@ func durationSince(t time.Time) time.Duration { return time.Since(t).Round(time.
 // is doing: a first run compiles modules, which takes seconds.
 var slowAfter = time.Second
 
-// slowNotice prints "syncrules: <what>…" to w if done is not called within
-// slowAfter, and then, when done is called, how long it took.
+// isTerminal reports whether w is a terminal: notices are for people, and
+// would break a script that reads stderr as a problem document.
+var isTerminal = func(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	return term.IsTerminal(int(f.Fd()))
+}
+
+// slowNotice prints "syncrules: <what>…" to w, if it is a terminal and done
+// is not called within slowAfter, and then how long it took.
 func slowNotice(w io.Writer, what string) (done func()) {
+	if !isTerminal(w) {
+		return func() {}
+	}
 	var (
 		mu      sync.Mutex
 		said    bool

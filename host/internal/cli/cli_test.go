@@ -96,6 +96,10 @@ func TestUsage(t *testing.T) {
 			}
 		})
 	}
+	// A command without flags lists none.
+	if r := run(t, "", "version", "--help"); strings.Contains(r.stdout, "Flags") || strings.HasSuffix(r.stdout, "\n\n") {
+		t.Errorf("version --help = %q", r.stdout)
+	}
 }
 
 func TestCompute(t *testing.T) {

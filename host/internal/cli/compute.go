@@ -24,7 +24,7 @@ func computeCmd(ctx context.Context, e *env, args []string) error {
 	if err := parse(e, fs, args); err != nil {
 		return err
 	}
-	cfg, configFile, err := loadConfig(fs, *configPath)
+	cfg, src, err := loadConfig(fs, *configPath)
 	if err != nil {
 		return err
 	}
@@ -33,7 +33,7 @@ func computeCmd(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer closeIn()
-	h, err := openCommandHost(ctx, e, cfg, *configPath, configFile)
+	h, err := openCommandHost(ctx, e, cfg, *configPath, src)
 	if err != nil {
 		return err
 	}
@@ -80,8 +80,8 @@ func writeLine(w io.Writer, fn func(io.Writer) error) error {
 
 // openCommandHost opens the host for a command that computes, saying so
 // when compiling takes long.
-func openCommandHost(ctx context.Context, e *env, cfg config.Config, configPath, configFile string) (*host, error) {
-	cache := commandCacheDir(cfg, configFile)
+func openCommandHost(ctx context.Context, e *env, cfg config.Config, configPath string, src config.Source) (*host, error) {
+	cache := commandCacheDir(cfg, src)
 	done := slowNotice(e.stderr, "compiling the default rule (once: later runs load it from "+cache+")")
 	h, err := openHost(ctx, cfg, filepath.Dir(configPath), cache, nil, slog.New(slog.DiscardHandler))
 	done()

@@ -76,7 +76,7 @@ func ruleBuild(ctx context.Context, e *env, args []string) error {
 	}
 	// Checked as an upload is, within the default limits.
 	cfg := config.Default().Sandbox.EngineConfig()
-	cfg.CacheDir = commandCacheDir(config.Default(), "")
+	cfg.CacheDir = commandCacheDir(config.Default(), config.Source{})
 	eng, err := engine.New(ctx, cfg)
 	if err != nil {
 		return err
@@ -118,7 +118,7 @@ func ruleRun(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stderr, "syncrules rule run: --params is not valid JSON: %s\n", *params)
 		return errUsage
 	}
-	cfg, configFile, err := loadConfig(fs, *configPath)
+	cfg, src, err := loadConfig(fs, *configPath)
 	if err != nil {
 		return err
 	}
@@ -132,7 +132,7 @@ func ruleRun(ctx context.Context, e *env, args []string) error {
 	}
 	defer closeIn()
 
-	h, err := openCommandHost(ctx, e, cfg, *configPath, configFile)
+	h, err := openCommandHost(ctx, e, cfg, *configPath, src)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/syncrules/syncrules/host/internal/cli"
 	"github.com/syncrules/syncrules/host/wasmbuild"
 )
 
@@ -95,5 +96,35 @@ func TestRuleInitOutsideTheModule(t *testing.T) {
 	// A folder that is not empty is never overwritten.
 	if out, err := exec.Command(bin, "rule", "init", project).CombinedOutput(); err == nil || !strings.Contains(string(out), "is not empty") {
 		t.Errorf("rule init over a project = %v %s", err, out)
+	}
+}
+
+// TestComputeCachesOutsideTheWorkingFolder: compute with no config file
+// keeps compiled modules in the user's cache folder, and on a terminal
+// says what it is compiling.
+func TestComputeCachesOutsideTheWorkingFolder(t *testing.T) {
+	work, userCache := t.TempDir(), t.TempDir()
+	defaultRule := filepath.Join(t.TempDir(), "default.wasm")
+	if err := os.WriteFile(defaultRule, wasmbuild.ForTest(t, "./rules/defaultrule/module"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(work)
+	t.Setenv("XDG_CACHE_HOME", userCache)
+	t.Setenv("SYNCRULES_RULES_DEFAULT_MODULE", defaultRule)
+	defer cli.ForceNotices(0)()
+
+	r := run(t, seedRequest, "compute")
+	if r.code != 0 || !strings.Contains(r.stdout, `"beta":80`) {
+		t.Fatalf("compute = %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	cache := filepath.Join(userCache, "syncrules")
+	if want := "syncrules: compiling the default rule (once: later runs load it from " + cache + ")…"; !strings.Contains(r.stderr, want) || !strings.Contains(r.stderr, "syncrules: done in ") {
+		t.Errorf("compute said %q, want %q and how long it took", r.stderr, want)
+	}
+	if entries, err := os.ReadDir(cache); err != nil || len(entries) == 0 {
+		t.Errorf("nothing cached in %s: %v", cache, err)
+	}
+	if entries, _ := os.ReadDir(work); len(entries) != 0 {
+		t.Errorf("compute wrote into the folder it ran in: %v", entries)
 	}
 }

@@ -38,7 +38,7 @@ func serve(ctx context.Context, e *env, args []string) error {
 	if err := parse(e, fs, args); err != nil {
 		return err
 	}
-	cfg, configFile, err := loadConfig(fs, *configPath)
+	cfg, src, err := loadConfig(fs, *configPath)
 	if err != nil {
 		return err
 	}
@@ -52,10 +52,16 @@ func serve(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	log := newLogger(e.stderr, cfg.Server)
-	if configFile != "" {
-		log.Info("config read", "file", configFile)
+	if src.File != "" {
+		log.Info("config read", "file", src.File)
 	} else {
-		log.Info("no config file: defaults in use", "looked_for", *configPath)
+		log.Info("no config file: defaults apply", "looked_for", *configPath)
+	}
+	if len(src.Env) > 0 {
+		log.Info("config set by the environment", "variables", strings.Join(src.Env, ","))
+	}
+	for _, w := range src.Warnings {
+		log.Warn(w)
 	}
 	if err := os.MkdirAll(cfg.Server.DataDir, 0o750); err != nil {
 		return fmt.Errorf("data directory: %w", err)
@@ -139,7 +145,7 @@ func serve(ctx context.Context, e *env, args []string) error {
 	log.Info("ready", "took", durationSince(started))
 	if adminToken == "" {
 		if tokens, err := shops.Tokens(ctx, shop.Operator); err == nil && len(tokens) == 0 {
-			log.Info("no API tokens yet: create an admin token with \"" + tokenCreateCommand(configFile, cfg) + "\" " +
+			log.Info("no API tokens yet: create an admin token with \"" + tokenCreateCommand(src.File, cfg) + "\" " +
 				"(or set " + adminTokenEnv + "), then send it as Authorization: Bearer <token>")
 		}
 	}

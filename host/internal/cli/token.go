@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -73,14 +72,11 @@ func (f storeFlags) open(ctx context.Context, fs *flag.FlagSet, log *slog.Logger
 	return shop.New(shop.Options{Store: db, Logger: log}), func() { db.Close() }, nil
 }
 
-// openStore opens the configured store: SYNCRULES_DB, else store.dsn, else
-// SQLite in the data directory. existing refuses to create an SQLite file.
+// openStore opens the configured store (store.dsn, which the environment
+// may set), else SQLite in the data directory. existing refuses to create
+// an SQLite file.
 func openStore(ctx context.Context, cfg config.Config, log *slog.Logger, existing bool) (*store.Store, error) {
-	dsn := cfg.Store.DSN
-	if v := os.Getenv(config.DSNEnv); v != "" {
-		dsn = v
-	}
-	return store.Open(ctx, store.Options{DSN: dsn, DataDir: cfg.Server.DataDir, Existing: existing, Logger: log})
+	return store.Open(ctx, store.Options{DSN: cfg.Store.DSN, DataDir: cfg.Server.DataDir, Existing: existing, Logger: log})
 }
 
 func tokenCreate(ctx context.Context, e *env, args []string) error {

@@ -187,17 +187,17 @@ func TestComputeRuleErrors(t *testing.T) {
 
 		// 400: not the documented shape.
 		{name: "an unknown member in a rule", body: rules(`{"plugin":"buffer","version":"1.0.0","param":{"units":1}}`), status: 400,
-			want: []fieldError{{"/settings/rules/0/param", ""}}},
+			want: []fieldError{{"/settings/rules/0/param", "unknown field"}}},
 		{name: "rules an object", body: body(`"settings":{"rules":{"plugin":"buffer"}}`, chainShop, item), status: 400,
-			want: []fieldError{{"/settings/rules", ""}}},
+			want: []fieldError{{"/settings/rules", "must be an array, got an object"}}},
 		{name: "a rule a string", body: rules(`"buffer@1.0.0"`), status: 400,
-			want: []fieldError{{"/settings/rules/0", ""}}},
+			want: []fieldError{{"/settings/rules/0", "must be an object, got a string"}}},
 		{name: "plugin a number", body: rules(`{"plugin":7,"version":"1.0.0"}`), status: 400,
-			want: []fieldError{{"/settings/rules/0/plugin", ""}}},
+			want: []fieldError{{"/settings/rules/0/plugin", "must be a string, got a number"}}},
 		{name: "on_error a boolean", body: rules(`{"plugin":"buffer","version":"1.0.0","on_error":true}`), status: 400,
-			want: []fieldError{{"/settings/rules/0/on_error", ""}}},
+			want: []fieldError{{"/settings/rules/0/on_error", "must be a string, got a boolean"}}},
 		{name: "params truncated", body: `{"settings":{"rules":[{"plugin":"buffer","version":"1.0.0","params":{"units":`, status: 400,
-			want: []fieldError{{"/settings/rules/0/params/units", ""}}},
+			want: []fieldError{{"/settings/rules/0/params/units", "malformed JSON"}}},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%d %s", tt.status, tt.name), func(t *testing.T) {

@@ -135,7 +135,7 @@ func TestOpenAPIExamples(t *testing.T) {
 func TestContractChecker(t *testing.T) {
 	const validReq = `{"locations":[{"id":"A"}],"warehouses":[{"id":"alpha","default":true}],"items":[{"id":"v","available":{"A":1}}]}`
 	const okResp = `{"items":[{"id":"v","quantities":{"alpha":1}}],"warnings":[]}`
-	const plugin = `{"name":"buffer","version":"1.0.0","sha256":"1cbe423a7a0a3fe3f8dcaede253a21c4cdc7ba2dbb9032ec650598631c7c9f18","size":3776822,"abi_version":1,"compile_ms":1.5,"created":"2026-11-27T14:27:27.128529521Z","source":"upload","owned_by":"operator"}`
+	const plugin = `{"name":"buffer","version":"1.0.0","sha256":"1cbe423a7a0a3fe3f8dcaede253a21c4cdc7ba2dbb9032ec650598631c7c9f18","size":3776822,"abi_version":1,"compile_ms":1.5,"created":"2026-11-27T14:27:27.128529Z","source":"upload","owned_by":"operator"}`
 	// withItem is a compute response with one item, as JSON members.
 	withItem := func(members string) string {
 		return `{"items":[{"id":"v",` + members + `}],"warnings":[]}`
@@ -236,7 +236,9 @@ func TestContractChecker(t *testing.T) {
 		{name: "a plugin from an unknown source", method: "GET", path: "/v1/plugins/buffer/versions/1.0.0", status: 200, contentType: "application/json",
 			respBody: strings.Replace(plugin, `"upload"`, `"disk"`, 1), wantErr: "response body doesn't match"},
 		{name: "a plugin created at no date", method: "GET", path: "/v1/plugins/buffer/versions/1.0.0", status: 200, contentType: "application/json",
-			respBody: strings.Replace(plugin, `"2026-11-27T14:27:27.128529521Z"`, `"yesterday"`, 1), wantErr: "response body doesn't match"},
+			respBody: strings.Replace(plugin, `"2026-11-27T14:27:27.128529Z"`, `"yesterday"`, 1), wantErr: "response body doesn't match"},
+		{name: "a plugin created at a time of another format", method: "GET", path: "/v1/plugins/buffer/versions/1.0.0", status: 200, contentType: "application/json",
+			respBody: strings.Replace(plugin, `"2026-11-27T14:27:27.128529Z"`, `"2026-11-27T14:27:27.12853Z"`, 1), wantErr: "response body doesn't match"},
 		{name: "a conforming list", method: "GET", path: "/v1/plugins", status: 200, contentType: "application/json",
 			respBody: `{"plugins":[{"name":"buffer","owned_by":"operator","versions":[` + plugin + `]}]}`},
 		{name: "a 204 for a version", method: "DELETE", path: "/v1/plugins/buffer/versions/1.0.0", status: 204},

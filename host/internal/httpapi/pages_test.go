@@ -194,8 +194,8 @@ func TestListPagesWalkEveryEntry(t *testing.T) {
 
 	t.Run("entries added and deleted between pages", func(t *testing.T) {
 		first := s.page(t, shopsList, "limit=3") // a, a-b, a.b
-		s.putShop(t, "a-a", seedShopBody)         // before the cursor: not in later pages
-		s.putShop(t, "aa", seedShopBody)          // after it: in them
+		s.putShop(t, "a-a", seedShopBody)        // before the cursor: not in later pages
+		s.putShop(t, "aa", seedShopBody)         // after it: in them
 		if ex := s.do(t, http.MethodDelete, "/v1/shops/b0", "", ""); ex.status != http.StatusNoContent {
 			t.Fatalf("delete: %d %s", ex.status, ex.body)
 		}

@@ -15,10 +15,6 @@ import (
 // HasPlugins reports whether the service runs plugins.
 func (s *Service) HasPlugins() bool { return s.plugins != nil }
 
-// Plugins returns every installed plugin version, by name and version. Any
-// principal may list them.
-func (s *Service) Plugins(ctx context.Context) ([]registry.Info, error) { return s.plugins.List(ctx) }
-
 // Who owns a plugin name: OwnedBy of PluginInfo and Plugin.
 const (
 	OwnedByOperator = "operator" // config-listed, or uploaded by an admin

@@ -61,18 +61,6 @@ func computeRequest(sh Shop) *compute.Request {
 	return req
 }
 
-// Shops returns every shop, ordered by id. Admins only.
-func (s *Service) Shops(ctx context.Context, p auth.Principal) ([]Shop, error) {
-	if err := CheckAdmin(p); err != nil {
-		return nil, err
-	}
-	shops, err := s.store.Shops(ctx)
-	if shops == nil && err == nil {
-		shops = []Shop{}
-	}
-	return shops, err
-}
-
 // Shop returns one shop.
 func (s *Service) Shop(ctx context.Context, p auth.Principal, id string) (Shop, error) {
 	if err := CheckShop(p, id); err != nil {
