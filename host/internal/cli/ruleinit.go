@@ -107,8 +107,14 @@ func ruleInit(ctx context.Context, e *env, args []string) error {
 	if out, err := tidy.CombinedOutput(); err != nil {
 		return fmt.Errorf("created %s, but \"go mod tidy\" failed there (it fetches the SDK's dependencies): %v\n%s", dir, err, out)
 	}
-	fmt.Fprintf(e.stdout, "created %s (module %s, SDK from %s)\n\nNext:\n  cd %s\n  go test ./...\n  syncrules rule build -o %s.wasm .\n  syncrules rule run --module %s.wasm --input request.json --params '{\"units\": 2}'\n",
-		dir, *modPath, src, shellQuote(pos[0]), name, name)
+	self := "syncrules"
+	if exe := os.Args[0]; strings.Contains(exe, "/") {
+		if abs, err := filepath.Abs(exe); err == nil {
+			self = shellQuote(abs)
+		}
+	}
+	fmt.Fprintf(e.stdout, "created %s (module %s, SDK from %s)\n\nNext:\n  cd %s\n  go test ./...\n  %s rule build -o %s.wasm .\n  %s rule run --module %s.wasm --input request.json --params '{\"units\": 2}'\n",
+		dir, *modPath, src, shellQuote(pos[0]), self, name, self, name)
 	return nil
 }
 

@@ -73,6 +73,8 @@ func TestParse(t *testing.T) {
 		{"zero read timeout", "[server]\nread_timeout = \"0s\"", nil, "server.read_timeout: must be positive"},
 		{"zero write timeout", "[server]\nwrite_timeout = \"0s\"", nil, "server.write_timeout: must be positive"},
 		{"zero idle timeout", "[server]\nidle_timeout = \"0s\"", nil, "server.idle_timeout: must be positive"},
+		{"no drain period", "[server]\ndrain_period = \"0s\"", func(c Config) bool { return c.Server.DrainPeriod.Duration == 0 }, ""},
+		{"negative drain period", "[server]\ndrain_period = \"-1s\"", nil, "server.drain_period: must be 0 (no drain) or more"},
 		{"rate as an integer, no limit", "[limits]\ncompute_rate = 0\ncompute_burst = 1",
 			func(c Config) bool { return c.Limits.ComputeRate == 0 && c.Limits.ComputeBurst == 1 }, ""},
 		{"fractional rate", "[limits]\ncompute_rate = 0.5", func(c Config) bool { return c.Limits.ComputeRate == 0.5 }, ""},

@@ -166,6 +166,7 @@ func TestRulesDocNumbers(t *testing.T) {
 		{"The quantity of a tracked item", "99.99% of 1", body(`"percentage": 99.99`, `{"id": "v", "available": {"A": 1, "B": null}}`), q("0", "0"), ""},
 		{"The quantity of a tracked item", "985 at 80%", body(`"percentage": 80`, `{"id": "v", "available": {"A": 585, "B": 400}}`), q("788", "0"), ""},
 		{"The quantity of a tracked item", "beyond int32", body(``, `{"id": "v", "available": {"A": 2147483648}}`), "", "must be between -2147483648 and 2147483647"},
+		{"The percentage", "29% of 100 is exactly 29", body(`"percentage": 29`, `{"id": "v", "available": {"A": 100}}`), q("29", "0"), ""},
 		{"The percentage", "three decimals", body(`"percentage": 33.333`, ``), "", "may have at most two decimals"},
 		{"The percentage", "negative", body(`"percentage": -1`, ``), "", "must be between 0 and 100"},
 		{"The percentage", "over 100", body(`"percentage": 100.5`, ``), "", "must be between 0 and 100"},
@@ -205,5 +206,28 @@ func TestReadmeRuleIsTheExample(t *testing.T) {
 	shown := fencedAfter(t, read(t, "README.md"), "## Writing a rule", "go")
 	if file := read(t, "examples/holdback/holdback.go"); !strings.HasSuffix(file, "\n"+shown) {
 		t.Errorf("README's rule is not examples/holdback/holdback.go; README shows\n%s", shown)
+	}
+}
+
+// TestRulesDocExplanation holds the explanation docs/rules.md shows for 985
+// units at 80%.
+func TestRulesDocExplanation(t *testing.T) {
+	shown := compact(fencedAfter(t, read(t, "docs/rules.md"), "`?explain=true` shows each step", "json"))
+	req, err := compute.DecodeRequest([]byte(`{"settings": {"percentage": 80},
+		"locations": [{"id": "A"}, {"id": "B"}], "warehouses": [{"id": "alpha", "default": true}, {"id": "beta"}],
+		"items": [{"id": "v", "available": {"A": 585, "B": 400}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := newService(t).Compute(context.Background(), req, compute.Options{Explain: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := compute.WriteResponse(&out, resp); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), `"alpha":`+shown) {
+		t.Errorf("the explanation is\n%s\ndocs/rules.md shows for alpha\n%s", out.String(), shown)
 	}
 }

@@ -6,28 +6,29 @@
 // Every route but /healthz, /readyz, /metrics and /openapi.json needs
 // Authorization: Bearer <token>; /openapi.json says which scope each needs.
 // Every request has deadlines and its body is metered (limits.go); the
-// compute routes are rate-limited per token.
+// compute routes are rate-limited per token. Lists answer a page at a time
+// (?limit=, ?cursor= from the answer's next; pages.go).
 //
 //	POST   /v1/compute                              quantities per item and warehouse (?explain=true adds a trace)
-//	GET    /v1/plugins                              installed plugins
+//	GET    /v1/plugins                              installed plugins, a page at a time (?owner=me: the caller's own)
 //	GET    /v1/plugins/{name}                       a plugin's versions
 //	PUT    /v1/plugins/{name}/versions/{version}    upload a version (application/wasm)
 //	GET    /v1/plugins/{name}/versions/{version}    one version
 //	DELETE /v1/plugins/{name}/versions/{version}    delete a version nothing references
-//	GET    /v1/shops                                every shop
+//	GET    /v1/shops                                every shop, a page at a time
 //	PUT    /v1/shops/{shop}                         create or replace a shop: name, locations, warehouses
-//	GET    /v1/shops/{shop}                         a shop
+//	GET    /v1/shops/{shop}                         a shop (If-None-Match for a 304)
 //	DELETE /v1/shops/{shop}                         delete a shop with its settings and credentials
-//	GET    /v1/shops/{shop}/settings                the current settings
+//	GET    /v1/shops/{shop}/settings                the current settings (If-None-Match for a 304)
 //	PUT    /v1/shops/{shop}/settings                change the settings (If-Match for a version check)
-//	GET    /v1/shops/{shop}/settings/history        every version, newest first
+//	GET    /v1/shops/{shop}/settings/history        every version, newest first, a page at a time
 //	POST   /v1/shops/{shop}/compute                 compute items with the stored settings
 //	POST   /v1/shops/{shop}/preview                 compute items under the current and proposed settings
 //	PUT    /v1/shops/{shop}/credentials             store Shopify and TikTok Shop credentials, encrypted
 //	GET    /v1/shops/{shop}/credentials             which credentials are set (never their values)
 //	DELETE /v1/shops/{shop}/credentials             forget the credentials
 //	POST   /v1/tokens                               create a token (shown once)
-//	GET    /v1/tokens                               every token (never the secret)
+//	GET    /v1/tokens                               every token (never the secret), a page at a time
 //	DELETE /v1/tokens/{id}                          revoke a token
 //	GET    /healthz                                 200 once the default rule is loaded
 //	GET    /readyz                                  200 while the store answers and the server is not draining

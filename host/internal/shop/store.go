@@ -106,7 +106,6 @@ type Store interface {
 	// shop's current settings before the write; see SettingsWrite.Check.
 	PutShop(ctx context.Context, shop Shop, check func(current StoredSettings) error) (created bool, err error)
 	Shop(ctx context.Context, id string) (Shop, error)
-	Shops(ctx context.Context) ([]Shop, error)
 	// ShopsAfter, TokensAfter and PluginsAfter return one page of a list:
 	// at most limit entries (plugin names for PluginsAfter) after the key
 	// given, in the order of that key.

@@ -46,6 +46,11 @@ func TestOpenDSN(t *testing.T) {
 		{"sqlite path with query", store.Options{DSN: "sqlite:x.db?mode=ro"}, "must not contain"},
 		{"other engine", store.Options{DSN: "mysql://root:hunter2@db/x"}, `"sqlite:PATH"`},
 		{"bare word", store.Options{DSN: "hunter2"}, "postgres://"},
+		{"postgres DSN that does not parse", store.Options{DSN: "postgres://root:hunter2@db:port/x"}, "does not parse"},
+		{"data folder under a file", store.Options{DataDir: filepath.Join(dir, "file", "data")}, "create the database folder"},
+	}
+	if err := os.WriteFile(filepath.Join(dir, "file"), nil, 0o600); err != nil {
+		t.Fatal(err)
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -70,6 +75,9 @@ func TestOpenDSN(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tt.wantErr) {
 				t.Errorf("error %q does not say %q", err, tt.wantErr)
+			}
+			if !strings.HasPrefix(err.Error(), "store: ") || strings.Count(err.Error(), "store:") != 1 {
+				t.Errorf("error %q: want it to start with store: once", err)
 			}
 			if strings.Contains(err.Error(), "hunter2") {
 				t.Errorf("error %q shows the password", err)
