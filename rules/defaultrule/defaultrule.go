@@ -1,5 +1,5 @@
 // Package defaultrule is the default inventory rule: location mapping, the
-// percentage and the maximum, as README.md ("The rule") states them.
+// percentage and the maximum, as docs/rules.md states them.
 //
 // For each active warehouse w and item:
 //

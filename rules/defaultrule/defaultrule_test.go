@@ -15,26 +15,26 @@ import (
 	"github.com/syncrules/syncrules/sdk/sdktest"
 )
 
-// The sentences of the rule (README, "The rule") the table cases check, quoted.
+// The statements of the rule (docs/rules.md) the table cases check.
 const (
-	s1Source   = "§1.1 A source is either one location id or `*`, meaning every active location."
-	s1Once     = "§1.1 A location may feed at most one warehouse ... counting the same stock twice oversells."
-	s1Summed   = "§1.1 Several locations may feed the same warehouse; their stock is summed."
-	s1ActLoc   = "§1.1 Only active locations count. A mapped location that is inactive contributes nothing."
-	s1ActWh    = "§1.1 Only active pickup (sales) warehouses receive stock. A mapping to an inactive warehouse produces no quantity for it."
-	s1Default  = "§1.1 Default when a shop has no mappings: `*` → the shop's default warehouse. (The host adds it; the rule is given the mappings.)"
-	s2Formula  = "§1.2 q = floor(max(0, Σ available of its mapped active locations) × percentage / 100)."
-	s2Negative = "§1.2 Negative available values are included in the sum, and only the total is clamped at 0."
-	s2OnTotal  = "§1.2 The percentage is applied to the warehouse total, never per location (A=1, B=1 at 50% gives 1, not 0)."
-	s2Floor    = "§1.2 Rounding is always down: never publish stock that is not there."
-	s2Seed     = "§1.2 Seed: 985 × 80% = 788; all active (100 + 200) → α = 300; 80% with A → β gives β = 80."
-	s3Range    = "§1.3 Percentage. Default 100. Any value from 0 to 100 inclusive with at most two decimals (e.g. 33.33)."
-	s3Integer  = "§1.3 Compute it exactly, in integer basis points (q = floor(total × bp / 10000)), never in floating point."
-	s4Max      = "§1.4 If tracked is false, or continue_selling is true, every mapped active warehouse gets max_quantity (the percentage is not applied)."
-	s4Cap      = "§1.4 Every result is capped at max_quantity."
-	s4Setting  = "§1.4 max_quantity defaults to 999,999 ... it is a setting, and a real deployment can lower it."
-	s5Unfed    = "§1.5 An active warehouse that no mapping feeds therefore gets 0."
-	s5Seed     = "§1.5 This matches the seed's total: with A → β at 80%, the shop shows 80 in all."
+	s1Source   = "A source is either one location id or `*`, meaning every active location."
+	s1Once     = "A location may feed at most one warehouse ... counting the same stock twice oversells."
+	s1Summed   = "Several locations may feed the same warehouse; their stock is summed."
+	s1ActLoc   = "Only active locations count. A mapped location that is inactive contributes nothing."
+	s1ActWh    = "Only active pickup (sales) warehouses receive stock. A mapping to an inactive warehouse produces no quantity for it."
+	s1Default  = "Default when a shop has no mappings: `*` → the shop's default warehouse. (The host adds it; the rule is given the mappings.)"
+	s2Formula  = "q = floor(max(0, Σ available of its mapped active locations) × percentage / 100)."
+	s2Negative = "Negative available values are included in the sum, and only the total is clamped at 0."
+	s2OnTotal  = "The percentage is applied to the warehouse total, never per location (A=1, B=1 at 50% gives 1, not 0)."
+	s2Floor    = "Rounding is always down: never publish stock that is not there."
+	s2Seed     = "Seed: 985 × 80% = 788; all active (100 + 200) → α = 300; 80% with A → β gives β = 80."
+	s3Range    = "Percentage. Default 100. Any value from 0 to 100 inclusive with at most two decimals (e.g. 33.33)."
+	s3Integer  = "Compute it exactly, in integer basis points (q = floor(total × bp / 10000)), never in floating point."
+	s4Max      = "If tracked is false, or continue_selling is true, every mapped active warehouse gets max_quantity (the percentage is not applied)."
+	s4Cap      = "Every result is capped at max_quantity."
+	s4Setting  = "max_quantity defaults to 999,999 ... it is a setting, and a real deployment can lower it."
+	s5Unfed    = "An active warehouse that no mapping feeds therefore gets 0."
+	s5Seed     = "This matches the seed's total: with A → β at 80%, the shop shows 80 in all."
 )
 
 // Shop building blocks. The seed's shop: locations A and B, warehouses α

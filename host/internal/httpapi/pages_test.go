@@ -311,6 +311,13 @@ func TestListQueryErrors(t *testing.T) {
 			}
 		})
 	}
+	t.Run("the documented cursor", func(t *testing.T) {
+		example := loadContract(t).doc.Components.Parameters["Cursor"].Value.Example
+		got := s.walk(t, shopsList, 10, "&cursor="+fmt.Sprint(example))
+		if !slices.Equal(got, []string{"b", "c"}) {
+			t.Errorf("the shops after the example's acme.myshopify.com: %v, want b and c", got)
+		}
+	})
 }
 
 // pluginCursor is a next of GET /v1/plugins, after uploading two plugins.
