@@ -125,11 +125,11 @@ func (b *versionBook) versions() []string {
 // after gets exactly a 422 at that rule's version. Any other answer (a 500,
 // a 503, an item failed with code "closed") is a failure.
 func TestPluginHammer(t *testing.T) {
-	clients, duration, minUploads := 8, 3*time.Second, 12
-	if testing.Short() {
-		// Two deletes, one racing; clients enough to keep both CPUs of a
-		// small machine busy under the race detector.
-		clients, duration, minUploads = 4, time.Second, 4
+	// Two deletes, one racing; clients enough to keep both CPUs of a small
+	// machine busy under the race detector. make soak hammers longer.
+	clients, duration, minUploads := 4, time.Second, 4
+	if d := soakTime(t); d > 0 {
+		clients, duration, minUploads = 8, d, 12
 	}
 	r := loadRule(t)
 	// Batches of 48 items or more run in worker processes, which every

@@ -823,3 +823,35 @@ func hasText(tb testing.TB, got, want string) bool {
 	}
 	return strings.Contains(got, want)
 }
+
+// soakEnv, a duration that make soak sets, runs the soak tests at full
+// length: each hammer for that long, each repeated race for at least its
+// full rounds and that long. Unset, they run a short form that asserts the
+// same, so that make test stays fast.
+const soakEnv = "SYNCRULES_SOAK"
+
+// soakTime is SYNCRULES_SOAK's duration, 0 when it is unset.
+func soakTime(tb testing.TB) time.Duration {
+	tb.Helper()
+	v := os.Getenv(soakEnv)
+	if v == "" {
+		return 0
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		tb.Fatalf("%s=%q: want a duration, such as 1m", soakEnv, v)
+	}
+	return d
+}
+
+// soakRounds returns how many rounds a repeated race runs at least, and
+// until when it goes on after: short rounds for make test; full rounds,
+// then for SYNCRULES_SOAK, for make soak.
+func soakRounds(tb testing.TB, short, full int) (rounds int, until time.Time) {
+	tb.Helper()
+	d := soakTime(tb)
+	if d == 0 {
+		return short, time.Time{}
+	}
+	return full, time.Now().Add(d)
+}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/syncrules/syncrules/host/internal/registry"
 )
@@ -81,14 +82,15 @@ func TestPluginOwnership(t *testing.T) {
 // write naming it, sent together, never both succeed: settings never name
 // a version that is gone.
 func TestDeleteRacingSettings(t *testing.T) {
-	if testing.Short() {
+	if testing.Short() && soakTime(t) == 0 {
 		t.Skip("uploads a plugin version per round")
 	}
+	rounds, until := soakRounds(t, 5, 20)
 	h := newPluginHost(t, pluginHostConfig{})
 	s := newServer(t, loadRule(t), serverConfig{plugins: h})
 	s.putShop(t, "racer", seedShopBody)
 	capWasm := pluginModule(t, "cap")
-	for round := range 20 {
+	for round := 0; round < rounds || time.Now().Before(until); round++ {
 		if ex := s.send(t, "PUT", versionPath("cap", "1.0.0"), "application/wasm", bytes.NewReader(capWasm)); ex.status != 201 {
 			t.Fatalf("round %d: upload: %d %s", round, ex.status, ex.body)
 		}

@@ -8,8 +8,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -52,7 +54,7 @@ func decodeCursor(s, list string, n int) ([]string, string) {
 	if s == "" {
 		return nil, "is empty: " + resend
 	}
-	b, err := base64.RawURLEncoding.DecodeString(s)
+	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
 	if err != nil || len(b) <= cursorSum {
 		return nil, "is not a cursor this API gave (changed or cut short): " + resend
 	}
@@ -64,7 +66,8 @@ func decodeCursor(s, list string, n int) ([]string, string) {
 	if doc.List != list {
 		return nil, "belongs to another list (another endpoint, shop or owner filter): " + resend + " of this list"
 	}
-	if len(doc.Key) != n {
+	// A key this API wrote is text the store keeps: UTF-8 without NUL.
+	if len(doc.Key) != n || slices.ContainsFunc(doc.Key, func(k string) bool { return !utf8.ValidString(k) || strings.IndexByte(k, 0) >= 0 }) {
 		return nil, "is not a cursor this API gave (changed or cut short): " + resend
 	}
 	return doc.Key, ""

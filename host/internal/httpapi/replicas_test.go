@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/syncrules/syncrules/host/internal/store"
 	"github.com/syncrules/syncrules/host/internal/store/storetest"
@@ -48,12 +49,9 @@ func TestReplicasSharePlugins(t *testing.T) {
 	}
 
 	a.putShop(t, "race", seedShopBody)
-	rounds := 12
-	if testing.Short() {
-		rounds = 4
-	}
+	rounds, until := soakRounds(t, 4, 12)
 	deletes, writes := 0, 0
-	for i := range rounds {
+	for i := 0; i < rounds || time.Now().Before(until); i++ {
 		version := fmt.Sprintf("2.0.%d", i)
 		if ex := upload(a, version); ex.status != http.StatusCreated {
 			t.Fatalf("upload %s: %d %s", version, ex.status, ex.body)
@@ -96,7 +94,7 @@ func TestReplicasSharePlugins(t *testing.T) {
 		}
 		b.putSettings(t, "race", `{}`)
 	}
-	t.Logf("%d rounds: the delete won %d, the settings write %d", rounds, deletes, writes)
+	t.Logf("%d rounds: the delete won %d, the settings write %d", deletes+writes, deletes, writes)
 }
 
 // openStore opens another store on the database dsn names, as a replica
