@@ -246,7 +246,11 @@ func (r *recorder) CallInfo(ctx context.Context, input []byte, read func([]byte,
 func (r *recorder) report(w io.Writer, module string, memMiB, outMiB, logBytes int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	fmt.Fprintf(w, "%s: %d calls (%d failed), %v in all\n", module, r.calls, r.failed, r.total.Round(time.Microsecond))
+	calls := fmt.Sprintf("%d calls", r.calls)
+	if r.calls == 1 {
+		calls = "1 call"
+	}
+	fmt.Fprintf(w, "%s: %s (%d failed), %v in all\n", module, calls, r.failed, r.total.Round(time.Microsecond))
 	limit := "no limit"
 	if r.limit > 0 {
 		limit = fmt.Sprintf("limit %v", r.limit)

@@ -135,7 +135,7 @@ func tokenList(ctx context.Context, e *env, args []string) error {
 	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "ID\tSCOPES\tCREATED\tNAME")
 	for _, t := range list {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", t.ID, strings.Join(t.Scopes, " "), t.Created.Format("2006-01-02T15:04:05Z"), t.Name)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", t.ID, strings.Join(t.Scopes, " "), shop.Timestamp(t.Created), t.Name)
 	}
 	return w.Flush()
 }

@@ -30,7 +30,7 @@
 //	POST   /v1/tokens                               create a token (shown once)
 //	GET    /v1/tokens                               every token (never the secret), a page at a time
 //	DELETE /v1/tokens/{id}                          revoke a token
-//	GET    /healthz                                 200 once the default rule is loaded
+//	GET    /healthz                                 200 while the process serves; 503 while it drains before a stop
 //	GET    /readyz                                  200 while the store answers and the server is not draining
 //	GET    /metrics                                 Prometheus metrics
 //	GET    /openapi.json                            the OpenAPI 3 document of this API
@@ -192,8 +192,9 @@ func New(opt Options) *Handler {
 // ServeHTTP serves the API.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.engine.ServeHTTP(w, r) }
 
-// Drain makes /healthz answer 503, so a load balancer stops sending traffic
-// while the server shuts down.
+// Drain makes /healthz and /readyz answer 503, so a load balancer stops
+// sending traffic while the server shuts down; other requests are still
+// served.
 func (h *Handler) Drain() { h.draining.Store(true) }
 
 func (h *Handler) compute(c *gin.Context) {

@@ -158,7 +158,11 @@ func (e *InUseError) Is(target error) bool { return target == ErrInUse }
 // QuotaError is ErrQuota: what the partner has, and the bound it hit.
 func QuotaError(partner string, versions int, bytes int64, q Quota, size int) error {
 	if q.Versions > 0 && versions+1 > q.Versions {
-		return errorf(ErrQuota, "partner %s has %d plugin versions, the most it may keep; delete versions it no longer needs", partner, versions)
+		kept := fmt.Sprintf("%d plugin versions", versions)
+		if versions == 1 {
+			kept = "1 plugin version"
+		}
+		return errorf(ErrQuota, "partner %s has %s, the most it may keep; delete versions it no longer needs", partner, kept)
 	}
 	return errorf(ErrQuota, "partner %s keeps %d bytes of plugin modules; %d more exceed its quota of %d bytes; delete versions it no longer needs", partner, bytes, size, q.Bytes)
 }
