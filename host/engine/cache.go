@@ -131,7 +131,7 @@ var (
 var emptyModule = []byte("\x00asm\x01\x00\x00\x00")
 
 // learnCacheLayout learns the layout, the first time, in a folder of
-// parent that it removes.
+// parent (or of the system's temporary folder) that it removes.
 func learnCacheLayout(parent string) *cacheLayout {
 	layoutOnce.Do(func() { layout = probeCacheLayout(parent) })
 	return layout
@@ -139,8 +139,10 @@ func learnCacheLayout(parent string) *cacheLayout {
 
 func probeCacheLayout(parent string) *cacheLayout {
 	dir, err := os.MkdirTemp(parent, ".compile-probe-")
-	if err != nil {
-		return nil
+	if err != nil { // a cache folder others fill, read-only to us
+		if dir, err = os.MkdirTemp("", "syncrules-probe-"); err != nil {
+			return nil
+		}
 	}
 	defer os.RemoveAll(dir)
 	ctx := context.Background()

@@ -97,7 +97,9 @@ func TestCompileBombsRefused(t *testing.T) {
 	if _, err := sandboxed(t, 0, cfg).Load(context.Background(), "warm", good); err != nil {
 		t.Fatal(err)
 	}
-	cfg.CompileTimeout = 2 * time.Second // times engine.CompileTimeoutFactor
+	// Times engine.CompileTimeoutFactor in a race build; the normal
+	// module's child must finish within it beside the bombs.
+	cfg.CompileTimeout = 2 * time.Second * busySlowdown
 	var pids sync.Map
 	cfg = engine.WithCompileHooks(cfg, false, func(pid int) { pids.Store(pid, true) })
 	eng := sandboxed(t, 0, cfg)

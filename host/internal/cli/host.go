@@ -53,7 +53,7 @@ func openHost(ctx context.Context, cfg config.Config, configDir, cacheDir string
 		return nil, err
 	}
 	log.Info("default rule loaded", "source", h.source, "sha256", h.defaultRule.SHA256(),
-		"abi_version", h.defaultRule.ABIVersion(), "took", durationSince(start))
+		"abi_version", h.defaultRule.ABIVersion(), "took", durationSince(start), "cached", h.defaultRule.CompileInfo().Cached)
 
 	sb := cfg.Sandbox
 	sandboxCfg := sb.EngineConfig()

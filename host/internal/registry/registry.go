@@ -703,6 +703,10 @@ func (r *Registry) acquire(ctx context.Context, name, version string) (*entry, e
 		key := ModuleName(name, version)
 		l := r.loading[key]
 		joined := l != nil
+		if !joined && ctx.Err() != nil {
+			r.mu.Unlock()
+			return nil, fmt.Errorf("loading plugin %s: %w", key, context.Cause(ctx))
+		}
 		if !joined {
 			l = &loading{done: make(chan struct{})}
 			r.loading[key] = l
