@@ -1,33 +1,17 @@
 package compute
 
 import (
-	"fmt"
-	"os"
-	"strconv"
 	"time"
+
+	"github.com/syncrules/syncrules/host/internal/slowtest"
 )
 
-// slowdownEnv names a whole number that stretches the tests' deadlines
-// further, for a machine known to be slow (a shared CI runner).
-const slowdownEnv = "SYNCRULES_TEST_SLOWDOWN"
+// Deadlines of these tests that a busy machine could hit by accident are
+// stretched (see package slowtest).
+var slowdown = slowtest.Factor
 
-// slowdown stretches every deadline of these tests that a busy machine
-// could hit by accident: raceSlowdown under the race detector, times
-// SYNCRULES_TEST_SLOWDOWN. A deadline meant to expire (a hanging plugin's)
-// is stretched too: only its cost grows, not what the test asserts.
-var slowdown = raceSlowdown * envSlowdown()
-
-func envSlowdown() time.Duration {
-	v := os.Getenv(slowdownEnv)
-	if v == "" {
-		return 1
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 {
-		panic(fmt.Sprintf("%s=%q: want a whole number of 1 or more", slowdownEnv, v))
-	}
-	return time.Duration(n)
-}
+// raceSlowdown is how much slower code runs under the race detector.
+const raceSlowdown = slowtest.Race
 
 // chainCallTimeout is the chain tests' deadline per plugin call before
 // slowdown: ample for a call that does not hang, short enough that the

@@ -33,6 +33,7 @@ var internalEnv = []string{
 	"SYNCRULES_ENGINE_WORKER",  // host/engine: marks a plugin worker process
 	"SYNCRULES_ENGINE_COMPILE", // host/engine: marks a compiling child process
 	"SYNCRULES_TEST_POSTGRES",  // storetest: runs store tests on PostgreSQL
+	"SYNCRULES_TEST_SLOWDOWN",  // slowtest: stretches test deadlines
 }
 
 // envVar is the environment variable of one key.
