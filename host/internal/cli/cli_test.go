@@ -88,10 +88,11 @@ func TestUsage(t *testing.T) {
 			if r.code != tt.wantCode {
 				t.Errorf("exit code %d, want %d (stderr %q)", r.code, tt.wantCode, r.stderr)
 			}
-			if !strings.Contains(r.stdout, tt.wantStdout) {
+			// An empty expectation means the stream stays empty.
+			if tt.wantStdout == "" && r.stdout != "" || !strings.Contains(r.stdout, tt.wantStdout) {
 				t.Errorf("stdout %q, want it to contain %q", r.stdout, tt.wantStdout)
 			}
-			if !strings.Contains(r.stderr, tt.wantStderr) {
+			if tt.wantStderr == "" && r.stderr != "" || !strings.Contains(r.stderr, tt.wantStderr) {
 				t.Errorf("stderr %q, want it to contain %q", r.stderr, tt.wantStderr)
 			}
 		})
