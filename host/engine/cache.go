@@ -40,20 +40,27 @@ var provenBounded sync.Map
 // child compiled.
 const provenDir = ".bounded"
 
-// boundedKey is a module and the bounds a child compiled it within. The
-// timeout is the one the child had, race factor included.
+// boundedKey is a module, the bounds a child compiled it within and the
+// runtime configuration it compiled it for: with deadline checks, as the
+// sandboxed engine runs it, or without, as a worker does. The timeout is
+// the one the child had, race factor included.
 type boundedKey struct {
 	sum               [32]byte
 	timeout           time.Duration
 	memory, maxMemory uint64
+	deadlineChecks    bool
 }
 
 func (k boundedKey) String() string {
-	return fmt.Sprintf("%x-%d-%d-%d", k.sum, k.timeout.Nanoseconds(), k.memory, k.maxMemory)
+	s := fmt.Sprintf("%x-%d-%d-%d", k.sum, k.timeout.Nanoseconds(), k.memory, k.maxMemory)
+	if !k.deadlineChecks {
+		s += "-worker"
+	}
+	return s
 }
 
-func (e *Engine) boundedKey(sum [32]byte) boundedKey {
-	return boundedKey{sum, e.cfg.CompileTimeout * raceFactor, e.cfg.CompileMemoryBytes, e.cfg.MaxMemoryBytes}
+func (e *Engine) boundedKey(sum [32]byte, deadlineChecks bool) boundedKey {
+	return boundedKey{sum, e.cfg.CompileTimeout * raceFactor, e.cfg.CompileMemoryBytes, e.cfg.MaxMemoryBytes, deadlineChecks}
 }
 
 // proven reports whether a child compiled the module within key's bounds,
@@ -196,13 +203,19 @@ func (l *cacheLayout) entry(wasm []byte, ensureTermination bool) string {
 // machine code for this engine (the sandboxed engine's and the trusted
 // one's differ: only the former ensures termination).
 func (e *Engine) inCache(wasm []byte) bool {
-	if e.cfg.CacheDir == "" || e.cfg.inWorker {
+	return !e.cfg.inWorker && e.cacheHolds(wasm, e.cfg.Sandboxed)
+}
+
+// cacheHolds reports whether the compilation cache in CacheDir holds
+// wasm's machine code for a runtime with or without deadline checks.
+func (e *Engine) cacheHolds(wasm []byte, deadlineChecks bool) bool {
+	if e.cfg.CacheDir == "" {
 		return false
 	}
 	l := learnCacheLayout(e.cfg.CacheDir)
 	if l == nil {
 		return false
 	}
-	fi, err := os.Stat(filepath.Join(e.cfg.CacheDir, l.folder, l.entry(wasm, e.cfg.Sandboxed)))
+	fi, err := os.Stat(filepath.Join(e.cfg.CacheDir, l.folder, l.entry(wasm, deadlineChecks)))
 	return err == nil && fi.Mode().IsRegular()
 }

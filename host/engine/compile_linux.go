@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -25,7 +26,9 @@ import (
 // wazero's compiler is quadratic in a function's nesting and in a br_table's
 // size, and cannot be stopped in process (RATIONALE.md, "Why compile in a
 // child process?"). The child fills the compilation cache, so that the
-// engine's own compilation afterwards is a cache hit.
+// engine's own compilation afterwards is a cache hit; for an engine with
+// workers, a second child at the same time fills the workers' entry, so
+// that a worker's start is one too.
 
 // compileEnv carries a compiling child's spec; its presence makes a process
 // one.
@@ -39,7 +42,9 @@ type compileSpec struct {
 	// cache: a child killed while writing one leaves nothing behind.
 	CacheDir       string
 	MaxMemoryBytes uint64
-	Sandboxed      bool
+	// DeadlineChecks compiles for the sandboxed engine's runtime rather
+	// than a worker's.
+	DeadlineChecks bool
 	MemoryBytes    uint64
 	Stall          bool // tests: never finish
 }
@@ -54,12 +59,39 @@ type compileHooks struct {
 	started func(pid int)
 }
 
-// compileBounded compiles wasm in a child process and, when the engine has
-// a cache directory, leaves the result in it. A module the child cannot
-// compile in time or memory is ErrInvalidModule.
-func (e *Engine) compileBounded(ctx context.Context, name string, wasm []byte) (err error) {
+// compileBoundedAll compiles wasm for each key's runtime, each in a child
+// of its own with the whole bounds, at once: with a core each, the upload
+// waits for the slower, not for the sum. The first failure stops the
+// others and is the error.
+func (e *Engine) compileBoundedAll(ctx context.Context, name string, wasm []byte, keys []boundedKey) error {
+	if len(keys) == 1 {
+		return e.compileBounded(ctx, name, wasm, keys[0].deadlineChecks)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg    sync.WaitGroup
+		once  sync.Once
+		first error
+	)
+	for _, key := range keys {
+		wg.Go(func() {
+			if err := e.compileBounded(ctx, name, wasm, key.deadlineChecks); err != nil {
+				once.Do(func() { first = err; cancel() })
+			}
+		})
+	}
+	wg.Wait()
+	return first
+}
+
+// compileBounded compiles wasm in a child process, for a runtime with or
+// without deadline checks, and, when the engine has a cache directory,
+// leaves the result in it. A module the child cannot compile in time or
+// memory is ErrInvalidModule.
+func (e *Engine) compileBounded(ctx context.Context, name string, wasm []byte, deadlineChecks bool) (err error) {
 	cfg := &e.cfg
-	spec := compileSpec{MaxMemoryBytes: cfg.MaxMemoryBytes, Sandboxed: cfg.Sandboxed, MemoryBytes: cfg.CompileMemoryBytes}
+	spec := compileSpec{MaxMemoryBytes: cfg.MaxMemoryBytes, DeadlineChecks: deadlineChecks, MemoryBytes: cfg.CompileMemoryBytes}
 	if cfg.CacheDir != "" {
 		if spec.CacheDir, err = os.MkdirTemp(cfg.CacheDir, ".compile-"); err != nil {
 			return fmt.Errorf("engine: compilation cache: %w", err)
@@ -211,7 +243,7 @@ func serveCompile() int {
 		time.Sleep(time.Hour)
 	}
 	ctx := context.Background()
-	rc := runtimeConfig(spec.MaxMemoryBytes, spec.Sandboxed)
+	rc := runtimeConfig(spec.MaxMemoryBytes, spec.DeadlineChecks)
 	if spec.CacheDir != "" {
 		cache, err := wazero.NewCompilationCacheWithDir(spec.CacheDir)
 		if err != nil {

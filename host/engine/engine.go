@@ -96,6 +96,9 @@ type Config struct {
 	// in a race build). Zero means 30 s.
 	CompileTimeout time.Duration
 	// CompileMemoryBytes caps the data of that child. Zero means 512 MiB.
+	// An engine with workers and a CacheDir starts a second such child at
+	// the same time, with the same bounds, to compile for the workers'
+	// runtime, so that a worker's start is a cache hit.
 	CompileMemoryBytes uint64
 	// Worker runs big sandboxed batches in worker processes.
 	Worker WorkerConfig
@@ -246,8 +249,8 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 }
 
 // runtimeConfig is the engine's wazero configuration but for the cache; a
-// compiling child uses the same, or the engine's compilation would miss
-// the cache the child filled.
+// compiling child uses the same, or the engine's (or a worker's)
+// compilation would miss the cache the child filled.
 func runtimeConfig(maxMemory uint64, sandboxed bool) wazero.RuntimeConfig {
 	return wazero.NewRuntimeConfig().
 		WithMemoryLimitPages(uint32(maxMemory / pageSize)).
@@ -397,13 +400,20 @@ func (e *Engine) compile(ctx context.Context, name string, wasm []byte, sum [32]
 	// Before the child, which fills the cache.
 	info := CompileInfo{Cached: e.inCache(wasm)}
 	if e.cfg.Sandboxed && workersSupported && (childrenServed.Load() || e.cfg.Worker.Command != "") {
-		key := e.boundedKey(sum)
-		if e.cfg.compileHooks != nil || !e.proven(key) {
-			if err := e.compileBounded(ctx, name, wasm); err != nil {
+		var keys []boundedKey
+		for _, checks := range e.runtimesToCompile() {
+			if key := e.boundedKey(sum, checks); e.cfg.compileHooks != nil || !e.proven(key) {
+				keys = append(keys, key)
+			}
+		}
+		if len(keys) > 0 {
+			if err := e.compileBoundedAll(ctx, name, wasm, keys); err != nil {
 				return nil, info, err
 			}
 			info.Child = true
-			e.prove(key)
+			for _, key := range keys {
+				e.prove(key)
+			}
 		}
 	}
 	unlock := e.lockCompile(sum)
@@ -417,6 +427,20 @@ func (e *Engine) compile(ctx context.Context, name string, wasm []byte, sum [32]
 		return nil, info, fmt.Errorf("%w: %s: %v", ErrInvalidModule, name, err)
 	}
 	return compiled, info, nil
+}
+
+// runtimesToCompile says, by whether they check deadlines, the runtimes a
+// sandboxed engine compiles a module for in bounded children: its own and,
+// when it has workers and a cache they share, the workers' runtime, which
+// has no deadline checks and so another cache entry; without it a
+// module's first big batch would wait for its worker to compile it again,
+// unbounded (RATIONALE.md, "Why does the upload compile for the workers
+// too?").
+func (e *Engine) runtimesToCompile() []bool {
+	if e.cfg.Worker.MinItems > 0 && e.cfg.CacheDir != "" {
+		return []bool{true, false}
+	}
+	return []bool{true}
 }
 
 // compileLock is held while one module's bytes compile.

@@ -76,3 +76,7 @@ func ForgetBoundedCompiles(wasm []byte) {
 // BoundedProofDir is the folder of a cache directory that holds the proofs
 // of bounded compilations.
 func BoundedProofDir(cacheDir string) string { return filepath.Join(cacheDir, provenDir) }
+
+// InWorkerCache reports whether the engine's compilation cache holds wasm's
+// machine code for a worker's runtime, which has no deadline checks.
+func InWorkerCache(e *Engine, wasm []byte) bool { return e.cacheHolds(wasm, false) }

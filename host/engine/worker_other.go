@@ -38,5 +38,6 @@ type compileHooks struct {
 	started func(pid int)
 }
 
-// compileBounded is not called: without Linux a module compiles in process.
-func (e *Engine) compileBounded(context.Context, string, []byte) error { return nil }
+// compileBoundedAll is not called: without Linux a module compiles in
+// process.
+func (e *Engine) compileBoundedAll(context.Context, string, []byte, []boundedKey) error { return nil }
