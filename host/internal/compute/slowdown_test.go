@@ -10,9 +10,6 @@ import (
 // stretched (see package slowtest).
 var slowdown = slowtest.Factor
 
-// raceSlowdown is how much slower code runs under the race detector.
-const raceSlowdown = slowtest.Race
-
 // chainCallTimeout is the chain tests' deadline per plugin call before
 // slowdown: ample for a call that does not hang, short enough that the
 // hanging ones cost little.

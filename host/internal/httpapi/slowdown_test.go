@@ -6,6 +6,3 @@ import "github.com/syncrules/syncrules/host/internal/slowtest"
 // stretched (see package slowtest); deadlines that only a stalled client
 // reaches are not.
 var slowdown = slowtest.Factor
-
-// raceSlowdown is how much slower code runs under the race detector.
-const raceSlowdown = slowtest.Race
