@@ -22,6 +22,7 @@ import (
 	"github.com/syncrules/syncrules/host/internal/compute"
 	"github.com/syncrules/syncrules/host/internal/config"
 	"github.com/syncrules/syncrules/host/internal/defaultmodule"
+	"github.com/syncrules/syncrules/host/internal/shop"
 )
 
 // version is set by the Makefile with -ldflags -X.
@@ -226,11 +227,20 @@ func serverCacheDir(cfg config.Config) string { return filepath.Join(cfg.Server.
 func newLogger(w io.Writer, cfg config.Server) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel)) // validated by config
-	opts := &slog.HandlerOptions{Level: level}
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: logTime}
 	if cfg.LogFormat == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// logTime writes a log line's time as the API writes times: RFC 3339 in
+// UTC with six fractional digits, so that logs and answers line up.
+func logTime(groups []string, a slog.Attr) slog.Attr {
+	if a.Key == slog.TimeKey && len(groups) == 0 && a.Value.Kind() == slog.KindTime {
+		return slog.String(slog.TimeKey, shop.Timestamp(a.Value.Time()).String())
+	}
+	return a
 }
 
 // loadDefaultRule compiles the default rule module into a new engine.
