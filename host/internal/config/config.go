@@ -9,8 +9,10 @@ import (
 	"io/fs"
 	"math"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -26,7 +28,29 @@ type Config struct {
 	Engine  Engine   `toml:"engine"`
 	Sandbox Sandbox  `toml:"sandbox"`
 	Store   Store    `toml:"store"`
+	Shopify Shopify  `toml:"shopify"`
+	TikTok  TikTok   `toml:"tiktok"`
 	Plugins []Plugin `toml:"plugins"`
+}
+
+// Shopify configures the Shopify Admin API client.
+type Shopify struct {
+	// APIVersion is the Admin API version the client speaks.
+	APIVersion string `toml:"api_version"`
+	// BaseURL is the Admin API's origin; "" is https://{shopify_domain}.
+	// Tests and the demo point it at the fake.
+	BaseURL string `toml:"base_url"`
+	// BulkAbove: a catalog with more variants than this is read with a
+	// bulk operation rather than page by page.
+	BulkAbove      int      `toml:"bulk_above"`
+	RequestTimeout Duration `toml:"request_timeout"`
+}
+
+// TikTok configures the TikTok Shop Open API client.
+type TikTok struct {
+	BaseURL        string   `toml:"base_url"`
+	AuthBaseURL    string   `toml:"auth_base_url"`
+	RequestTimeout Duration `toml:"request_timeout"`
 }
 
 // Store chooses the database of shops, settings, tokens and credentials.
@@ -203,7 +227,17 @@ func Default() Config {
 			ComputeRate:     50,
 			ComputeBurst:    100,
 		},
-		Rules:  Rules{MaxQuantity: 999_999},
+		Rules: Rules{MaxQuantity: 999_999},
+		Shopify: Shopify{
+			APIVersion:     "2026-10",
+			BulkAbove:      2_000,
+			RequestTimeout: Duration{30 * time.Second},
+		},
+		TikTok: TikTok{
+			BaseURL:        "https://open-api.tiktokglobalshop.com",
+			AuthBaseURL:    "https://auth.tiktok-shops.com",
+			RequestTimeout: Duration{30 * time.Second},
+		},
 		Engine: Engine{MaxMemoryMiB: 1024, RecycleMemoryMiB: 64},
 		// The limits on each plugin are the engine's defaults, which
 		// sdktest.Check applies too (sandbox.go); these are the server's.
@@ -358,6 +392,13 @@ func (c Config) Validate() error {
 		{c.Sandbox.IdleTimeout.Duration <= 0, "sandbox.idle_timeout", "must be positive"},
 		{c.Sandbox.InteractiveCalls < 0, "sandbox.interactive_calls", "must be 0 (GOMAXPROCS - 1) or more"},
 		{c.Sandbox.SyncCalls < 0, "sandbox.sync_calls", "must be 0 (GOMAXPROCS - 1) or more"},
+		{!apiVersion.MatchString(c.Shopify.APIVersion), "shopify.api_version", "must be a release such as \"2026-10\""},
+		{c.Shopify.BaseURL != "" && !isOrigin(c.Shopify.BaseURL), "shopify.base_url", "must be \"\" (https://{shopify_domain}) or an origin such as \"http://127.0.0.1:9001\""},
+		{c.Shopify.BulkAbove < 0, "shopify.bulk_above", "must be 0 (always bulk) or more"},
+		{c.Shopify.RequestTimeout.Duration <= 0, "shopify.request_timeout", "must be positive"},
+		{!isOrigin(c.TikTok.BaseURL), "tiktok.base_url", "must be an origin such as \"https://open-api.tiktokglobalshop.com\""},
+		{!isOrigin(c.TikTok.AuthBaseURL), "tiktok.auth_base_url", "must be an origin such as \"https://auth.tiktok-shops.com\""},
+		{c.TikTok.RequestTimeout.Duration <= 0, "tiktok.request_timeout", "must be positive"},
 	} {
 		if ch.bad {
 			return &invalidError{Key: ch.key, Msg: ch.msg}
@@ -376,4 +417,14 @@ func (c Config) Validate() error {
 		seen[[2]string{p.Name, p.Version}] = i
 	}
 	return nil
+}
+
+var apiVersion = regexp.MustCompile(`^20[0-9]{2}-(01|04|07|10)$`)
+
+// isOrigin reports whether s is an http or https origin with no path,
+// query or credentials.
+func isOrigin(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" &&
+		u.User == nil && (u.Path == "" || u.Path == "/") && u.RawQuery == "" && u.Fragment == ""
 }

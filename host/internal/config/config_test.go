@@ -89,6 +89,15 @@ func TestParse(t *testing.T) {
 		{"zero idle timeout for plugins", "[sandbox]\nidle_timeout = \"0s\"", nil, "sandbox.idle_timeout: must be positive"},
 		{"negative call budget", "[sandbox]\ninteractive_calls = -1", nil, "sandbox.interactive_calls"},
 		{"negative sync budget", "[sandbox]\nsync_calls = -1", nil, "sandbox.sync_calls"},
+		{"platforms pointed at fakes", "[shopify]\nbase_url = \"http://127.0.0.1:9001\"\napi_version = \"2026-07\"\n[tiktok]\nbase_url = \"http://127.0.0.1:9002\"\nauth_base_url = \"http://127.0.0.1:9002/\"",
+			func(c Config) bool {
+				return c.Shopify.BaseURL == "http://127.0.0.1:9001" && c.Shopify.APIVersion == "2026-07" && c.TikTok.AuthBaseURL == "http://127.0.0.1:9002/"
+			}, ""},
+		{"shopify api version", "[shopify]\napi_version = \"latest\"", nil, "shopify.api_version: must be a release such as"},
+		{"shopify base url with a path", "[shopify]\nbase_url = \"https://x.example/admin\"", nil, "shopify.base_url"},
+		{"tiktok base url not http", "[tiktok]\nbase_url = \"ftp://open-api.example\"", nil, "tiktok.base_url"},
+		{"tiktok auth url with credentials", "[tiktok]\nauth_base_url = \"https://u:p@auth.example\"", nil, "tiktok.auth_base_url"},
+		{"negative bulk threshold", "[shopify]\nbulk_above = -1", nil, "shopify.bulk_above"},
 		{"negative quota", "[sandbox]\npartner_versions = -1", nil, "sandbox.partner_versions"},
 		{"budgets and quotas", "[sandbox]\ninteractive_calls = 3\nsync_calls = 2\npartner_versions = 5\npartner_mib = 10\nworker_max_processes = 1",
 			func(c Config) bool {
