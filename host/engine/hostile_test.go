@@ -543,13 +543,15 @@ func TestThousandHostileCallsLeaveNoTrace(t *testing.T) {
 	settle(t, func() bool { live, zombies := childProcesses(t); return live+zombies == 0 })
 	goroutinesBefore := runtime.NumGoroutine()
 
-	// The loop runs in engines with a 20 ms call timeout, the others in
+	// The loop runs in engines with a 100 ms call timeout, the others in
 	// engines with 2 s: a worker makes the instance that replaces a
 	// trapped one inside the next call (see
-	// TestCallAfterTrapGetsItsWholeDeadline), which 20 ms does not always
+	// TestCallAfterTrapGetsItsWholeDeadline), which 100 ms does not always
 	// cover. After each hostile call the default rule runs in the 2 s
 	// engine of the same mode: with workers starting all the time on a
-	// small machine, a worker may wait more than 20 ms for a CPU.
+	// small machine, a worker may wait long for a CPU. The loop's engine
+	// also runs harmless calls to fill its pool: at 20 ms, one of them ran
+	// out of time on a machine running two test suites at once.
 	type hostileCase struct {
 		pkg, trigger string
 		wantIs       error // nil: the rule fails the batch
@@ -558,7 +560,7 @@ func TestThousandHostileCallsLeaveNoTrace(t *testing.T) {
 		timeout time.Duration
 		cases   []hostileCase
 	}{
-		{20 * time.Millisecond * slowdown, []hostileCase{{testdata("loop"), "loop", engine.ErrTimeout}}},
+		{100 * time.Millisecond * slowdown, []hostileCase{{testdata("loop"), "loop", engine.ErrTimeout}}},
 		{2 * time.Second * slowdown, []hostileCase{
 			{hostile("goroutinepanic"), "hostile", engine.ErrTrap},
 			{hostile("rulepanic"), "hostile", nil},
