@@ -230,7 +230,7 @@ func Default() Config {
 		Rules: Rules{MaxQuantity: 999_999},
 		Shopify: Shopify{
 			APIVersion:     "2026-10",
-			BulkAbove:      2_000,
+			BulkAbove:      250,
 			RequestTimeout: Duration{30 * time.Second},
 		},
 		TikTok: TikTok{

@@ -247,20 +247,27 @@ func (c *Client) Catalog(ctx context.Context) iter.Seq2[Variant, error] {
 }
 
 // variantsCount counts the catalog's variants. Past Shopify's counting
-// limit the count is a lower bound, which still decides for bulk.
+// limit the count is a lower bound (precision AT_LEAST): then the catalog
+// is at least one more than what it says, which decides for bulk when the
+// limit is at or below BulkAbove.
 func (c *Client) variantsCount(ctx context.Context) (int, error) {
 	var out struct {
 		ProductVariantsCount *struct {
-			Count int `json:"count"`
+			Count     int    `json:"count"`
+			Precision string `json:"precision"`
 		} `json:"productVariantsCount"`
 	}
 	if err := c.query(ctx, "variantsCount", 1, `query VariantsCount { productVariantsCount { count precision } }`, nil, &out); err != nil {
 		return 0, err
 	}
-	if out.ProductVariantsCount == nil {
+	n := out.ProductVariantsCount
+	if n == nil {
 		return 0, errors.New("shopify: variantsCount: the answer has no productVariantsCount")
 	}
-	return out.ProductVariantsCount.Count, nil
+	if n.Precision == "AT_LEAST" {
+		return n.Count + 1, nil
+	}
+	return n.Count, nil
 }
 
 type wireVariant struct {

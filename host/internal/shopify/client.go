@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -232,6 +233,8 @@ type StatusError struct {
 	StatusCode int
 	// Body is the start of the answer's body, for the operator.
 	Body string
+	// RetryAfter is the wait a 429 asked for, 0 if none.
+	RetryAfter time.Duration
 }
 
 func (e *StatusError) Error() string {
@@ -323,7 +326,7 @@ func (c *Client) query(ctx context.Context, op string, estimate float64, q strin
 			wait := backoff(failures)
 			var se *StatusError
 			if errors.As(err, &se) && se.StatusCode == http.StatusTooManyRequests {
-				wait = max(wait, time.Second)
+				wait = max(wait, se.RetryAfter, time.Second)
 			}
 			c.log.Warn("shopify: retrying", "op", op, "try", failures, "wait", wait, "err", err)
 			if err := c.sleep(ctx, wait); err != nil {
@@ -335,7 +338,7 @@ func (c *Client) query(ctx context.Context, op string, estimate float64, q strin
 			if qe.HasCode("THROTTLED") {
 				throttled++
 				if throttled > maxThrottled {
-					return fmt.Errorf("%w (throttled %d times in a row: another client may share the bucket)", qe, throttled)
+					return fmt.Errorf("%w (throttled %d times: another client may be spending the same bucket)", qe, throttled)
 				}
 				c.log.Warn("shopify: throttled; waiting for the bucket to refill", "op", op, "times", throttled)
 				if c.noPacing {
@@ -401,7 +404,12 @@ func (c *Client) post(ctx context.Context, op string, body []byte) (*answer, err
 		return nil, fmt.Errorf("shopify: %s: reading the answer: %w", op, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, &StatusError{Operation: op, StatusCode: resp.StatusCode, Body: snippet(raw)}
+		se := &StatusError{Operation: op, StatusCode: resp.StatusCode, Body: snippet(raw)}
+		// Shopify's Retry-After is seconds, possibly fractional ("2.0").
+		if secs, err := strconv.ParseFloat(resp.Header.Get("Retry-After"), 64); err == nil && secs > 0 && secs < 3600 {
+			se.RetryAfter = time.Duration(secs * float64(time.Second))
+		}
+		return nil, se
 	}
 	var ans answer
 	dec := json.NewDecoder(bytes.NewReader(raw))

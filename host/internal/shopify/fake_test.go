@@ -250,6 +250,9 @@ func TestRetriesTheFakesFaults(t *testing.T) {
 			if _, err := c.Shop(context.Background()); err != nil {
 				t.Fatalf("Shop after %+v: %v", tc.fault, err)
 			}
+			if total, _ := clock.slept(); tc.fault.Status == 429 && total < 2*time.Second {
+				t.Errorf("waited %v after a 429, want its Retry-After of 2 s", total)
+			}
 		})
 	}
 }

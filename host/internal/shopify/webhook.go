@@ -19,8 +19,11 @@ func VerifyWebhook(secret string, body []byte, hmacHeader string) bool {
 	if secret == "" || hmacHeader == "" {
 		return false
 	}
-	got, err := base64.StdEncoding.DecodeString(strings.TrimSpace(hmacHeader))
-	if err != nil || len(got) != sha256.Size {
+	header := strings.TrimSpace(hmacHeader)
+	got, err := base64.StdEncoding.DecodeString(header)
+	// Only the canonical encoding: the decoder also takes line breaks and
+	// stray low bits, which no MAC Shopify sends has.
+	if err != nil || len(got) != sha256.Size || base64.StdEncoding.EncodeToString(got) != header {
 		return false
 	}
 	mac := hmac.New(sha256.New, []byte(secret))
