@@ -364,3 +364,56 @@ func (l *Listener) Close() error { return l.srv.Close() }
 
 // Shutdown stops serving once the requests in flight are answered.
 func (l *Listener) Shutdown(ctx context.Context) error { return l.srv.Shutdown(ctx) }
+
+// Serving is a fake's loopback server; a fake embeds it for URL, Close and
+// Shutdown, and starts it with its own handler.
+type Serving struct {
+	mu       sync.Mutex
+	listener *Listener
+}
+
+// Serve serves h on addr ("127.0.0.1:0" picks a port) until Close.
+func (s *Serving) Serve(addr string, h http.Handler) error {
+	l, err := Listen(addr, h)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.listener = l
+	s.mu.Unlock()
+	return nil
+}
+
+// URL is the base URL being served ("" before Serve).
+func (s *Serving) URL() string {
+	if l := s.current(); l != nil {
+		return l.URL()
+	}
+	return ""
+}
+
+// Close stops serving at once.
+func (s *Serving) Close() error {
+	if l := s.current(); l != nil {
+		return l.Close()
+	}
+	return nil
+}
+
+// Shutdown stops serving once the requests in flight are answered, within
+// 5 s.
+func (s *Serving) Shutdown(ctx context.Context) error {
+	l := s.current()
+	if l == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return l.Shutdown(ctx)
+}
+
+func (s *Serving) current() *Listener {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.listener
+}

@@ -66,7 +66,6 @@ package shopifyfake
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -142,7 +141,7 @@ type Server struct {
 	bulkData map[string][]byte // JSONL by bulk operation number
 	hooks    webhookState
 
-	listener *fakes.Listener
+	fakes.Serving
 }
 
 type shopState struct {
@@ -254,38 +253,9 @@ func (s *Server) load(c *catalog.Catalog) {
 	s.shopState = st
 }
 
-// Start serves the fake on addr ("127.0.0.1:0" picks a port) until Close.
-func (s *Server) Start(addr string) error {
-	l, err := fakes.Listen(addr, s)
-	if err != nil {
-		return err
-	}
-	s.mu.Lock()
-	s.listener = l
-	s.mu.Unlock()
-	return nil
-}
-
-// URL is the base URL Start serves on ("" before Start).
-func (s *Server) URL() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.listener == nil {
-		return ""
-	}
-	return s.listener.URL()
-}
-
-// Close stops what Start serves.
-func (s *Server) Close() error {
-	s.mu.Lock()
-	l := s.listener
-	s.mu.Unlock()
-	if l == nil {
-		return nil
-	}
-	return l.Close()
-}
+// Start serves the fake on addr ("127.0.0.1:0" picks a port) until Close;
+// URL is then both its API's and (TikTok) its auth host's base URL.
+func (s *Server) Start(addr string) error { return s.Serve(addr, s) }
 
 // AccessToken is the token the fake accepts.
 func (s *Server) AccessToken() string { return s.opts.AccessToken }
@@ -595,19 +565,3 @@ func (s *Server) serveBulkResult(w http.ResponseWriter, id string) {
 }
 
 var _ http.Handler = (*Server)(nil)
-
-// shutdownTimeout bounds Shutdown.
-const shutdownTimeout = 5 * time.Second
-
-// Shutdown stops serving after the requests in flight.
-func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	l := s.listener
-	s.mu.Unlock()
-	if l == nil {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(ctx, shutdownTimeout)
-	defer cancel()
-	return l.Shutdown(ctx)
-}

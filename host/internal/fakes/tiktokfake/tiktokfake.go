@@ -177,7 +177,7 @@ type Server struct {
 	latest     Tokens
 	tokenSeq   int
 	requestSeq int
-	listener   *fakes.Listener
+	fakes.Serving
 }
 
 type warehouse struct {
@@ -280,39 +280,9 @@ func New(opts Options) *Server {
 	return s
 }
 
-// Start serves the fake on addr ("127.0.0.1:0" picks a port) until Close.
-func (s *Server) Start(addr string) error {
-	l, err := fakes.Listen(addr, s)
-	if err != nil {
-		return err
-	}
-	s.mu.Lock()
-	s.listener = l
-	s.mu.Unlock()
-	return nil
-}
-
-// URL is the base URL Start serves on ("" before Start); it is both the
-// API base URL and the auth base URL.
-func (s *Server) URL() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.listener == nil {
-		return ""
-	}
-	return s.listener.URL()
-}
-
-// Close stops what Start serves.
-func (s *Server) Close() error {
-	s.mu.Lock()
-	l := s.listener
-	s.mu.Unlock()
-	if l == nil {
-		return nil
-	}
-	return l.Close()
-}
+// Start serves the fake on addr ("127.0.0.1:0" picks a port) until Close;
+// URL is then both its API's and (TikTok) its auth host's base URL.
+func (s *Server) Start(addr string) error { return s.Serve(addr, s) }
 
 // AppKey, AppSecret, ShopCipher, ShopID and AuthCode are the fake's.
 func (s *Server) AppKey() string     { return s.opts.AppKey }
