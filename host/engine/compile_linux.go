@@ -155,16 +155,20 @@ func (e *Engine) compileBounded(ctx context.Context, name string, wasm []byte, d
 }
 
 // starved reports whether a child's crash report says that it hit its
-// memory limit: the Go runtime or a new thread failing to allocate.
+// memory limit: the Go runtime or a new thread failing to allocate. The
+// runtime may also fault outright when an mmap fails under the limit (1 in
+// 30 compiles at 40 MiB on a busy machine): a bare SIGSEGV report, which
+// pure Go code cannot otherwise produce (a nil dereference panics).
 func starved(stderr *lockedLog) bool {
 	stderr.mu.Lock()
 	defer stderr.mu.Unlock()
+	out := stderr.buf.Bytes()
 	for _, s := range []string{"out of memory", "cannot allocate memory", "pthread_create failed", "failed to create new OS thread", "failed to allocate"} {
-		if bytes.Contains(stderr.buf.Bytes(), []byte(s)) {
+		if bytes.Contains(out, []byte(s)) {
 			return true
 		}
 	}
-	return false
+	return bytes.HasPrefix(out, []byte("SIGSEGV: segmentation violation"))
 }
 
 // linkFiles hard-links wazero's cache files under from into to.

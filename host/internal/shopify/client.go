@@ -259,13 +259,16 @@ func (e *StatusError) transient() bool {
 
 // cost is an answer's extensions.cost.
 type cost struct {
-	RequestedQueryCost float64 `json:"requestedQueryCost"`
-	ActualQueryCost    float64 `json:"actualQueryCost"`
-	ThrottleStatus     *struct {
-		MaximumAvailable   float64 `json:"maximumAvailable"`
-		CurrentlyAvailable float64 `json:"currentlyAvailable"`
-		RestoreRate        float64 `json:"restoreRate"`
-	} `json:"throttleStatus"`
+	RequestedQueryCost float64         `json:"requestedQueryCost"`
+	ActualQueryCost    float64         `json:"actualQueryCost"`
+	ThrottleStatus     *throttleStatus `json:"throttleStatus"`
+}
+
+// throttleStatus is the shop's cost bucket as an answer reports it.
+type throttleStatus struct {
+	MaximumAvailable   float64 `json:"maximumAvailable"`
+	CurrentlyAvailable float64 `json:"currentlyAvailable"`
+	RestoreRate        float64 `json:"restoreRate"`
 }
 
 type wireError struct {
@@ -302,18 +305,18 @@ func (c *Client) query(ctx context.Context, op string, estimate float64, q strin
 	}
 	throttled, failures := 0, 0
 	for {
-		reserved := 0.0
+		var tk ticket
 		if !c.noPacing {
-			if reserved, err = c.bucket.take(ctx, op, estimate, true, c.now, c.sleep); err != nil {
+			if tk, err = c.bucket.take(ctx, op, estimate, true, c.now, c.sleep); err != nil {
 				return fmt.Errorf("shopify: %s: waiting for the cost bucket: %w", op, err)
 			}
 		}
 		start := c.now()
 		ans, err := c.post(ctx, op, body)
 		if ans != nil && ans.Extensions.Cost != nil {
-			c.bucket.observe(op, *ans.Extensions.Cost, reserved, c.now())
+			c.bucket.observe(op, *ans.Extensions.Cost, tk, c.now())
 		} else {
-			c.bucket.release(reserved)
+			c.bucket.release(tk)
 		}
 		if err != nil {
 			if !isTransient(err) || ctx.Err() != nil {

@@ -2,7 +2,9 @@ package shopify
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -138,11 +140,7 @@ func TestBucketWaitsForWhatItLacks(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			clock := &fakeClock{t: start}
 			b := newBucket()
-			b.observe("q", cost{RequestedQueryCost: tc.cost, ThrottleStatus: &struct {
-				MaximumAvailable   float64 `json:"maximumAvailable"`
-				CurrentlyAvailable float64 `json:"currentlyAvailable"`
-				RestoreRate        float64 `json:"restoreRate"`
-			}{1000, tc.current, tc.rate}}, 0, start)
+			b.observe("q", cost{RequestedQueryCost: tc.cost, ThrottleStatus: &throttleStatus{1000, tc.current, tc.rate}}, ticket{}, start)
 			clock.t = start.Add(tc.elapsed)
 			if _, err := b.take(context.Background(), "q", 1, true, clock.now, clock.sleep); err != nil {
 				t.Fatal(err)
@@ -152,5 +150,143 @@ func TestBucketWaitsForWhatItLacks(t *testing.T) {
 				t.Errorf("waited %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// simShop is a shop's cost bucket as Shopify keeps it: a request is
+// charged what it asks for when it arrives, and refunded down to what it
+// actually cost once it has run; one the bucket cannot pay for is
+// THROTTLED and charged nothing.
+type simShop struct {
+	max, rate, level float64
+	at               time.Time
+}
+
+func (s *simShop) levelAt(now time.Time) float64 {
+	return min(s.max, s.level+s.rate*now.Sub(s.at).Seconds())
+}
+
+// arrive runs a request and returns the cost its answer reports.
+func (s *simShop) arrive(now time.Time, requested, actual float64) (c cost, throttled bool) {
+	s.level, s.at = s.levelAt(now), now
+	if s.level < requested {
+		actual, throttled = 0, true
+	}
+	s.level -= actual
+	return cost{RequestedQueryCost: requested, ActualQueryCost: actual,
+		ThrottleStatus: &throttleStatus{s.max, s.level, s.rate}}, throttled
+}
+
+// playBucket plays a script of requests of cost 40 (spending actual) from
+// one client against a simulated shop whose 100-point bucket, full at the
+// start, refills 10 a second. Steps:
+//
+//	take A    A waits for the mirror (on the test's clock) and is sent
+//	arrive A  A reaches the shop, which charges it and writes its report
+//	answer A  A's answer, with that report, reaches the client
+//	lose A    A's answer never comes (if A has not arrived, it never will)
+//	wait 2s   time passes
+//
+// After every step the mirror must hold no more than the shop's bucket
+// less what the requests still on their way will take: otherwise the
+// client may send a request the shop throttles. It returns how long the
+// takes waited in all.
+func playBucket(t *testing.T, actual float64, script []string) (waited time.Duration) {
+	t.Helper()
+	const requested = 40.0
+	clock := &fakeClock{t: time.Unix(1e9, 0)}
+	shop := &simShop{max: 100, rate: 10, level: 100, at: clock.now()}
+	b := newBucket()
+	b.observe("q", cost{ThrottleStatus: &throttleStatus{shop.max, shop.level, shop.rate}}, ticket{}, clock.now())
+	var (
+		tickets = map[string]ticket{}
+		pending = map[string]bool{} // sent, not arrived
+		reports = map[string]cost{}
+	)
+	for _, step := range script {
+		verb, arg, _ := strings.Cut(step, " ")
+		switch verb {
+		case "take":
+			// A take that waits for an answer the script never gives
+			// would hang: bound it.
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second*slowtest.Factor)
+			tk, err := b.take(ctx, "q", requested, true, clock.now, clock.sleep)
+			cancel()
+			if err != nil {
+				t.Fatalf("%s: %v (waiting for an answer the script does not give?)", step, err)
+			}
+			tickets[arg], pending[arg] = tk, true
+		case "arrive":
+			c, throttled := shop.arrive(clock.now(), requested, actual)
+			if throttled {
+				t.Errorf("%s: THROTTLED, the bucket held %.1f", step, c.ThrottleStatus.CurrentlyAvailable)
+			}
+			reports[arg] = c
+			delete(pending, arg)
+		case "answer":
+			b.observe("q", reports[arg], tickets[arg], clock.now())
+		case "lose":
+			b.release(tickets[arg])
+			delete(pending, arg)
+		case "wait":
+			d, err := time.ParseDuration(arg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			clock.mu.Lock()
+			clock.t = clock.t.Add(d)
+			clock.mu.Unlock()
+		default:
+			t.Fatalf("unknown step %q", step)
+		}
+		now := clock.now()
+		truth := shop.levelAt(now)
+		for name := range pending {
+			truth -= tickets[name].cost
+		}
+		b.mu.Lock()
+		mirror := b.level(now)
+		b.mu.Unlock()
+		if mirror > truth+1e-9 {
+			t.Errorf("after %q the mirror holds %.1f, the bucket %.1f: the next request may be throttled", step, mirror, truth)
+		}
+	}
+	waited, _ = clock.slept()
+	return waited
+}
+
+// TestMirrorNeverExceedsTheBucket plays the orders a busy machine
+// produces: answers overtaking each other, requests overtaking each other
+// on the way, lost answers, a full bucket while requests travel.
+func TestMirrorNeverExceedsTheBucket(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		script string
+	}{
+		{"in order", "take A, arrive A, answer A, take B, arrive B, answer B"},
+		{"an answer overtaken by a later request's", "take A, take B, arrive A, arrive B, answer B, answer A, take C, arrive C"},
+		{"a request overtaken on its way by a later one", "take A, take B, arrive B, arrive A, answer A, answer B, take C, arrive C"},
+		{"an answer overtaken by a lost one", "take A, take B, arrive A, arrive B, lose B, answer A, take C, arrive C"},
+		{"a lost request that never arrived", "take A, take B, lose B, arrive A, answer A, take C, arrive C"},
+		{"a full bucket while requests travel", "take A, take B, wait 3s, arrive A, arrive B, answer A, take C, arrive C"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			playBucket(t, 40, strings.Split(tc.script, ", "))
+		})
+	}
+}
+
+// TestMirrorKeepsUpUnderOverlap: requests that always overlap, so that no
+// answer is the only one in its request's time out, and that spend a
+// quarter of what they ask for, as the refill gives back, never wait: the
+// mirror does not drift low.
+func TestMirrorKeepsUpUnderOverlap(t *testing.T) {
+	script := []string{"take X0", "arrive X0"}
+	for i := 1; i <= 30; i++ {
+		script = append(script, fmt.Sprintf("take X%d", i), fmt.Sprintf("arrive X%d", i),
+			fmt.Sprintf("answer X%d", i-1), "wait 1s")
+	}
+	if waited := playBucket(t, 10, script); waited > 0 {
+		t.Errorf("the requests waited %v in all, want none: the bucket always held what they cost", waited)
 	}
 }
