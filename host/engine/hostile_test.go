@@ -334,6 +334,9 @@ func TestCallAfterTrapGetsItsWholeDeadline(t *testing.T) {
 		t.Run(m.name, func(t *testing.T) {
 			cfg := hostileConfig()
 			cfg.CallTimeout = 20 * time.Millisecond * busySlowdown
+			// The replacement instance's initialisation (60 ms) has room:
+			// under the race detector beside a second suite it took over 5 s.
+			cfg.InitTimeout = 5 * time.Second * slowdown
 			eng := sandboxed(t, m.minItems, cfg)
 			mod := loadAs(t, eng, hostile("slowinit"))
 			awaitWorker(t, mod, m.minItems)
