@@ -79,7 +79,7 @@ func (l *Log) Add(r Request) {
 func (l *Log) Requests() []Request {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return slices.Clone(l.reqs)
+	return append([]Request{}, l.reqs...) // [] in JSON when empty, not null
 }
 
 // Reset forgets every request.
@@ -416,4 +416,45 @@ func (s *Serving) current() *Listener {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.listener
+}
+
+// Recording is the part of the control API both fakes share: faults and
+// the request log.
+type Recording interface {
+	InjectFault(Fault) error
+	ClearFaults()
+	Requests() []Request
+	ResetRequests()
+}
+
+// ServeRecording answers route ("METHOD path" under ControlPrefix) if it
+// is one of the shared control routes, and reports whether it was.
+func ServeRecording(w http.ResponseWriter, r *http.Request, route string, rec Recording) bool {
+	done := func(err error) {
+		if err != nil {
+			ControlError(w, http.StatusBadRequest, err)
+			return
+		}
+		WriteJSON(w, http.StatusOK, map[string]bool{"ok": true})
+	}
+	switch route {
+	case "POST faults":
+		var f Fault
+		if err := ReadControl(r, &f); err != nil {
+			done(err)
+			return true
+		}
+		done(rec.InjectFault(f))
+	case "DELETE faults":
+		rec.ClearFaults()
+		done(nil)
+	case "GET requests":
+		WriteJSON(w, http.StatusOK, rec.Requests())
+	case "DELETE requests":
+		rec.ResetRequests()
+		done(nil)
+	default:
+		return false
+	}
+	return true
 }

@@ -55,6 +55,9 @@ func (s *Server) State() State {
 // control serves the control API.
 func (s *Server) control(w http.ResponseWriter, r *http.Request) {
 	route := r.Method + " " + strings.TrimPrefix(r.URL.Path, fakes.ControlPrefix)
+	if fakes.ServeRecording(w, r, route, s) {
+		return
+	}
 	ok := func(v any) { fakes.WriteJSON(w, http.StatusOK, v) }
 	bad := func(err error) { fakes.ControlError(w, http.StatusBadRequest, err) }
 	done := func(err error) {
@@ -120,21 +123,6 @@ func (s *Server) control(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		done(s.SetLocationActive(b.LocationID, *b.Active))
-	case "POST faults":
-		var f fakes.Fault
-		if err := fakes.ReadControl(r, &f); err != nil {
-			bad(err)
-			return
-		}
-		done(s.InjectFault(f))
-	case "DELETE faults":
-		s.ClearFaults()
-		done(nil)
-	case "GET requests":
-		ok(s.Requests())
-	case "DELETE requests":
-		s.ResetRequests()
-		done(nil)
 	case "GET throttle":
 		ok(s.Throttle())
 	case "PUT throttle":

@@ -62,6 +62,9 @@ func (s *Server) Warehouses() []WarehouseState {
 
 func (s *Server) control(w http.ResponseWriter, r *http.Request) {
 	route := r.Method + " " + strings.TrimPrefix(r.URL.Path, fakes.ControlPrefix)
+	if fakes.ServeRecording(w, r, route, s) {
+		return
+	}
 	ok := func(v any) { fakes.WriteJSON(w, http.StatusOK, v) }
 	bad := func(err error) { fakes.ControlError(w, http.StatusBadRequest, err) }
 	done := func(err error) {
@@ -104,21 +107,6 @@ func (s *Server) control(w http.ResponseWriter, r *http.Request) {
 		done(nil)
 	case "POST tokens/revoke":
 		s.RevokeRefreshTokens()
-		done(nil)
-	case "POST faults":
-		var f fakes.Fault
-		if err := fakes.ReadControl(r, &f); err != nil {
-			bad(err)
-			return
-		}
-		done(s.InjectFault(f))
-	case "DELETE faults":
-		s.ClearFaults()
-		done(nil)
-	case "GET requests":
-		ok(s.Requests())
-	case "DELETE requests":
-		s.ResetRequests()
 		done(nil)
 	default:
 		fakes.ControlError(w, http.StatusNotFound, errors.New("no such control endpoint: "+route+" (see the README section on the fakes)"))
