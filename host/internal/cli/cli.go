@@ -45,6 +45,7 @@ var commands = []command{
 	{"compute", "compute quantities for a request file, as POST /v1/compute does", computeCmd},
 	{"rule", "build a rule plugin, or run one on a request file as the server would", ruleCmd},
 	{"token", "create, list or revoke API tokens", tokenCmd},
+	{"sync", "connect a shop to Shopify and TikTok Shop, or show its connection", syncCmd},
 	{"fakes", "serve a fake Shopify and a fake TikTok Shop on loopback, for tests and demos", fakesCmd},
 	{"version", "print the version", printVersion},
 }

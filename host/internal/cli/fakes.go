@@ -58,7 +58,7 @@ func fakesCmd(ctx context.Context, e *env, args []string) error {
 	creds, _ := json.Marshal(map[string]map[string]string{
 		"shopify": {"access_token": shopify.AccessToken(), "webhook_secret": shopify.WebhookSecret()},
 		"tiktok": {"app_key": tiktok.AppKey(), "app_secret": tiktok.AppSecret(),
-			"access_token": tiktok.Tokens().AccessToken, "shop_cipher": tiktok.ShopCipher()},
+			"access_token": tiktok.Tokens().AccessToken, "refresh_token": tiktok.Tokens().RefreshToken, "shop_cipher": tiktok.ShopCipher()},
 	})
 	su, tu := shopify.URL(), tiktok.URL()
 	fmt.Fprintf(e.stdout, `fake Shopify      %s  shop %s, control %s/_control/

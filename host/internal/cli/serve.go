@@ -21,7 +21,9 @@ import (
 	"github.com/syncrules/syncrules/host/internal/registry"
 	"github.com/syncrules/syncrules/host/internal/secret"
 	"github.com/syncrules/syncrules/host/internal/shop"
+	"github.com/syncrules/syncrules/host/internal/shopify"
 	"github.com/syncrules/syncrules/host/internal/store"
+	"github.com/syncrules/syncrules/host/internal/tiktok"
 )
 
 // adminTokenEnv names the environment variable holding an admin token, for
@@ -73,15 +75,8 @@ func serve(ctx context.Context, e *env, args []string) error {
 	}
 	defer db.Close()
 	log.Info("store opened", "dialect", db.Dialect())
-	key, keySource, err := secret.LoadKey(os.Getenv(secret.KeyEnv), cfg.Server.DataDir)
+	sealer, keySource, err := openSealer(ctx, cfg, db)
 	if err != nil {
-		return err
-	}
-	sealer, err := secret.NewSealer(key)
-	if err != nil {
-		return err
-	}
-	if err := checkKey(ctx, db, sealer, keySource); err != nil {
 		return err
 	}
 	log.Info("credentials key loaded", "source", keySource)
@@ -118,16 +113,12 @@ func serve(ctx context.Context, e *env, args []string) error {
 	}
 	defer h.close(context.WithoutCancel(ctx))
 	go checkPlugins(ctx, h.registry, log)
-	shops := shop.New(shop.Options{
-		Store:          db,
-		Compute:        h.svc,
-		Sealer:         sealer,
-		Plugins:        h.registry,
-		PluginQuota:    registry.Quota{Versions: cfg.Sandbox.PartnerVersions, Bytes: int64(cfg.Sandbox.PartnerMiB) << 20},
-		ComputeTimeout: cfg.Server.ComputeTimeout.Duration,
-		AdminToken:     adminToken,
-		Logger:         log,
-	})
+	shopOpt := shopOptions(cfg, db, h, sealer, log)
+	shopOpt.AdminToken = adminToken
+	shops := shop.New(shopOpt)
+	// Runs this process started (connects) are recorded interrupted, not
+	// left running, when it stops.
+	defer shops.Close()
 	api := httpapi.New(httpapi.Options{
 		Shops:             shops,
 		DefaultRule:       httpapi.DefaultRule{SHA256: h.defaultRule.SHA256(), ABIVersion: h.defaultRule.ABIVersion()},
@@ -197,6 +188,60 @@ func drain(sw *httpapi.Switch, srv *http.Server, served <-chan error, period tim
 		return err
 	}
 	return nil
+}
+
+// shopOptions are the options of the application layer the server runs:
+// the commands that act on the server's store as it would (sync) use them
+// too.
+func shopOptions(cfg config.Config, db *store.Store, h *host, sealer *secret.Sealer, log *slog.Logger) shop.Options {
+	return shop.Options{
+		Store:          db,
+		Compute:        h.svc,
+		Sealer:         sealer,
+		Plugins:        h.registry,
+		PluginQuota:    registry.Quota{Versions: cfg.Sandbox.PartnerVersions, Bytes: int64(cfg.Sandbox.PartnerMiB) << 20},
+		ComputeTimeout: cfg.Server.ComputeTimeout.Duration,
+		Platforms:      platformsOf(cfg, log),
+		Logger:         log,
+	}
+}
+
+// platformsOf configures the Shopify and TikTok Shop clients from [shopify]
+// and [tiktok]; each shop's domain, tokens and app keys are its own.
+func platformsOf(cfg config.Config, log *slog.Logger) shop.Platforms {
+	return shop.Platforms{
+		Shopify: shopify.Options{
+			BaseURL:        cfg.Shopify.BaseURL,
+			APIVersion:     cfg.Shopify.APIVersion,
+			BulkAbove:      cfg.Shopify.BulkAbove,
+			RequestTimeout: cfg.Shopify.RequestTimeout.Duration,
+			Logger:         log,
+		},
+		TikTok: tiktok.Options{
+			BaseURL:        cfg.TikTok.BaseURL,
+			AuthBaseURL:    cfg.TikTok.AuthBaseURL,
+			RequestTimeout: cfg.TikTok.RequestTimeout.Duration,
+			Logger:         log,
+		},
+	}
+}
+
+// openSealer loads the credentials key (SYNCRULES_SECRET_KEY, else the
+// data folder's key file) and checks that it is the key of the store's
+// credentials; source says where it came from, for the log.
+func openSealer(ctx context.Context, cfg config.Config, db *store.Store) (_ *secret.Sealer, source string, _ error) {
+	key, source, err := secret.LoadKey(os.Getenv(secret.KeyEnv), cfg.Server.DataDir)
+	if err != nil {
+		return nil, "", err
+	}
+	sealer, err := secret.NewSealer(key)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := checkKey(ctx, db, sealer, source); err != nil {
+		return nil, "", err
+	}
+	return sealer, source, nil
 }
 
 // checkKey refuses a credentials key other than the one the store's

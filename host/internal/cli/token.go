@@ -55,21 +55,29 @@ func addStoreFlags(fs *flag.FlagSet) storeFlags {
 // open opens the store and returns the application layer over it, for
 // commands that manage tokens; close closes the store.
 func (f storeFlags) open(ctx context.Context, fs *flag.FlagSet, log *slog.Logger) (svc *shop.Service, close func(), err error) {
-	cfg, _, err := loadConfig(fs, *f.config)
+	cfg, db, err := f.openStore(ctx, fs, log)
 	if err != nil {
 		return nil, nil, err
+	}
+	svc = shop.New(shop.Options{Store: db, Platforms: platformsOf(cfg, log), Logger: log})
+	return svc, func() { svc.Close(); db.Close() }, nil
+}
+
+// openStore reads the config and opens the server's store, refusing to
+// create one: a store made here would hold what no server reads.
+func (f storeFlags) openStore(ctx context.Context, fs *flag.FlagSet, log *slog.Logger) (config.Config, *store.Store, error) {
+	cfg, _, err := loadConfig(fs, *f.config)
+	if err != nil {
+		return cfg, nil, err
 	}
 	if *f.dataDir != "" {
 		cfg.Server.DataDir = *f.dataDir
 	}
 	db, err := openStore(ctx, cfg, log, true)
 	if noStore := (*store.NoStoreError)(nil); errors.As(err, &noStore) {
-		return nil, nil, fmt.Errorf("%w: pass --data-dir (or --config) naming the server's data folder, or start \"syncrules serve\" there once", err)
+		return cfg, nil, fmt.Errorf("%w: pass --data-dir (or --config) naming the server's data folder, or start \"syncrules serve\" there once", err)
 	}
-	if err != nil {
-		return nil, nil, err
-	}
-	return shop.New(shop.Options{Store: db, Logger: log}), func() { db.Close() }, nil
+	return cfg, db, err
 }
 
 // openStore opens the configured store (store.dsn, which the environment

@@ -15,10 +15,11 @@ type credentialsRequest struct {
 		WebhookSecret *string `json:"webhook_secret"`
 	} `json:"shopify"`
 	TikTok *struct {
-		AppKey      *string `json:"app_key"`
-		AppSecret   *string `json:"app_secret"`
-		AccessToken *string `json:"access_token"`
-		ShopCipher  *string `json:"shop_cipher"`
+		AppKey       *string `json:"app_key"`
+		AppSecret    *string `json:"app_secret"`
+		AccessToken  *string `json:"access_token"`
+		RefreshToken *string `json:"refresh_token"`
+		ShopCipher   *string `json:"shop_cipher"`
 	} `json:"tiktok"`
 }
 
@@ -28,7 +29,8 @@ func (r credentialsRequest) credentials() shop.Credentials {
 		c.Shopify = &shop.ShopifyCredentials{AccessToken: s.AccessToken, WebhookSecret: s.WebhookSecret}
 	}
 	if t := r.TikTok; t != nil {
-		c.TikTok = &shop.TikTokCredentials{AppKey: t.AppKey, AppSecret: t.AppSecret, AccessToken: t.AccessToken, ShopCipher: t.ShopCipher}
+		c.TikTok = &shop.TikTokCredentials{AppKey: t.AppKey, AppSecret: t.AppSecret, AccessToken: t.AccessToken,
+			RefreshToken: t.RefreshToken, ShopCipher: t.ShopCipher}
 	}
 	return c
 }

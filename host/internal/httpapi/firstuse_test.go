@@ -82,6 +82,8 @@ func TestProblemTypesSayWhatIsWrong(t *testing.T) {
 			"/problems/invalid-credentials", "The credentials are not valid", "/shopify/access_token"},
 		{"shop", http.MethodPut, "/v1/shops/acme", `{"locations":[{"id":"A"}],"warehouses":[{"id":"w"},{"id":"w"}]}`,
 			"/problems/invalid-shop", "The shop is not valid", "/warehouses/1/id"},
+		{"connect", http.MethodPost, "/v1/shops/acme/sync/connect", "",
+			"/problems/credentials-refused", "A platform refused the shop's credentials", "/shopify_domain"},
 		{"inline compute", http.MethodPost, "/v1/compute", `{"locations":[],"warehouses":[],"items":[{"id":""}]}`,
 			"about:blank", "Unprocessable Entity", "/items/0/id"},
 	} {

@@ -127,6 +127,9 @@ type serverConfig struct {
 	// bounds are the API's timeouts, bound of body bytes in flight and
 	// rate of computes; the zero value bounds nothing.
 	bounds bounds
+	// platforms configure the Shopify and TikTok Shop clients that
+	// connecting a shop uses; see startPlatforms for the fakes'.
+	platforms shop.Platforms
 }
 
 // bounds are the options of the API's bounds on clients (limits.go).
@@ -203,6 +206,7 @@ func newServer(tb testing.TB, r *rule, cfg serverConfig) *server {
 		ComputeTimeout: cfg.computeTimeout,
 		AdminToken:     testAdminToken,
 		Logger:         cfg.logger,
+		Platforms:      cfg.platforms,
 	}
 	opt := httpapi.Options{
 		DefaultRule:    info,
@@ -227,6 +231,8 @@ func newServer(tb testing.TB, r *rule, cfg serverConfig) *server {
 		}
 	}
 	opt.Shops = shop.New(shops)
+	// Runs a test started stop before the store they write closes.
+	tb.Cleanup(opt.Shops.Close)
 	h := httpapi.New(opt)
 	srv := httptest.NewUnstartedServer(h)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

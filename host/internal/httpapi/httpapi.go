@@ -16,7 +16,7 @@
 //	GET    /v1/plugins/{name}/versions/{version}    one version
 //	DELETE /v1/plugins/{name}/versions/{version}    delete a version nothing references
 //	GET    /v1/shops                                every shop, a page at a time
-//	PUT    /v1/shops/{shop}                         create or replace a shop: name, locations, warehouses
+//	PUT    /v1/shops/{shop}                         create or replace a shop: name, shopify_domain, locations, warehouses
 //	GET    /v1/shops/{shop}                         a shop (If-None-Match for a 304)
 //	DELETE /v1/shops/{shop}                         delete a shop with its settings and credentials
 //	GET    /v1/shops/{shop}/settings                the current settings (If-None-Match for a 304)
@@ -27,6 +27,9 @@
 //	PUT    /v1/shops/{shop}/credentials             store Shopify and TikTok Shop credentials, encrypted
 //	GET    /v1/shops/{shop}/credentials             which credentials are set (never their values)
 //	DELETE /v1/shops/{shop}/credentials             forget the credentials
+//	POST   /v1/shops/{shop}/sync/connect            check the credentials, then import and link both catalogs in the background
+//	GET    /v1/shops/{shop}/sync                    the shop's connection, settings state and latest run
+//	GET    /v1/shops/{shop}/sync/items              the catalog with each item's link (?status=, ?side=), a page at a time
 //	POST   /v1/tokens                               create a token (shown once)
 //	GET    /v1/tokens                               every token (never the secret), a page at a time
 //	DELETE /v1/tokens/{id}                          revoke a token
@@ -176,6 +179,9 @@ func New(opt Options) *Handler {
 	sh.PUT("/credentials", h.putCredentials)
 	sh.GET("/credentials", h.getCredentials)
 	sh.DELETE("/credentials", h.deleteCredentials)
+	sh.POST("/sync/connect", h.connect)
+	sh.GET("/sync", h.syncStatus)
+	sh.GET("/sync/items", h.syncItems)
 	tokens := v1.Group("/tokens", requireAdmin)
 	tokens.POST("", h.createToken)
 	tokens.GET("", h.listTokens)

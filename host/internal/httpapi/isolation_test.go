@@ -44,6 +44,9 @@ func isolationEndpoints(tokenID string) []endpoint {
 		{"PUT", "/v1/shops/shop-a/credentials", "application/json", `{"shopify":{"access_token":"stolen"}}`, "shop"},
 		{"GET", "/v1/shops/shop-a/credentials", "", "", "shop"},
 		{"DELETE", "/v1/shops/shop-a/credentials", "", "", "shop"},
+		{"POST", "/v1/shops/shop-a/sync/connect", "", "", "shop"},
+		{"GET", "/v1/shops/shop-a/sync", "", "", "shop"},
+		{"GET", "/v1/shops/shop-a/sync/items", "", "", "shop"},
 		{"POST", "/v1/tokens", "application/json", `{"scopes":["admin"]}`, "admin"},
 		{"GET", "/v1/tokens", "", "", "admin"},
 		{"DELETE", "/v1/tokens/" + tokenID, "", "", "admin"},
@@ -75,7 +78,7 @@ func TestTenantIsolation(t *testing.T) {
 	// What shop A and partner P have; nothing below may change it.
 	snapshot := func() string {
 		var b strings.Builder
-		for _, path := range []string{"/v1/shops/shop-a", "/v1/shops/shop-a/settings/history", "/v1/shops/shop-a/credentials", "/v1/plugins/pcap", "/v1/tokens"} {
+		for _, path := range []string{"/v1/shops/shop-a", "/v1/shops/shop-a/settings/history", "/v1/shops/shop-a/credentials", "/v1/shops/shop-a/sync", "/v1/plugins/pcap", "/v1/tokens"} {
 			ex := s.as(testAdminToken).do(t, "GET", path, "", "")
 			b.WriteString(path + " " + http.StatusText(ex.status) + " " + string(ex.body) + "\n")
 		}

@@ -55,12 +55,12 @@ func TestSecretsNeverInClear(t *testing.T) {
 				return name + "-" + hex.EncodeToString(b)
 			}
 			secrets := map[string]string{}
-			for _, f := range []string{"shopify.access_token", "shopify.webhook_secret", "tiktok.app_key", "tiktok.app_secret", "tiktok.access_token", "tiktok.shop_cipher"} {
+			for _, f := range []string{"shopify.access_token", "shopify.webhook_secret", "tiktok.app_key", "tiktok.app_secret", "tiktok.access_token", "tiktok.refresh_token", "tiktok.shop_cipher"} {
 				secrets[f] = secret(strings.ReplaceAll(f, ".", "_"))
 			}
-			body := fmt.Sprintf(`{"shopify":{"access_token":%q,"webhook_secret":%q},"tiktok":{"app_key":%q,"app_secret":%q,"access_token":%q,"shop_cipher":%q}}`,
+			body := fmt.Sprintf(`{"shopify":{"access_token":%q,"webhook_secret":%q},"tiktok":{"app_key":%q,"app_secret":%q,"access_token":%q,"refresh_token":%q,"shop_cipher":%q}}`,
 				secrets["shopify.access_token"], secrets["shopify.webhook_secret"], secrets["tiktok.app_key"],
-				secrets["tiktok.app_secret"], secrets["tiktok.access_token"], secrets["tiktok.shop_cipher"])
+				secrets["tiktok.app_secret"], secrets["tiktok.access_token"], secrets["tiktok.refresh_token"], secrets["tiktok.shop_cipher"])
 
 			var seen bytes.Buffer // every response, headers and body
 			record := func(ex exchange) exchange {
@@ -89,9 +89,11 @@ func TestSecretsNeverInClear(t *testing.T) {
 			// Everything a caller can read, as the shop and as admin.
 			for _, tok := range []string{shopA, testAdminToken} {
 				for _, path := range []string{"/v1/shops", "/v1/shops/shop-a", "/v1/shops/shop-a/settings", "/v1/shops/shop-a/settings/history",
-					"/v1/shops/shop-a/credentials", "/v1/tokens", "/healthz", "/readyz", "/openapi.json"} {
+					"/v1/shops/shop-a/credentials", "/v1/shops/shop-a/sync", "/v1/shops/shop-a/sync/items", "/v1/tokens", "/healthz", "/readyz", "/openapi.json"} {
 					record(s.as(tok).do(t, "GET", path, "", ""))
 				}
+				// The shop has no domain: refused before any platform is asked.
+				record(s.as(tok).do(t, "POST", "/v1/shops/shop-a/sync/connect", "", ""))
 				record(s.as(tok).post(t, "/v1/shops/shop-a/compute?explain=true", `{"items":[{"id":"v","available":{"A":1}}]}`))
 				record(s.as(tok).post(t, "/v1/shops/shop-a/preview", `{"settings":{},"items":[{"id":"v","available":{"A":1}}]}`))
 			}
@@ -106,7 +108,7 @@ func TestSecretsNeverInClear(t *testing.T) {
 				} `json:"tiktok"`
 			}
 			decodeStrict(t, s.do(t, "GET", "/v1/shops/shop-a/credentials", "", "").body, &status)
-			if len(status.Shopify) != 2 || len(status.TikTok) != 4 || !status.Shopify["access_token"].Set || !status.TikTok["shop_cipher"].Set {
+			if len(status.Shopify) != 2 || len(status.TikTok) != 5 || !status.Shopify["access_token"].Set || !status.TikTok["shop_cipher"].Set {
 				t.Errorf("credentials status %+v: want every field set", status)
 			}
 
@@ -123,7 +125,7 @@ func TestSecretsNeverInClear(t *testing.T) {
 			}
 			// The sealed values are there, so the check looked where they are.
 			creds, err := s.store.Credentials(context.Background(), "shop-a")
-			if err != nil || len(creds) != 6 {
+			if err != nil || len(creds) != 7 {
 				t.Fatalf("stored credentials: %d, %v", len(creds), err)
 			}
 		})

@@ -15,15 +15,18 @@ import (
 	"github.com/syncrules/syncrules/host/internal/shop"
 )
 
-// shopRequest is the body of PUT /v1/shops/{shop}: active defaults to true.
+// shopRequest is the body of PUT /v1/shops/{shop}: active defaults to
+// true; shopify_domain, locations and warehouses absent (or null) keep
+// what the shop has.
 type shopRequest struct {
-	Name       string              `json:"name"`
-	Locations  []compute.Location  `json:"locations"`
-	Warehouses []compute.Warehouse `json:"warehouses"`
+	Name          string              `json:"name"`
+	ShopifyDomain *string             `json:"shopify_domain"`
+	Locations     []compute.Location  `json:"locations"`
+	Warehouses    []compute.Warehouse `json:"warehouses"`
 }
 
 func (r shopRequest) input() shop.ShopInput {
-	in := shop.ShopInput{Name: r.Name}
+	in := shop.ShopInput{Name: r.Name, ShopifyDomain: r.ShopifyDomain}
 	if r.Locations != nil {
 		in.Locations = make([]shop.Location, len(r.Locations))
 		for i, l := range r.Locations {
@@ -99,7 +102,7 @@ func (h *Handler) putShop(c *gin.Context) {
 		return
 	}
 	var req shopRequest
-	if !h.readJSON(c, &req, "a JSON object with name, locations and warehouses") {
+	if !h.readJSON(c, &req, "a JSON object with name, shopify_domain, locations and warehouses") {
 		return
 	}
 	saved, created, err := h.svc.PutShop(c.Request.Context(), principal(c), id, req.input())

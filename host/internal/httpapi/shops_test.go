@@ -58,9 +58,10 @@ func (s *server) createToken(tb testing.TB, scopes ...string) string {
 }
 
 type shopDoc struct {
-	ID        string `json:"id"`
-	Name      string `json:"name"`
-	Locations []struct {
+	ID            string `json:"id"`
+	Name          string `json:"name"`
+	ShopifyDomain string `json:"shopify_domain"`
+	Locations     []struct {
 		ID     string `json:"id"`
 		Active bool   `json:"active"`
 	} `json:"locations"`
@@ -69,8 +70,9 @@ type shopDoc struct {
 		Active  bool   `json:"active"`
 		Default bool   `json:"default"`
 	} `json:"warehouses"`
-	Created string `json:"created"`
-	Updated string `json:"updated"`
+	Connected bool   `json:"connected"`
+	Created   string `json:"created"`
+	Updated   string `json:"updated"`
 }
 
 type settingsDoc struct {
@@ -216,7 +218,8 @@ func TestShopValidation(t *testing.T) {
 		fields         []string
 	}{
 		{"an upper-case id", "Seed", seedShopBody, 422, []string{"shop"}},
-		{"no locations", "s", `{"warehouses":[]}`, 422, []string{"/locations"}},
+		{"a domain that is not myshopify.com", "s", `{"shopify_domain":"acme.example.com"}`, 422, []string{"/shopify_domain"}},
+		{"a domain with a path", "s", `{"shopify_domain":"acme.myshopify.com/admin"}`, 422, []string{"/shopify_domain"}},
 		{"two defaults", "s", `{"locations":[],"warehouses":[{"id":"a","default":true},{"id":"b","default":true}]}`, 422, []string{"/warehouses/1/default"}},
 		{"a duplicate location", "s", `{"locations":[{"id":"A"},{"id":"A"}],"warehouses":[]}`, 422, []string{"/locations/1/id"}},
 		{"an unknown member", "s", `{"locations":[],"warehouses":[],"owner":"x"}`, 400, []string{"/owner"}},
@@ -315,5 +318,32 @@ func TestTextNoEngineStores(t *testing.T) {
 				t.Errorf("control characters in ids: %+v", p)
 			}
 		})
+	}
+}
+
+// TestShopOptionalFields: a shop may be created without locations and
+// warehouses; shopify_domain, locations and warehouses left out or null
+// keep what the shop has, "" removes the domain.
+func TestShopOptionalFields(t *testing.T) {
+	s := newServer(t, loadRule(t), serverConfig{})
+	steps := []struct {
+		name, body string
+		// want is the shop after the step: its domain and how many
+		// locations and warehouses it has.
+		domain                string
+		locations, warehouses int
+	}{
+		{"created with a name alone", `{"name":"Acme"}`, "", 0, 0},
+		{"a domain, in any case", `{"shopify_domain":"Acme-Store.MyShopify.com"}`, "acme-store.myshopify.com", 0, 0},
+		{"locations and warehouses", seedShopBody, "acme-store.myshopify.com", 2, 2},
+		{"left out: kept", `{"name":"Acme"}`, "acme-store.myshopify.com", 2, 2},
+		{"null: kept", `{"shopify_domain":null,"locations":null,"warehouses":null}`, "acme-store.myshopify.com", 2, 2},
+		{"empty: removed", `{"shopify_domain":"","locations":[],"warehouses":[]}`, "", 0, 0},
+	}
+	for _, st := range steps {
+		got := s.putShop(t, "acme", st.body)
+		if got.ShopifyDomain != st.domain || len(got.Locations) != st.locations || len(got.Warehouses) != st.warehouses || got.Connected {
+			t.Errorf("%s: %+v; want domain %q, %d locations, %d warehouses, not connected", st.name, got, st.domain, st.locations, st.warehouses)
+		}
 	}
 }

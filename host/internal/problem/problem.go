@@ -48,6 +48,7 @@ var statusOf = map[shop.Code]int{
 	shop.InvalidShop:        http.StatusUnprocessableEntity,
 	shop.NoSettings:         http.StatusConflict,
 	shop.BrokenSettings:     http.StatusConflict,
+	shop.CredentialsRefused: http.StatusUnprocessableEntity,
 }
 
 // Type is a problem type of its own: one a client may need to tell apart
@@ -67,6 +68,7 @@ var typeOf = map[shop.Code]Type{
 	shop.InvalidShop:        {URI: "/problems/invalid-shop", Title: "The shop is not valid"},
 	shop.NoSettings:         {URI: "/problems/no-settings", Title: "The shop has no settings to compute with"},
 	shop.BrokenSettings:     {URI: "/problems/broken-settings", Title: "The shop's stored settings do not validate"},
+	shop.CredentialsRefused: {URI: "/problems/credentials-refused", Title: "A platform refused the shop's credentials"},
 }
 
 // Types lists every problem type of its own, by URI, for the tests of the

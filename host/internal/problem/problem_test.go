@@ -46,6 +46,8 @@ func TestFrom(t *testing.T) {
 			"/problems/no-settings", "The shop has no settings to compute with"},
 		{"broken settings", &shop.Error{Code: shop.BrokenSettings, Message: "change them", Fields: fields}, http.StatusConflict, "change them", true,
 			"/problems/broken-settings", "The shop's stored settings do not validate"},
+		{"credentials refused", &shop.Error{Code: shop.CredentialsRefused, Message: "Shopify answered 401", Fields: fields}, http.StatusUnprocessableEntity, "Shopify answered 401", true,
+			"/problems/credentials-refused", "A platform refused the shop's credentials"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -15,7 +15,7 @@ var credentialGroups = []struct {
 	fields []string
 }{
 	{"shopify", []string{"access_token", "webhook_secret"}},
-	{"tiktok", []string{"app_key", "app_secret", "access_token", "shop_cipher"}},
+	{"tiktok", []string{"app_key", "app_secret", "access_token", "refresh_token", "shop_cipher"}},
 }
 
 // maxCredentialBytes bounds one credential.
@@ -34,9 +34,12 @@ type ShopifyCredentials struct {
 	AccessToken, WebhookSecret *string
 }
 
-// TikTokCredentials are a shop's TikTok Shop secrets.
+// TikTokCredentials are a shop's TikTok Shop secrets. The access and
+// refresh tokens are the pair the seller's authorisation gave; connect
+// and the sync renew them. ShopCipher may be left out when the tokens are
+// for one shop only: connect finds it.
 type TikTokCredentials struct {
-	AppKey, AppSecret, AccessToken, ShopCipher *string
+	AppKey, AppSecret, AccessToken, RefreshToken, ShopCipher *string
 }
 
 // groups lists the given groups with their fields, in the order of
@@ -47,7 +50,7 @@ func (c Credentials) groups() map[string][]*string {
 		out["shopify"] = []*string{s.AccessToken, s.WebhookSecret}
 	}
 	if t := c.TikTok; t != nil {
-		out["tiktok"] = []*string{t.AppKey, t.AppSecret, t.AccessToken, t.ShopCipher}
+		out["tiktok"] = []*string{t.AppKey, t.AppSecret, t.AccessToken, t.RefreshToken, t.ShopCipher}
 	}
 	return out
 }
@@ -144,9 +147,11 @@ func (s *Service) credentialStatus(ctx context.Context, id string) (CredentialSt
 		}
 	}
 	for _, cr := range creds {
-		if fields, ok := out[cr.Group]; ok {
+		// Only the fields a caller sets: the service keeps others of its
+		// own (the TikTok tokens' expiries).
+		if _, ok := out[cr.Group][cr.Name]; ok {
 			t := Timestamp(cr.Updated)
-			fields[cr.Name] = CredentialState{Set: true, Updated: &t}
+			out[cr.Group][cr.Name] = CredentialState{Set: true, Updated: &t}
 		}
 	}
 	return out, nil

@@ -29,6 +29,7 @@ const (
 	InvalidShop        Code = "invalid_shop"        // a shop's name, locations or warehouses; Fields say where
 	NoSettings         Code = "no_settings"         // nothing to compute with: no settings stored and no default warehouse
 	BrokenSettings     Code = "broken_settings"     // the stored settings no longer validate against the shop
+	CredentialsRefused Code = "credentials_refused" // a platform refused the shop's credentials, or some are missing; Fields say which
 )
 
 // Error is an error the caller can act on: Message says what is wrong and
@@ -94,4 +95,7 @@ var (
 	// ErrPluginGone is a settings write naming an uploaded plugin
 	// version that was deleted meanwhile.
 	ErrPluginGone = errors.New("plugin version deleted")
+	// ErrConnected is a write of a connected shop's locations or
+	// warehouses, which only connecting may change.
+	ErrConnected = errors.New("the shop's locations and warehouses come from the platforms")
 )

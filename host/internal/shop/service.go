@@ -18,12 +18,15 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/syncrules/syncrules/host/internal/auth"
 	"github.com/syncrules/syncrules/host/internal/compute"
 	"github.com/syncrules/syncrules/host/internal/registry"
 	"github.com/syncrules/syncrules/host/internal/secret"
+	"github.com/syncrules/syncrules/host/internal/shopify"
+	"github.com/syncrules/syncrules/host/internal/tiktok"
 )
 
 // Options configure a Service.
@@ -43,7 +46,18 @@ type Options struct {
 	// AdminToken, when not empty, is a token with the admin scope that
 	// has no row in the store (SYNCRULES_ADMIN_TOKEN).
 	AdminToken string
-	Logger     *slog.Logger
+	// Platforms configure the clients connect uses; per-shop domain,
+	// tokens and app keys come from the shop and its credentials.
+	Platforms Platforms
+	Logger    *slog.Logger
+}
+
+// Platforms configure the clients of Shopify and TikTok Shop: where they
+// send requests, with what timeouts and HTTP client. Domain, AccessToken,
+// AppKey and AppSecret are ignored: they are each shop's.
+type Platforms struct {
+	Shopify shopify.Options
+	TikTok  tiktok.Options
 }
 
 // Service is the application layer. It is safe for concurrent use.
@@ -56,6 +70,17 @@ type Service struct {
 	timeout time.Duration
 	admin   string
 	log     *slog.Logger
+
+	platforms Platforms
+	// mu guards tiktokApps and closed.
+	mu         sync.Mutex
+	tiktokApps map[string]tiktokApp // by app key
+	closed     bool
+	// runCtx lives as long as the Service: the runs started in this
+	// process run under it, not under the request that started them.
+	runCtx    context.Context
+	cancelRun context.CancelFunc
+	runs      sync.WaitGroup
 }
 
 // New returns a Service.
@@ -66,8 +91,22 @@ func New(opt Options) *Service {
 	if opt.ComputeTimeout <= 0 {
 		opt.ComputeTimeout = 30 * time.Second
 	}
+	runCtx, cancel := context.WithCancel(context.Background())
 	return &Service{store: opt.Store, compute: opt.Compute, sealer: opt.Sealer, plugins: opt.Plugins, quota: opt.PluginQuota,
-		timeout: opt.ComputeTimeout, admin: opt.AdminToken, log: opt.Logger}
+		timeout: opt.ComputeTimeout, admin: opt.AdminToken, log: opt.Logger,
+		platforms: opt.Platforms, tiktokApps: map[string]tiktokApp{}, runCtx: runCtx, cancelRun: cancel}
+}
+
+// Close cancels the runs this process is running, records them
+// interrupted, and waits for them. Operations that start runs refuse to
+// after it; the others still work. Serve calls it at shutdown, the command
+// line after its run.
+func (s *Service) Close() {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.cancelRun()
+	s.runs.Wait()
 }
 
 // Operator is the principal of the command line run by whoever runs the

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
+	"slices"
 	"strings"
 	"unicode"
 
@@ -11,13 +13,32 @@ import (
 	"github.com/syncrules/syncrules/host/internal/compute"
 )
 
-// ShopInput is what a shop is created or replaced with. A nil Locations or
-// Warehouses was not given, which is an error; an empty one is a shop with
-// none.
+// ShopInput is what a shop is created or replaced with. A nil field was
+// not given: the shop keeps what it has (a new shop has none). An empty
+// Locations or Warehouses is a shop with none; an empty ShopifyDomain
+// removes it.
+//
+// A connected shop's locations and warehouses come from the platforms:
+// they may be given only as stored.
 type ShopInput struct {
-	Name       string
-	Locations  []Location
-	Warehouses []Warehouse
+	Name          string
+	ShopifyDomain *string
+	Locations     []Location
+	Warehouses    []Warehouse
+}
+
+// shopifyDomain is a shop's permanent myshopify domain.
+var shopifyDomain = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*\.myshopify\.com$`)
+
+// CheckShopifyDomain normalises a myshopify domain, which Shopify writes in
+// lower case, and checks it; field is where it is in the request.
+func CheckShopifyDomain(field, domain string) (string, []compute.FieldError) {
+	d := strings.ToLower(domain)
+	if len(d) > 255 || !shopifyDomain.MatchString(d) {
+		return "", []compute.FieldError{{Field: field,
+			Detail: "must be the shop's permanent myshopify domain, such as \"acme.myshopify.com\" (Shopify admin: Settings > Domains), not a custom domain or a URL"}}
+	}
+	return d, nil
 }
 
 // CheckName checks a name people gave a shop or token: it is shown in
@@ -34,7 +55,7 @@ func CheckName(field, name string) []compute.FieldError {
 }
 
 // invalidShop is the message of a shop that is not valid.
-const invalidShop = "The shop's name, locations or warehouses are not valid; fix the fields listed."
+const invalidShop = "The shop's name, Shopify domain, locations or warehouses are not valid; fix the fields listed."
 
 // CheckShopID checks the id of a shop to create.
 func CheckShopID(id string) error {
@@ -80,18 +101,53 @@ func (s *Service) PutShop(ctx context.Context, p auth.Principal, id string, in S
 	if err := CheckShopID(id); err != nil {
 		return Shop{}, false, err
 	}
-	var probs []compute.FieldError
-	if in.Locations == nil {
-		probs = append(probs, compute.FieldError{Field: "/locations", Detail: "is required: the shop's Shopify locations, as an array"})
+	probs := CheckName("/name", in.Name)
+	var domain string
+	if in.ShopifyDomain != nil && *in.ShopifyDomain != "" {
+		var bad []compute.FieldError
+		domain, bad = CheckShopifyDomain("/shopify_domain", *in.ShopifyDomain)
+		probs = append(probs, bad...)
 	}
-	if in.Warehouses == nil {
-		probs = append(probs, compute.FieldError{Field: "/warehouses", Detail: "is required: the shop's TikTok Shop warehouses, as an array"})
-	}
-	probs = append(probs, CheckName("/name", in.Name)...)
 	if len(probs) > 0 {
 		return Shop{}, false, &Error{Code: InvalidShop, Fields: probs, Message: invalidShop}
 	}
-	sh := Shop{ID: id, Name: in.Name, Locations: in.Locations, Warehouses: in.Warehouses}
+	old, err := s.store.Shop(ctx, id)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return Shop{}, false, storeError(id, err)
+	}
+	sh := Shop{ID: id, Name: in.Name, ShopifyDomain: old.ShopifyDomain, Locations: old.Locations, Warehouses: old.Warehouses}
+	if in.ShopifyDomain != nil {
+		sh.ShopifyDomain = domain
+	}
+	if old.Connected {
+		var changed []compute.FieldError
+		if in.Locations != nil && !slices.Equal(in.Locations, old.Locations) {
+			changed = append(changed, compute.FieldError{Field: "/locations", Detail: "differs from the locations read from Shopify"})
+		}
+		if in.Warehouses != nil && !slices.Equal(in.Warehouses, old.Warehouses) {
+			changed = append(changed, compute.FieldError{Field: "/warehouses", Detail: "differs from the warehouses read from TikTok Shop"})
+		}
+		if len(changed) > 0 {
+			return Shop{}, false, connectedConflict(id, changed)
+		}
+	}
+	if in.Locations != nil {
+		sh.Locations = in.Locations
+	}
+	if in.Warehouses != nil {
+		sh.Warehouses = in.Warehouses
+	}
+	if sh.Locations == nil {
+		sh.Locations = []Location{}
+	}
+	if sh.Warehouses == nil {
+		sh.Warehouses = []Warehouse{}
+	}
+	if sh.ShopifyDomain != "" && sh.ShopifyDomain != old.ShopifyDomain {
+		if err := s.domainFree(ctx, id, sh.ShopifyDomain); err != nil {
+			return Shop{}, false, err
+		}
+	}
 	// The compute service checks ids, duplicates and the default warehouse
 	// exactly as it does for an inline request. What it says of settings
 	// (none yet: no default warehouse to map to) is for PutSettings.
@@ -117,6 +173,17 @@ func (s *Service) PutShop(ctx context.Context, p auth.Principal, id string, in S
 		}
 		return err
 	})
+	if errors.Is(err, ErrExists) && sh.ShopifyDomain != "" {
+		// Another shop took the domain since domainFree looked.
+		if err := s.domainFree(ctx, id, sh.ShopifyDomain); err != nil {
+			return Shop{}, false, err
+		}
+	}
+	if errors.Is(err, ErrConnected) {
+		// Connected since the shop was read: what it was given, or kept,
+		// is no longer what the platforms said.
+		return Shop{}, false, connectedConflict(id, nil)
+	}
 	if err != nil {
 		return Shop{}, false, storeError(id, err)
 	}
@@ -125,6 +192,22 @@ func (s *Service) PutShop(ctx context.Context, p auth.Principal, id string, in S
 		return Shop{}, false, storeError(id, err)
 	}
 	return saved, created, nil
+}
+
+// domainFree says whether no shop but id has the Shopify domain.
+func (s *Service) domainFree(ctx context.Context, id, domain string) error {
+	other, err := s.store.ShopByDomain(ctx, domain)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil
+	case err != nil:
+		return err
+	case other.ID == id:
+		return nil
+	}
+	return &Error{Code: Conflict, Message: fmt.Sprintf("Shop %q already has the Shopify domain %q: a domain belongs to one shop, "+
+		"since Shopify's webhooks name their shop by it. Remove it from %[1]q first (\"shopify_domain\": \"\").", other.ID, domain),
+		Fields: []compute.FieldError{{Field: "/shopify_domain", Detail: fmt.Sprintf("is shop %q's", other.ID)}}}
 }
 
 // DeleteShop deletes a shop with its settings and credentials. Admins
@@ -138,4 +221,12 @@ func (s *Service) DeleteShop(ctx context.Context, p auth.Principal, id string) e
 	}
 	s.logChange("shop deleted", p, "shop", id)
 	return nil
+}
+
+// connectedConflict is the error of a PUT that would change a connected
+// shop's locations or warehouses.
+func connectedConflict(id string, fields []compute.FieldError) error {
+	return &Error{Code: Conflict, Fields: fields, Message: fmt.Sprintf(
+		"Shop %q's locations and warehouses come from Shopify and TikTok Shop since the shop was connected; "+
+			"leave them out, or reconnect (POST /v1/shops/%[1]s/sync/connect) to refresh them.", id)}
 }

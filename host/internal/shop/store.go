@@ -10,12 +10,18 @@ import (
 // Shop is a merchant's shop: its Shopify locations and TikTok Shop
 // warehouses, whose stock the rules publish.
 type Shop struct {
-	ID         string      `json:"id"`
-	Name       string      `json:"name"`
-	Locations  []Location  `json:"locations"`
-	Warehouses []Warehouse `json:"warehouses"`
-	Created    time.Time   `json:"created"`
-	Updated    time.Time   `json:"updated"`
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// ShopifyDomain is the shop's permanent myshopify domain, unique
+	// across shops: webhooks find their shop by it. "" until set.
+	ShopifyDomain string      `json:"shopify_domain,omitempty"`
+	Locations     []Location  `json:"locations"`
+	Warehouses    []Warehouse `json:"warehouses"`
+	// Connected: the locations and warehouses come from the platforms,
+	// read by the last connect; a PUT may not edit them. Set by the store.
+	Connected bool      `json:"connected"`
+	Created   time.Time `json:"created"`
+	Updated   time.Time `json:"updated"`
 }
 
 // Location is a Shopify location. Only active locations count.
@@ -101,8 +107,11 @@ func (t Token) Key() TokenKey { return TokenKey{Created: t.Created, ID: t.ID} }
 // ErrExists, ErrBusy and ErrInvalidText where they apply.
 type Store interface {
 	Ping(ctx context.Context) error
+	CatalogStore
 
-	// PutShop creates or replaces a shop. check, if not nil, sees the
+	// PutShop creates or replaces a shop: name, domain (ErrExists if
+	// another shop has it), locations and warehouses; Connected is kept
+	// (false for a new shop). check, if not nil, sees the
 	// shop's current settings before the write; see SettingsWrite.Check.
 	PutShop(ctx context.Context, shop Shop, check func(current StoredSettings) error) (created bool, err error)
 	Shop(ctx context.Context, id string) (Shop, error)

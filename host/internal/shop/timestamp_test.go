@@ -35,7 +35,7 @@ func TestTimestamp(t *testing.T) {
 	sh := shop.Shop{ID: "acme", Locations: []shop.Location{}, Warehouses: []shop.Warehouse{},
 		Created: time.Date(2026, 3, 2, 9, 14, 3, 0, paris), Updated: time.Date(2026, 3, 2, 9, 14, 3, 5000, time.UTC)}
 	b, err := json.Marshal(sh)
-	want := `{"id":"acme","name":"","locations":[],"warehouses":[],"created":"2026-03-02T08:14:03.000000Z","updated":"2026-03-02T09:14:03.000005Z"}`
+	want := `{"id":"acme","name":"","locations":[],"warehouses":[],"connected":false,"created":"2026-03-02T08:14:03.000000Z","updated":"2026-03-02T09:14:03.000005Z"}`
 	if err != nil || string(b) != want {
 		t.Errorf("shop = %s, %v; want %s", b, err, want)
 	}

@@ -246,11 +246,9 @@ func (c *Client) Catalog(ctx context.Context) iter.Seq2[Variant, error] {
 	}
 }
 
-// variantsCount counts the catalog's variants. Past Shopify's counting
-// limit the count is a lower bound (precision AT_LEAST): then the catalog
-// is at least one more than what it says, which decides for bulk when the
-// limit is at or below BulkAbove.
-func (c *Client) variantsCount(ctx context.Context) (int, error) {
+// VariantsCount counts the catalog's variants, for progress. Past
+// Shopify's counting limit the count is a lower bound: exact is false.
+func (c *Client) VariantsCount(ctx context.Context) (count int, exact bool, err error) {
 	var out struct {
 		ProductVariantsCount *struct {
 			Count     int    `json:"count"`
@@ -258,16 +256,24 @@ func (c *Client) variantsCount(ctx context.Context) (int, error) {
 		} `json:"productVariantsCount"`
 	}
 	if err := c.query(ctx, "variantsCount", 1, `query VariantsCount { productVariantsCount { count precision } }`, nil, &out); err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	n := out.ProductVariantsCount
 	if n == nil {
-		return 0, errors.New("shopify: variantsCount: the answer has no productVariantsCount")
+		return 0, false, errors.New("shopify: variantsCount: the answer has no productVariantsCount")
 	}
-	if n.Precision == "AT_LEAST" {
-		return n.Count + 1, nil
+	return n.Count, n.Precision != "AT_LEAST", nil
+}
+
+// variantsCount is VariantsCount for choosing the path: a lower bound
+// counts one more, which decides for bulk when Shopify's counting limit is
+// at or below BulkAbove.
+func (c *Client) variantsCount(ctx context.Context) (int, error) {
+	n, exact, err := c.VariantsCount(ctx)
+	if err == nil && !exact {
+		n++
 	}
-	return n.Count, nil
+	return n, err
 }
 
 type wireVariant struct {

@@ -133,6 +133,9 @@ func TestCatalogFromFake(t *testing.T) {
 			if len(seen) != len(want) {
 				t.Errorf("%d variants, want %d", len(seen), len(want))
 			}
+			if n, exact, err := c.VariantsCount(context.Background()); err != nil || n != len(want) || !exact {
+				t.Errorf("VariantsCount = %d, %v, %v; want %d, exact", n, exact, err, len(want))
+			}
 			bulk := false
 			for _, r := range f.Requests() {
 				bulk = bulk || strings.Contains(r.Body, "bulkOperationRunQuery")

@@ -110,3 +110,48 @@ func (s *Store) DeleteCredentials(ctx context.Context, id string) error {
 	}
 	return nil
 }
+
+// UpdateCredentials inserts or replaces the credentials given, by group
+// and name, in one transaction, keeping the shop's others. ErrNotFound if
+// the shop does not exist.
+func (s *Store) UpdateCredentials(ctx context.Context, id string, creds []shop.SealedCredential) error {
+	if err := checkText(id); err != nil {
+		return fmt.Errorf("update credentials: %w", err)
+	}
+	for _, c := range creds {
+		if err := checkText(c.Group, c.Name); err != nil {
+			return fmt.Errorf("update credentials: %w", err)
+		}
+		if c.Group == "" || c.Name == "" {
+			return fmt.Errorf("update credentials of shop %q: credential %q/%q needs a group and a name", id, c.Group, c.Name)
+		}
+	}
+	t := now()
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := shopExists(ctx, tx, id); err != nil {
+			return err
+		}
+		for _, c := range creds {
+			updated := c.Updated
+			if updated.IsZero() {
+				updated = t
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO shop_credentials (shop, grp, name, sealed, updated)
+				VALUES ($1, $2, $3, $4, $5)
+				ON CONFLICT (shop, grp, name) DO UPDATE SET sealed = excluded.sealed, updated = excluded.updated`,
+				id, c.Group, c.Name, c.Sealed, micros(updated)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return err
+	case isForeignKey(err): // deleted since shopExists
+		return shopNotFound(id)
+	case err != nil:
+		return fmt.Errorf("update credentials of shop %q: %w", id, err)
+	}
+	return nil
+}

@@ -33,6 +33,12 @@ func TestEnginesAgree(t *testing.T) {
 		// A key no engine can store is looked up too: both must say not found.
 		shopID := rapid.SampledFrom(append(shopIDs, "nul\x00id"))
 		plugin := rapid.SampledFrom(plugins)
+		// Domains are unique across shops, so each round has its own.
+		domain := rapid.SampledFrom([]string{"", fmt.Sprintf("r%d-x.myshopify.com", round), fmt.Sprintf("r%d-y.myshopify.com", round)})
+		// Catalog ids that sort apart as text and as numbers.
+		catalogID := rapid.SampledFrom([]string{"1", "10", "9", "20"})
+		status := rapid.SampledFrom([]shop.LinkStatus{"", shop.LinkLinked, shop.LinkUnmatched, shop.LinkConflict})
+		run := rapid.Int64Range(1, 3)
 		same := func(op string, a, b any) {
 			if !reflect.DeepEqual(a, b) {
 				rt.Fatalf("%s: SQLite gave %+v, PostgreSQL %+v", op, a, b)
@@ -48,6 +54,105 @@ func TestEnginesAgree(t *testing.T) {
 					return []any{created, kind(err)}
 				})
 				same("PutShop", a, b)
+			},
+			"PutShopWithDomain": func(rt *rapid.T) {
+				sh := shop.Shop{ID: shopID.Draw(rt, "shop"), ShopifyDomain: domain.Draw(rt, "domain")}
+				a, b := on(func(s *store.Store) any {
+					created, err := s.PutShop(ctx, sh, nil)
+					return []any{created, kind(err)}
+				})
+				same("PutShop with a domain", a, b)
+			},
+			"ShopByDomain": func(rt *rapid.T) {
+				d := domain.Draw(rt, "domain")
+				a, b := on(func(s *store.Store) any {
+					sh, err := s.ShopByDomain(ctx, d)
+					return []any{sh.ID, sh.ShopifyDomain, kind(err)}
+				})
+				same("ShopByDomain", a, b)
+			},
+			"Connect": func(rt *rapid.T) {
+				id := shopID.Draw(rt, "shop")
+				c := shop.Connection{Warehouses: []shop.Warehouse{{ID: "w", Active: rapid.Bool().Draw(rt, "active")}}}
+				a, b := on(func(s *store.Store) any { return kind(s.Connect(ctx, id, c)) })
+				same("Connect", a, b)
+			},
+			"PutVariants": func(rt *rapid.T) {
+				id, r := shopID.Draw(rt, "shop"), run.Draw(rt, "run")
+				var vs []shop.Variant
+				for range rapid.IntRange(0, 3).Draw(rt, "variants") { // an id may come twice
+					vs = append(vs, shop.Variant{ID: catalogID.Draw(rt, "id"), SKU: rapid.SampledFrom([]string{"A", "B", ""}).Draw(rt, "sku"),
+						Tracked: rapid.Bool().Draw(rt, "tracked"), Available: map[string]int{"L": rapid.IntRange(-1, 9).Draw(rt, "available")}})
+				}
+				a, b := on(func(s *store.Store) any { return kind(s.PutVariants(ctx, id, r, vs)) })
+				same("PutVariants", a, b)
+			},
+			"PutTikTokSKUs": func(rt *rapid.T) {
+				id, r := shopID.Draw(rt, "shop"), run.Draw(rt, "run")
+				var ks []shop.TikTokSKU
+				for range rapid.IntRange(0, 3).Draw(rt, "skus") {
+					ks = append(ks, shop.TikTokSKU{ID: catalogID.Draw(rt, "id"), ProductID: "t", SellerSKU: rapid.SampledFrom([]string{"A", "B"}).Draw(rt, "sku")})
+				}
+				a, b := on(func(s *store.Store) any { return kind(s.PutTikTokSKUs(ctx, id, r, ks)) })
+				same("PutTikTokSKUs", a, b)
+			},
+			"SetLinks": func(rt *rapid.T) {
+				id := shopID.Draw(rt, "shop")
+				variants, skus := map[string]shop.Link{}, map[string]shop.Link{}
+				for range rapid.IntRange(0, 3).Draw(rt, "links") {
+					l := shop.Link{Status: status.Draw(rt, "status"), Reason: rapid.SampledFrom([]string{"", "why"}).Draw(rt, "reason")}
+					if rapid.Bool().Draw(rt, "variant") {
+						variants[catalogID.Draw(rt, "id")] = l
+					} else {
+						skus[catalogID.Draw(rt, "id")] = l
+					}
+				}
+				a, b := on(func(s *store.Store) any { return kind(s.SetLinks(ctx, id, variants, skus)) })
+				same("SetLinks", a, b)
+			},
+			"PruneCatalog": func(rt *rapid.T) {
+				id, r := shopID.Draw(rt, "shop"), run.Draw(rt, "run")
+				a, b := on(func(s *store.Store) any { return kind(s.PruneCatalog(ctx, id, r)) })
+				same("PruneCatalog", a, b)
+			},
+			"CatalogPages": func(rt *rapid.T) {
+				id, st := shopID.Draw(rt, "shop"), status.Draw(rt, "status")
+				after, limit := rapid.SampledFrom([]string{"", "1", "10", "2"}).Draw(rt, "after"), rapid.IntRange(0, 3).Draw(rt, "limit")
+				a, b := on(func(s *store.Store) any {
+					vs, err := s.VariantsAfter(ctx, id, st, after, limit)
+					ks, err2 := s.TikTokSKUsAfter(ctx, id, st, after, limit)
+					vkeys, err3 := s.VariantKeys(ctx, id, shop.VariantKey{SKU: after}, limit)
+					skeys, err4 := s.SKUKeys(ctx, id, shop.SKUKey{SellerSKU: after}, limit)
+					return []any{fmt.Sprintf("%+v", vs), kind(err), fmt.Sprintf("%+v", ks), kind(err2), vkeys, skeys, kind(err3), kind(err4)}
+				})
+				same("catalog pages", a, b)
+			},
+			"StartRun": func(rt *rapid.T) {
+				id := shopID.Draw(rt, "shop")
+				a, b := on(func(s *store.Store) any {
+					r, err := s.StartRun(ctx, shop.Run{Shop: id, Kind: "connect", Phase: shop.PhaseLocations})
+					return []any{r.ID, r.State, kind(err)}
+				})
+				same("StartRun", a, b)
+			},
+			"UpdateRun": func(rt *rapid.T) {
+				id := shopID.Draw(rt, "shop")
+				state := rapid.SampledFrom([]shop.RunState{shop.RunRunning, shop.RunSucceeded, shop.RunFailed}).Draw(rt, "state")
+				done := rapid.Int64Range(0, 9).Draw(rt, "done")
+				a, b := on(func(s *store.Store) any {
+					r, err := s.LatestRun(ctx, id)
+					r.State, r.Done, r.Counts.Linked = state, done, int(done)
+					return []any{kind(err), kind(s.UpdateRun(ctx, r))}
+				})
+				same("UpdateRun", a, b)
+			},
+			"LatestRun": func(rt *rapid.T) {
+				id := shopID.Draw(rt, "shop")
+				a, b := on(func(s *store.Store) any {
+					r, err := s.LatestRun(ctx, id)
+					return []any{r.ID, r.Shop, r.Kind, r.State, r.Phase, r.Done, r.Counts, r.Finished.IsZero(), kind(err)}
+				})
+				same("LatestRun", a, b)
 			},
 			"PutSettings": func(rt *rapid.T) {
 				id := shopID.Draw(rt, "shop")
@@ -98,7 +203,7 @@ func TestEnginesAgree(t *testing.T) {
 					var out []string
 					for _, sh := range shops {
 						if sh.ID == shopIDs[0] || sh.ID == shopIDs[1] {
-							out = append(out, fmt.Sprintf("%s %s %v %v", sh.ID, sh.Name, sh.Locations, sh.Warehouses))
+							out = append(out, fmt.Sprintf("%s %s %q %v %v %v", sh.ID, sh.Name, sh.ShopifyDomain, sh.Connected, sh.Locations, sh.Warehouses))
 						}
 					}
 					return []any{out, kind(err)}

@@ -16,7 +16,9 @@ import (
 // what a shop has never depends on a default.
 
 // PutShop creates or replaces a shop; Created and Updated are set by the
-// store. check, if not nil, sees the shop's current settings (zero Settings,
+// store, and Connected is kept (false for a new shop): only Connect sets
+// it. A ShopifyDomain another shop has is ErrExists; "" removes the
+// shop's. check, if not nil, sees the shop's current settings (zero Settings,
 // but for Shop, if none or a new shop) and its error aborts the write,
 // returned as is. It runs before the write transaction, so that a slow check
 // (it runs plugins) holds no lock; the write happens only if the settings
@@ -51,10 +53,11 @@ func (s *Store) PutShop(ctx context.Context, sh shop.Shop, check func(current sh
 // shopRow is a shop as its row holds it.
 type shopRow struct {
 	id, name, locations, warehouses string
+	domain                          sql.NullString // NULL when unset: many shops may have none
 }
 
 func shopRowOf(sh shop.Shop) (shopRow, error) {
-	texts := []string{sh.ID, sh.Name}
+	texts := []string{sh.ID, sh.Name, sh.ShopifyDomain}
 	for _, l := range sh.Locations {
 		texts = append(texts, l.ID)
 	}
@@ -64,15 +67,25 @@ func shopRowOf(sh shop.Shop) (shopRow, error) {
 	if err := checkText(texts...); err != nil {
 		return shopRow{}, fmt.Errorf("put shop: %w", err)
 	}
-	locations, err := json.Marshal(emptyIfNil(sh.Locations))
+	locations, warehouses, err := placesJSON(sh.Locations, sh.Warehouses)
 	if err != nil {
 		return shopRow{}, fmt.Errorf("put shop %q: %w", sh.ID, err)
 	}
-	warehouses, err := json.Marshal(emptyIfNil(sh.Warehouses))
+	return shopRow{id: sh.ID, name: sh.Name, locations: locations, warehouses: warehouses,
+		domain: sql.NullString{String: sh.ShopifyDomain, Valid: sh.ShopifyDomain != ""}}, nil
+}
+
+// placesJSON encodes locations and warehouses as their columns hold them.
+func placesJSON(ls []shop.Location, ws []shop.Warehouse) (locations, warehouses string, err error) {
+	l, err := json.Marshal(emptyIfNil(ls))
 	if err != nil {
-		return shopRow{}, fmt.Errorf("put shop %q: %w", sh.ID, err)
+		return "", "", err
 	}
-	return shopRow{id: sh.ID, name: sh.Name, locations: string(locations), warehouses: string(warehouses)}, nil
+	w, err := json.Marshal(emptyIfNil(ws))
+	if err != nil {
+		return "", "", err
+	}
+	return string(l), string(w), nil
 }
 
 func emptyIfNil[T any](s []T) []T {
@@ -93,7 +106,10 @@ var errRaced = errors.New("changed concurrently")
 func (s *Store) putShop(ctx context.Context, sh shopRow, existed bool, settingsVersion int64) (created bool, err error) {
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		var version int64
-		err := tx.QueryRowContext(ctx, `SELECT settings_version FROM shops WHERE id = $1`+s.lockShop, sh.id).Scan(&version)
+		var connected bool
+		var locations, warehouses string
+		err := tx.QueryRowContext(ctx, `SELECT settings_version, connected, locations, warehouses FROM shops WHERE id = $1`+s.lockShop,
+			sh.id).Scan(&version, &connected, &locations, &warehouses)
 		exists := err == nil
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
@@ -101,15 +117,21 @@ func (s *Store) putShop(ctx context.Context, sh shopRow, existed bool, settingsV
 		if exists != existed || (exists && version != settingsVersion) {
 			return errRaced
 		}
+		// Checked here, not only by the caller: a connect may have landed
+		// since the caller read the shop.
+		if connected && (locations != sh.locations || warehouses != sh.warehouses) {
+			return fmt.Errorf("put shop %q: %w", sh.id, ErrConnected)
+		}
 		t := micros(now())
 		if exists {
 			_, err = tx.ExecContext(ctx, `UPDATE shops SET name = $2, locations = $3, warehouses = $4, updated = $5,
-				revision = revision + 1 WHERE id = $1`, sh.id, sh.name, sh.locations, sh.warehouses, t)
+				shopify_domain = $6, revision = revision + 1 WHERE id = $1`,
+				sh.id, sh.name, sh.locations, sh.warehouses, t, sh.domain)
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO shops (id, name, locations, warehouses, created, updated)
-			VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (id) DO NOTHING`,
-			sh.id, sh.name, sh.locations, sh.warehouses, t)
+		res, err := tx.ExecContext(ctx, `INSERT INTO shops (id, name, locations, warehouses, created, updated, shopify_domain)
+			VALUES ($1, $2, $3, $4, $5, $5, $6) ON CONFLICT (id) DO NOTHING`,
+			sh.id, sh.name, sh.locations, sh.warehouses, t, sh.domain)
 		if err != nil {
 			return err
 		}
@@ -122,25 +144,34 @@ func (s *Store) putShop(ctx context.Context, sh shopRow, existed bool, settingsV
 		return nil
 	})
 	switch {
-	case errors.Is(err, errRaced):
+	case errors.Is(err, errRaced), errors.Is(err, ErrConnected):
 		return false, err
+	case isUnique(err): // the id conflicts do nothing: the domain is taken
+		return false, fmt.Errorf("put shop %q: shopify_domain %q belongs to another shop: %w", sh.id, sh.domain.String, ErrExists)
 	case err != nil:
 		return false, fmt.Errorf("put shop %q: %w", sh.id, err)
 	}
 	return created, nil
 }
 
-const shopColumns = `id, name, locations, warehouses, created, updated`
+// shopColumns are what scanShop reads; shopColumnsOfS the same of a
+// shops table named s.
+const (
+	shopColumns    = `id, name, locations, warehouses, created, updated, shopify_domain, connected`
+	shopColumnsOfS = `s.id, s.name, s.locations, s.warehouses, s.created, s.updated, s.shopify_domain, s.connected`
+)
 
 // scanShop scans shopColumns and then extra.
 func scanShop(row interface{ Scan(...any) error }, extra ...any) (shop.Shop, error) {
 	var sh shop.Shop
 	var locations, warehouses string
 	var created, updated int64
-	dest := append([]any{&sh.ID, &sh.Name, &locations, &warehouses, &created, &updated}, extra...)
+	var domain sql.NullString
+	dest := append([]any{&sh.ID, &sh.Name, &locations, &warehouses, &created, &updated, &domain, &sh.Connected}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return shop.Shop{}, err
 	}
+	sh.ShopifyDomain = domain.String
 	sh.Locations, sh.Warehouses = []shop.Location{}, []shop.Warehouse{}
 	if err := json.Unmarshal([]byte(locations), &sh.Locations); err != nil {
 		return shop.Shop{}, fmt.Errorf("shop %q: stored locations: %w", sh.ID, err)

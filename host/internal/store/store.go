@@ -1,6 +1,7 @@
 // Package store keeps the service's state in SQL: shops and the history of
-// their settings, sealed credentials, API tokens and plugin ownership. It is
-// the only package that speaks SQL.
+// their settings, sealed credentials, API tokens, plugin ownership, and
+// each connected shop's catalog with the runs that import it. It is the
+// only package that speaks SQL.
 //
 // Two engines serve the same code through database/sql: SQLite (the embedded
 // default, one file in the data folder) and PostgreSQL (pgx), which several
@@ -49,6 +50,7 @@ var (
 	ErrExists          = shop.ErrExists
 	ErrBusy            = shop.ErrBusy
 	ErrInvalid         = shop.ErrInvalidText
+	ErrConnected       = shop.ErrConnected
 )
 
 // Dialects Dialect returns.

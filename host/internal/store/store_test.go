@@ -282,11 +282,18 @@ func TestDeleteShopCascades(t *testing.T) {
 			if err := s.ReplaceCredentials(ctx, id, map[string][]shop.SealedCredential{"shopify": {{Name: "access_token", Sealed: []byte{1}}}}); err != nil {
 				t.Fatal(err)
 			}
+			run := mustStartRun(t, ctx, s, id)
+			if err := s.PutVariants(ctx, id, run.ID, []shop.Variant{{ID: "1", SKU: "A"}}); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.PutTikTokSKUs(ctx, id, run.ID, []shop.TikTokSKU{{ID: "1", SellerSKU: "A"}}); err != nil {
+				t.Fatal(err)
+			}
 		}
 		if err := s.DeleteShop(ctx, "gone"); err != nil {
 			t.Fatal(err)
 		}
-		for _, table := range []string{"settings_history", "shop_plugin_refs", "shop_credentials"} {
+		for _, table := range []string{"settings_history", "shop_plugin_refs", "shop_credentials", "runs", "catalog_variants", "catalog_tiktok_skus"} {
 			var gone, kept int
 			q := `SELECT count(*) FILTER (WHERE shop = 'gone'), count(*) FILTER (WHERE shop = 'kept') FROM ` + table
 			if err := s.DB().QueryRowContext(ctx, q).Scan(&gone, &kept); err != nil {
@@ -306,6 +313,12 @@ func TestDeleteShopCascades(t *testing.T) {
 		}
 		if c, err := s.Credentials(ctx, "gone"); err != nil || len(c) != 0 {
 			t.Errorf("Credentials = %v, %v; want none", c, err)
+		}
+		if _, err := s.LatestRun(ctx, "gone"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("LatestRun = %v; want ErrNotFound", err)
+		}
+		if v, k, err := catalogKeys(ctx, s, "gone"); err != nil || len(v)+len(k) != 0 {
+			t.Errorf("catalog keys = %v, %v, %v; want an empty catalog", v, k, err)
 		}
 		if users, err := s.PluginUsers(ctx, "p", "1.0.0"); err != nil || !slices.Equal(users, []string{"kept"}) {
 			t.Errorf("PluginUsers = %v, %v; want [kept]", users, err)

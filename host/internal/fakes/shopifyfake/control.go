@@ -125,6 +125,8 @@ func (s *Server) control(w http.ResponseWriter, r *http.Request) {
 		done(s.SetLocationActive(b.LocationID, *b.Active))
 	case "GET throttle":
 		ok(s.Throttle())
+	case "GET usage":
+		ok(s.Usage())
 	case "PUT throttle":
 		var b struct {
 			CurrentlyAvailable *float64 `json:"currentlyAvailable"`

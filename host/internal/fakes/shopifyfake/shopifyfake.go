@@ -136,6 +136,7 @@ type Server struct {
 	mu sync.Mutex // guards everything below
 	shopState
 	bucket   bucket
+	usage    Usage
 	bulk     *bulkOperation
 	bulkSeq  int
 	bulkData map[string][]byte // JSONL by bulk operation number
@@ -404,6 +405,7 @@ func (s *Server) graphql(body []byte, base string) (int, map[string]any) {
 		}}, nil)
 	}
 	if !s.bucket.take(s.now(), float64(requested)) {
+		s.usage.Throttled++
 		return answer(requested, nil, []*gqlError{{Message: "Throttled", Extensions: map[string]any{
 			"code": "THROTTLED", "documentation": "https://shopify.dev/api/usage/rate-limits"}}}, nil)
 	}
@@ -414,7 +416,23 @@ func (s *Server) graphql(body []byte, base string) (int, map[string]any) {
 		actual = MutationCost
 	}
 	s.bucket.refund(float64(requested - actual))
+	s.usage.Queries++
+	s.usage.Points += actual
 	return answer(requested, &actual, e.errs, data)
+}
+
+// Usage is what the shop's clients have spent of its cost bucket.
+type Usage struct {
+	Queries   int `json:"queries"`   // answered queries and mutations
+	Points    int `json:"points"`    // their actual cost
+	Throttled int `json:"throttled"` // queries refused as THROTTLED
+}
+
+// Usage returns what the shop's clients have spent so far.
+func (s *Server) Usage() Usage {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.usage
 }
 
 // bucket is the cost leaky bucket.

@@ -350,6 +350,10 @@ func TestThrottlingRefillsAtTheRestoreRate(t *testing.T) {
 	if got := s.Throttle().CurrentlyAvailable; got != 1000 {
 		t.Errorf("after an hour: %v, want the maximum 1000", got)
 	}
+	// Two answered queries at 4 points each, one refused.
+	if u := s.Usage(); u != (shopifyfake.Usage{Queries: 2, Points: 8, Throttled: 1}) {
+		t.Errorf("usage %+v, want 2 queries, 8 points, 1 throttled", u)
+	}
 }
 
 func TestMaxCostExceeded(t *testing.T) {

@@ -1,0 +1,4 @@
+package shop
+
+// LinkStored is linkStored, for the tests that hold it to LinkCatalog.
+var LinkStored = linkStored
