@@ -157,6 +157,9 @@ type CatalogStore interface {
 	UpdateRun(ctx context.Context, r Run) error
 	// LatestRun is the shop's most recent run; ErrNotFound if none.
 	LatestRun(ctx context.Context, shop string) (Run, error)
+	// LatestRunIn is the shop's most recent run in state; ErrNotFound if
+	// none.
+	LatestRunIn(ctx context.Context, shop string, state RunState) (Run, error)
 
 	// PutVariants and PutTikTokSKUs insert or replace catalog rows,
 	// stamped with the run that read them; their links are kept.

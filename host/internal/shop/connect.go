@@ -45,7 +45,8 @@ type SyncStatus struct {
 	Settings      SettingsState `json:"settings"`
 	// Run is the latest run.
 	Run *RunView `json:"run,omitempty"`
-	// Catalog counts the links of the latest run, when it succeeded.
+	// Catalog counts the links of the latest run that succeeded: the
+	// catalog as it stands while another runs or after one failed.
 	Catalog *LinkCounts `json:"catalog,omitempty"`
 }
 
@@ -403,6 +404,19 @@ func (s *Service) SyncStatus(ctx context.Context, p auth.Principal, id string) (
 		v := viewRun(run, time.Now())
 		out.Run = &v
 		out.Catalog = v.Counts
+	}
+	if out.Run != nil && out.Catalog == nil {
+		// The catalog as the last successful connect linked it stays
+		// until another succeeds: show its counts meanwhile.
+		last, err := s.store.LatestRunIn(ctx, id, RunSucceeded)
+		switch {
+		case errors.Is(err, ErrNotFound):
+		case err != nil:
+			return SyncStatus{}, storeError(id, err)
+		default:
+			c := last.Counts
+			out.Catalog = &c
+		}
 	}
 	return out, nil
 }

@@ -68,6 +68,9 @@ type harnessOptions struct {
 	tiktokCatalog *catalog.Catalog
 	// tiktokBaseURL overrides the TikTok fake's URL.
 	tiktokBaseURL string
+	// postgres stores on a fresh PostgreSQL database (skipped without
+	// one) instead of SQLite.
+	postgres bool
 	// shopifyBucket keeps the fake Shopify's own cost bucket (Shopify's
 	// standard 1000 points, 50 a second) instead of an endless one.
 	shopifyBucket bool
@@ -123,7 +126,11 @@ func newHarness(t testing.TB, cat *catalog.Catalog, o harnessOptions) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { h.tiktok.Close() })
-	h.store = storetest.SQLite(t, t.TempDir())
+	if o.postgres {
+		h.store = storetest.Postgres(t)
+	} else {
+		h.store = storetest.SQLite(t, t.TempDir())
+	}
 	sealer, err := secret.NewSealer(bytes.Repeat([]byte{9}, secret.KeySize))
 	if err != nil {
 		t.Fatal(err)
@@ -310,6 +317,11 @@ func expect(cat *catalog.Catalog) expected {
 // listing of one linked seller SKU, and checks every variant's and SKU's
 // link against what the generator made.
 func TestConnectLinksGeneratedCatalog(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { testConnectLinksGeneratedCatalog(t, false) })
+	t.Run("postgres", func(t *testing.T) { testConnectLinksGeneratedCatalog(t, true) })
+}
+
+func testConnectLinksGeneratedCatalog(t *testing.T, postgres bool) {
 	cat := generate(t, 240, 3, 3)
 	// TikTok lists the first linked seller SKU on a second product too:
 	// that SKU links nothing now.
@@ -326,7 +338,7 @@ func TestConnectLinksGeneratedCatalog(t *testing.T) {
 	want.counts.Linked--
 	want.counts.Conflicts++
 
-	h := newHarness(t, cat, harnessOptions{tiktokCatalog: tcat})
+	h := newHarness(t, cat, harnessOptions{tiktokCatalog: tcat, postgres: postgres})
 	st := h.connect()
 
 	if st.Run.Phase != shop.PhaseDone || st.Run.Finished == nil || st.Run.Counts == nil || *st.Run.Counts != want.counts {
@@ -902,5 +914,20 @@ func TestConnectRunFails(t *testing.T) {
 	st = h.connect()
 	if st.Catalog == nil || st.Catalog.Linked == 0 {
 		t.Errorf("a connect after the failure: %+v, want links", st.Catalog)
+	}
+	linked := *st.Catalog
+
+	// A reconnect that fails leaves the catalog as the last success
+	// linked it, and the status says so.
+	if err := h.tiktok.InjectFault(fakes.Fault{Path: "/products/search", Status: 500, For: fakes.Duration(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	run, err = h.svc.Connect(context.Background(), shop.Operator, shopID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st = h.waitRun(run.ID)
+	if st.Run.State != shop.RunFailed || st.Catalog == nil || *st.Catalog != linked {
+		t.Errorf("after a failed reconnect: run %+v, catalog %+v; want failed, catalog %+v", st.Run, st.Catalog, linked)
 	}
 }

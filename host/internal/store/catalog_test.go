@@ -222,14 +222,25 @@ func TestRuns(t *testing.T) {
 		if err := s.UpdateRun(ctx, done); !errors.Is(err, store.ErrVersionMismatch) {
 			t.Errorf("UpdateRun of a finished run: %v, want ErrVersionMismatch", err)
 		}
+		if _, err := s.LatestRunIn(ctx, "y", shop.RunSucceeded); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("LatestRunIn(succeeded) of a shop with none: %v, want ErrNotFound", err)
+		}
 		if _, err := s.StartRun(ctx, shop.Run{Shop: "x", Kind: "connect"}); err != nil {
 			t.Errorf("StartRun after the last finished: %v", err)
 		}
+		// A newer run is running: the last success is still found.
+		if got, err := s.LatestRunIn(ctx, "x", shop.RunSucceeded); err != nil || got.ID != next.ID || got.Counts != done.Counts {
+			t.Errorf("LatestRunIn(succeeded) = %+v, %v; want run %d with its counts", got, err, next.ID)
+		}
+		if got, err := s.LatestRunIn(ctx, "x", shop.RunInterrupted); err != nil || got.ID != first.ID {
+			t.Errorf("LatestRunIn(interrupted) = %+v, %v; want run %d", got, err, first.ID)
+		}
 
 		for name, err := range map[string]error{
-			"StartRun":  second(s.StartRun(ctx, shop.Run{Shop: "nope", Kind: "connect"})),
-			"LatestRun": second(s.LatestRun(ctx, "nope")),
-			"UpdateRun": s.UpdateRun(ctx, shop.Run{ID: 1 << 40, State: shop.RunFailed}),
+			"StartRun":    second(s.StartRun(ctx, shop.Run{Shop: "nope", Kind: "connect"})),
+			"LatestRun":   second(s.LatestRun(ctx, "nope")),
+			"LatestRunIn": second(s.LatestRunIn(ctx, "nope", shop.RunSucceeded)),
+			"UpdateRun":   s.UpdateRun(ctx, shop.Run{ID: 1 << 40, State: shop.RunFailed}),
 		} {
 			if !errors.Is(err, store.ErrNotFound) {
 				t.Errorf("%s of a missing shop or run: %v, want ErrNotFound", name, err)

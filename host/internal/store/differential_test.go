@@ -153,6 +153,12 @@ func TestEnginesAgree(t *testing.T) {
 					return []any{r.ID, r.Shop, r.Kind, r.State, r.Phase, r.Done, r.Counts, r.Finished.IsZero(), kind(err)}
 				})
 				same("LatestRun", a, b)
+				state := rapid.SampledFrom([]shop.RunState{shop.RunRunning, shop.RunSucceeded, shop.RunFailed, shop.RunInterrupted}).Draw(rt, "state")
+				a, b = on(func(s *store.Store) any {
+					r, err := s.LatestRunIn(ctx, id, state)
+					return []any{r.ID, r.State, r.Counts, kind(err)}
+				})
+				same("LatestRunIn", a, b)
 			},
 			"PutSettings": func(rt *rapid.T) {
 				id := shopID.Draw(rt, "shop")

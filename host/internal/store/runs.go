@@ -128,21 +128,38 @@ const runColumns = `id, shop, kind, state, phase, done, total, counts, error, to
 // LatestRun returns the shop's most recent run; ErrNotFound if it has none
 // or the shop does not exist.
 func (s *Store) LatestRun(ctx context.Context, id string) (shop.Run, error) {
+	return s.latestRun(ctx, id, "")
+}
+
+// LatestRunIn is the shop's most recent run in state; ErrNotFound if none.
+func (s *Store) LatestRunIn(ctx context.Context, id string, state shop.RunState) (shop.Run, error) {
+	if state == "" {
+		return shop.Run{}, errors.New("latest run: no state given")
+	}
+	return s.latestRun(ctx, id, state)
+}
+
+// latestRun is the shop's most recent run in state ("": any).
+func (s *Store) latestRun(ctx context.Context, id string, state shop.RunState) (shop.Run, error) {
 	if checkText(id) != nil {
 		return shop.Run{}, shopNotFound(id)
 	}
 	var r shop.Run
-	var state, phase, counts string
+	var stored, phase, counts string
 	var started, updated int64
 	var finished sql.NullInt64
-	err := s.db.QueryRowContext(ctx, `SELECT `+runColumns+` FROM runs WHERE shop = $1 ORDER BY id DESC LIMIT 1`, id).
-		Scan(&r.ID, &r.Shop, &r.Kind, &state, &phase, &r.Done, &r.Total, &counts, &r.Error, &r.Token, &started, &updated, &finished)
+	err := s.db.QueryRowContext(ctx, `SELECT `+runColumns+` FROM runs WHERE shop = $1 AND ($2 = '' OR state = $2)
+		ORDER BY id DESC LIMIT 1`, id, string(state)).
+		Scan(&r.ID, &r.Shop, &r.Kind, &stored, &phase, &r.Done, &r.Total, &counts, &r.Error, &r.Token, &started, &updated, &finished)
 	if errors.Is(err, sql.ErrNoRows) {
 		if err := shopExists(ctx, s.db, id); err != nil {
 			if errors.Is(err, ErrNotFound) {
 				return shop.Run{}, err
 			}
 			return shop.Run{}, fmt.Errorf("read the latest run of shop %q: %w", id, err)
+		}
+		if state != "" {
+			return shop.Run{}, fmt.Errorf("shop %q has no %s run: %w", id, state, ErrNotFound)
 		}
 		return shop.Run{}, fmt.Errorf("shop %q has no run yet: %w", id, ErrNotFound)
 	}
@@ -152,7 +169,7 @@ func (s *Store) LatestRun(ctx context.Context, id string) (shop.Run, error) {
 	if err := json.Unmarshal([]byte(counts), &r.Counts); err != nil {
 		return shop.Run{}, fmt.Errorf("run %d: stored counts: %w", r.ID, err)
 	}
-	r.State, r.Phase = shop.RunState(state), shop.RunPhase(phase)
+	r.State, r.Phase = shop.RunState(stored), shop.RunPhase(phase)
 	r.Started, r.Updated = fromMicros(started), fromMicros(updated)
 	if finished.Valid {
 		r.Finished = fromMicros(finished.Int64)
