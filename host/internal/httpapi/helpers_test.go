@@ -130,6 +130,8 @@ type serverConfig struct {
 	// platforms configure the Shopify and TikTok Shop clients that
 	// connecting a shop uses; see startPlatforms for the fakes'.
 	platforms shop.Platforms
+	// queue enqueues the shops' sync jobs; nil: webhooks answer 503.
+	queue shop.Queue
 }
 
 // bounds are the options of the API's bounds on clients (limits.go).
@@ -207,6 +209,7 @@ func newServer(tb testing.TB, r *rule, cfg serverConfig) *server {
 		AdminToken:     testAdminToken,
 		Logger:         cfg.logger,
 		Platforms:      cfg.platforms,
+		Queue:          cfg.queue,
 	}
 	opt := httpapi.Options{
 		DefaultRule:    info,

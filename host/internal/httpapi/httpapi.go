@@ -3,8 +3,9 @@
 // operation of the application layer (package shop) and encodes the result;
 // package problem turns errors into statuses.
 //
-// Every route but /healthz, /readyz, /metrics and /openapi.json needs
-// Authorization: Bearer <token>; /openapi.json says which scope each needs.
+// Every route but /healthz, /readyz, /metrics, /openapi.json and
+// /webhooks/shopify (signed by Shopify instead) needs Authorization:
+// Bearer <token>; /openapi.json says which scope each needs.
 // Every request has deadlines and its body is metered (limits.go); the
 // compute routes are rate-limited per token. Lists answer a page at a time
 // (?limit=, ?cursor= from the answer's next; pages.go).
@@ -33,6 +34,7 @@
 //	POST   /v1/tokens                               create a token (shown once)
 //	GET    /v1/tokens                               every token (never the secret), a page at a time
 //	DELETE /v1/tokens/{id}                          revoke a token
+//	POST   /webhooks/shopify                        a Shopify webhook, signed with the shop's webhook secret
 //	GET    /healthz                                 200 while the process serves; 503 while it drains before a stop
 //	GET    /readyz                                  200 while the store answers and the server is not draining
 //	GET    /metrics                                 Prometheus metrics
@@ -156,6 +158,7 @@ func New(opt Options) *Handler {
 	r.GET("/healthz", h.healthz)
 	r.GET("/readyz", h.readyz)
 	r.GET("/openapi.json", func(c *gin.Context) { c.Data(http.StatusOK, "application/json", openAPI) })
+	r.POST("/webhooks/shopify", h.shopifyWebhook)
 
 	v1 := r.Group("/v1", h.authenticate)
 	v1.POST("/compute", h.limitCompute, h.compute)

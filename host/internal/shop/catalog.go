@@ -140,8 +140,11 @@ type Connection struct {
 	Warehouses []Warehouse
 }
 
-// CatalogStore is the part of Store that keeps catalogs and runs.
+// CatalogStore is the part of Store that keeps catalogs and runs, and the
+// webhooks that change them.
 type CatalogStore interface {
+	WebhookStore
+
 	// ShopByDomain finds the shop with this shopify_domain.
 	ShopByDomain(ctx context.Context, domain string) (Shop, error)
 	// Connect writes the locations and warehouses read from the platforms

@@ -49,7 +49,10 @@ type Options struct {
 	// Platforms configure the clients connect uses; per-shop domain,
 	// tokens and app keys come from the shop and its credentials.
 	Platforms Platforms
-	Logger    *slog.Logger
+	// Queue makes sure a shop's sync job runs; nil refuses webhooks with
+	// Unavailable (the sync is not running).
+	Queue  Queue
+	Logger *slog.Logger
 }
 
 // Platforms configure the clients of Shopify and TikTok Shop: where they
@@ -69,6 +72,7 @@ type Service struct {
 	quota   registry.Quota
 	timeout time.Duration
 	admin   string
+	queue   Queue
 	log     *slog.Logger
 
 	platforms Platforms
@@ -93,7 +97,7 @@ func New(opt Options) *Service {
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	return &Service{store: opt.Store, compute: opt.Compute, sealer: opt.Sealer, plugins: opt.Plugins, quota: opt.PluginQuota,
-		timeout: opt.ComputeTimeout, admin: opt.AdminToken, log: opt.Logger,
+		timeout: opt.ComputeTimeout, admin: opt.AdminToken, queue: opt.Queue, log: opt.Logger,
 		platforms: opt.Platforms, tiktokApps: map[string]tiktokApp{}, runCtx: runCtx, cancelRun: cancel}
 }
 

@@ -127,6 +127,42 @@ func TestEnginesAgree(t *testing.T) {
 				})
 				same("catalog pages", a, b)
 			},
+			"RecordWebhook": func(rt *rapid.T) {
+				r := shop.WebhookReceipt{Shop: shopID.Draw(rt, "shop"), WebhookID: rapid.SampledFrom([]string{"w1", "w2", "w3"}).Draw(rt, "webhook"),
+					Topic: "inventory_items/update", Body: []byte(rapid.StringN(0, 8, 16).Draw(rt, "body"))}
+				items := rapid.SliceOfN(catalogID, 0, 3).Draw(rt, "items")
+				all, fail := rapid.Bool().Draw(rt, "all"), rapid.Bool().Draw(rt, "fail")
+				a, b := on(func(s *store.Store) any {
+					calls := 0
+					dup, err := s.RecordWebhook(ctx, r, items, all, func(context.Context, any) error {
+						calls++
+						if fail {
+							return errors.New("enqueue failed")
+						}
+						return nil
+					})
+					return []any{dup, calls, kind(err)}
+				})
+				same("RecordWebhook", a, b)
+			},
+			"PendingItems": func(rt *rapid.T) {
+				id, limit, take := shopID.Draw(rt, "shop"), rapid.IntRange(0, 3).Draw(rt, "limit"), rapid.Bool().Draw(rt, "take")
+				// Seqs are not compared: PostgreSQL's sequence skips the
+				// values of rolled back transactions. Their order is.
+				a, b := on(func(s *store.Store) any {
+					items, err := s.PendingItems(ctx, id, limit)
+					var out []string
+					for _, p := range items {
+						out = append(out, p.InventoryItemID+"@"+p.Cause)
+					}
+					var errTake error
+					if take {
+						errTake = s.TakePending(ctx, id, items)
+					}
+					return []any{out, kind(err), kind(errTake)}
+				})
+				same("PendingItems", a, b)
+			},
 			"StartRun": func(rt *rapid.T) {
 				id := shopID.Draw(rt, "shop")
 				a, b := on(func(s *store.Store) any {

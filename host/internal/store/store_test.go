@@ -289,11 +289,14 @@ func TestDeleteShopCascades(t *testing.T) {
 			if err := s.PutTikTokSKUs(ctx, id, run.ID, []shop.TikTokSKU{{ID: "1", SellerSKU: "A"}}); err != nil {
 				t.Fatal(err)
 			}
+			if _, err := s.RecordWebhook(ctx, shop.WebhookReceipt{Shop: id, WebhookID: "w", Topic: "t"}, []string{"i"}, true, nil); err != nil {
+				t.Fatal(err)
+			}
 		}
 		if err := s.DeleteShop(ctx, "gone"); err != nil {
 			t.Fatal(err)
 		}
-		for _, table := range []string{"settings_history", "shop_plugin_refs", "shop_credentials", "runs", "catalog_variants", "catalog_tiktok_skus"} {
+		for _, table := range []string{"settings_history", "shop_plugin_refs", "shop_credentials", "runs", "catalog_variants", "catalog_tiktok_skus", "webhook_receipts", "sync_pending"} {
 			var gone, kept int
 			q := `SELECT count(*) FILTER (WHERE shop = 'gone'), count(*) FILTER (WHERE shop = 'kept') FROM ` + table
 			if err := s.DB().QueryRowContext(ctx, q).Scan(&gone, &kept); err != nil {

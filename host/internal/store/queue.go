@@ -1,0 +1,71 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// queueConns is how many connections the job queue's handle may open: its
+// fetches, completions and maintenance overlap, and WAL lets its readers
+// run beside the one writer.
+const queueConns = 4
+
+// OpenQueueDB opens a second handle on the SQLite file, for the job queue
+// (host/internal/sync), so that the queue's own work never waits for, nor
+// holds, the single connection the API's queries share. Like the store's,
+// its transactions start IMMEDIATE and it waits up to 5 s for the write
+// lock. The caller closes it. On PostgreSQL the queue uses Pool instead,
+// and OpenQueueDB refuses.
+func (s *Store) OpenQueueDB(ctx context.Context) (*sql.DB, error) {
+	if s.dialect != SQLite {
+		return nil, errors.New("store: OpenQueueDB is for SQLite; on PostgreSQL the queue shares the store's Pool")
+	}
+	// The file's path as SQLite resolved it, rather than a copy kept from
+	// Open: both handles then name the same file.
+	var seq int
+	var name, path string
+	if err := s.db.QueryRowContext(ctx, `PRAGMA database_list`).Scan(&seq, &name, &path); err != nil {
+		return nil, fmt.Errorf("store: find the SQLite file for the queue: %w", err)
+	}
+	if name != "main" || path == "" {
+		return nil, fmt.Errorf("store: the SQLite database %q has no file for the queue to share", name)
+	}
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("store: open the queue's SQLite handle: %w", err)
+	}
+	db.SetMaxOpenConns(queueConns)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: open the queue's SQLite handle: %w", err)
+	}
+	return db, nil
+}
+
+// HasPendingTx reports whether the shop has inventory items waiting for
+// its sync, read in tx: the queue's own transaction that completes the
+// shop's job (a *sql.Tx on the queue's SQLite handle, a pgx.Tx on
+// PostgreSQL), so that a webhook committed before it is seen and one
+// committed after it queues a new job.
+func (s *Store) HasPendingTx(ctx context.Context, tx any, shop string) (bool, error) {
+	const q = `SELECT EXISTS (SELECT 1 FROM sync_pending WHERE shop = $1)`
+	var pending bool
+	var err error
+	switch tx := tx.(type) {
+	case *sql.Tx:
+		err = tx.QueryRowContext(ctx, q, shop).Scan(&pending)
+	case pgx.Tx:
+		err = tx.QueryRow(ctx, q, shop).Scan(&pending)
+	default:
+		return false, fmt.Errorf("store: pending items of shop %q: a %T is not a transaction of either engine", shop, tx)
+	}
+	if err != nil {
+		return false, fmt.Errorf("store: pending items of shop %q: %w", shop, err)
+	}
+	return pending, nil
+}

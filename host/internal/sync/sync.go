@@ -1,0 +1,466 @@
+// Package sync runs the connector's background work on River, a job queue
+// whose tables live in the store's database beside ours: SQLite through
+// riversqlite, PostgreSQL through riverpgxv5. It is the only package that
+// imports River. It owns River's migrations (run by Open), the client's
+// lifecycle (Start, Stop), its queues and its job kinds.
+//
+// A shop's work is one unique job per shop: EnqueueTx, called in the
+// transaction that records a change, makes sure the shop's job will run
+// once that transaction commits (and never if it rolls back); while the job
+// is queued or running, more calls add nothing. The job calls
+// Options.SyncShop again while SyncShop reports that items remain (for up to
+// a second, then it yields its worker and runs again when one is free), and
+// ends only in a transaction that finds none of the shop's items pending
+// (Options.Pending), so a change recorded while it ran is never left behind.
+//
+// Usage:
+//
+//	q, err := sync.Open(ctx, sync.Options{Store: s, SyncShop: shops.Sync, Pending: s.HasPendingTx})
+//	if err != nil { ... }
+//	if err := q.Start(ctx); err != nil { ... }
+//	defer q.Stop(drainCtx)
+//	// in a store transaction: q.EnqueueTx(ctx, tx, "acme")
+package sync
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/syncrules/syncrules/host/internal/store"
+)
+
+// Queues. Each has its own workers, so that a long resync in the bulk
+// queue never delays a webhook's job.
+const (
+	QueueWebhooks = "webhooks"
+	QueueBulk     = "bulk"
+)
+
+// KindShopSync is the kind of a shop's sync job.
+const KindShopSync = "shop_sync"
+
+// Defaults of Options.
+const (
+	DefaultWorkers    = 10
+	DefaultJobTimeout = time.Minute
+	DefaultRetryDelay = time.Second
+)
+
+const (
+	// maxRetryDelay caps the doubling backoff: a shop that failed many
+	// times still catches up within minutes of the cause going away.
+	maxRetryDelay = 5 * time.Minute
+	// maxAttempts of a failing job: with the backoff above, about an hour
+	// of failures, after which River discards the job. The shop's pending
+	// items stay recorded: its next change or reconciliation enqueues a
+	// fresh job.
+	maxAttempts = 20
+	// fetchCooldown is the shortest pause between two fetches of a queue.
+	// A fetch takes at most a queue's free workers, so River's default
+	// (100 ms) would cap a queue at ten fetches' worth of jobs a second.
+	fetchCooldown = 10 * time.Millisecond
+	// webhooksPollInterval is how often the webhooks queue looks for jobs
+	// besides River's insert notifications, which a snoozed or retried job
+	// does not send: it bounds how long such a job waits to run again.
+	webhooksPollInterval = 100 * time.Millisecond
+	// cancelGrace bounds how long Stop waits for cancelled jobs to return.
+	cancelGrace = 10 * time.Second
+)
+
+// uniqueStates are the states in which a shop's job blocks another: every
+// state before it ends. River's default would also count completed jobs,
+// which would refuse a shop's next job until the cleaner removed the last.
+var uniqueStates = []rivertype.JobState{
+	rivertype.JobStateAvailable,
+	rivertype.JobStatePending,
+	rivertype.JobStateRetryable,
+	rivertype.JobStateRunning,
+	rivertype.JobStateScheduled,
+}
+
+// Options configure Open.
+type Options struct {
+	// Store is the database River's tables live in. Required.
+	Store *store.Store
+	// Logger receives River's and the queue's logs; slog.Default if nil.
+	Logger *slog.Logger
+	// Workers is how many jobs each queue runs at once in this process;
+	// DefaultWorkers if 0.
+	Workers int
+	// JobTimeout cancels a job that runs longer; DefaultJobTimeout if 0.
+	// A job left running by a crashed process runs again after about
+	// twice as long.
+	JobTimeout time.Duration
+	// RetryDelay is how long a failed job waits before its first retry;
+	// each further failure doubles it, up to 5 minutes.
+	// DefaultRetryDelay if 0.
+	RetryDelay time.Duration
+	// SyncShop processes the shop's pending items; more reports that some
+	// remain, and the shop's job then runs again soon. An error retries it
+	// with backoff. Required.
+	SyncShop func(ctx context.Context, shop string) (more bool, err error)
+	// Pending reports whether the shop has pending items, read in tx: the
+	// transaction that marks the shop's job completed (*sql.Tx on SQLite,
+	// pgx.Tx on PostgreSQL). The job ends only if none are pending, so a
+	// change recorded after SyncShop's last look, while the job still
+	// counted as running and EnqueueTx added nothing, is not left behind.
+	// Required.
+	Pending func(ctx context.Context, tx any, shop string) (bool, error)
+}
+
+// Queue is the connector's job queue. Open it, Start it, and Stop it once.
+type Queue struct {
+	engine  engine
+	queueDB *sql.DB // SQLite only: the River client's own handle
+	log     *slog.Logger
+}
+
+// Stats is the depth of the queue.
+type Stats struct {
+	// ByState counts jobs of every queue by River state: available,
+	// running, scheduled (snoozed or delayed), retryable (failed, waiting
+	// for a retry), completed, discarded (gave up), cancelled, pending.
+	ByState map[string]int
+	// ByQueue counts each queue's available and running jobs.
+	ByQueue map[string]QueueStats
+}
+
+// QueueStats is one queue's depth.
+type QueueStats struct {
+	Available int
+	Running   int
+}
+
+// Open migrates River's tables in the store's database and prepares a
+// client, which Start starts.
+func Open(ctx context.Context, opt Options) (*Queue, error) {
+	if opt.Store == nil {
+		return nil, errors.New("sync: Options.Store is required")
+	}
+	if opt.SyncShop == nil || opt.Pending == nil {
+		return nil, errors.New("sync: Options.SyncShop and Options.Pending are required: without them no job could run")
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	if opt.Workers < 0 || opt.JobTimeout < 0 || opt.RetryDelay < 0 {
+		return nil, errors.New("sync: Workers, JobTimeout and RetryDelay must not be negative")
+	}
+	if opt.Workers == 0 {
+		opt.Workers = DefaultWorkers
+	}
+	if opt.JobTimeout == 0 {
+		opt.JobTimeout = DefaultJobTimeout
+	}
+	if opt.RetryDelay == 0 {
+		opt.RetryDelay = DefaultRetryDelay
+	}
+	q := &Queue{log: opt.Logger}
+	var err error
+	switch dialect := opt.Store.Dialect(); dialect {
+	case store.SQLite:
+		// River's client gets its own handle on the file, so that its
+		// fetches and completions never queue behind the API's queries on
+		// the store's single connection.
+		if q.queueDB, err = opt.Store.OpenQueueDB(ctx); err != nil {
+			return nil, err
+		}
+		driver := riversqlite.New(q.queueDB)
+		// One process owns the file: nothing to serialize.
+		if err = migrate(ctx, driver, opt.Logger, noLock); err == nil {
+			db := q.queueDB
+			q.engine, err = newEngine(driver, opt, "*sql.Tx (from the store's DB().BeginTx)",
+				func(ctx context.Context) (*sql.Tx, error) { return db.BeginTx(ctx, nil) },
+				func(_ context.Context, tx *sql.Tx, commit bool) error {
+					if commit {
+						return tx.Commit()
+					}
+					return tx.Rollback()
+				})
+		}
+	case store.Postgres:
+		pool := opt.Store.Pool()
+		driver := riverpgxv5.New(pool)
+		if err = migrate(ctx, driver, opt.Logger, lockPostgres(pool)); err == nil {
+			q.engine, err = newEngine(driver, opt, "pgx.Tx (from the store's Pool().Begin)",
+				pool.Begin,
+				func(ctx context.Context, tx pgx.Tx, commit bool) error {
+					if commit {
+						return tx.Commit(ctx)
+					}
+					return tx.Rollback(ctx)
+				})
+		}
+	default:
+		err = fmt.Errorf("sync: no River driver for the store's dialect %q", dialect)
+	}
+	if err != nil {
+		if q.queueDB != nil {
+			q.queueDB.Close()
+		}
+		return nil, err
+	}
+	return q, nil
+}
+
+// EnqueueTx makes sure the shop's sync job runs after tx commits: it
+// inserts the job in tx unless the shop's job is already queued or
+// running. tx is the store's open transaction: a *sql.Tx on SQLite, a
+// pgx.Tx on PostgreSQL.
+func (q *Queue) EnqueueTx(ctx context.Context, tx any, shop string) error {
+	if err := q.engine.insertTx(ctx, tx, shopSyncArgs{Shop: shop}); err != nil {
+		return fmt.Errorf("sync: enqueue shop %q: %w", shop, err)
+	}
+	return nil
+}
+
+// Enqueue is EnqueueTx in a transaction of its own, for work that records
+// nothing first (a resync, a reconciliation).
+func (q *Queue) Enqueue(ctx context.Context, shop string) error {
+	if err := q.engine.insert(ctx, shopSyncArgs{Shop: shop}); err != nil {
+		return fmt.Errorf("sync: enqueue shop %q: %w", shop, err)
+	}
+	return nil
+}
+
+// Start starts working jobs, until Stop. The context is for starting only.
+func (q *Queue) Start(ctx context.Context) error {
+	// River stops hard when Start's context ends; Stop decides instead.
+	if err := q.engine.start(context.WithoutCancel(ctx)); err != nil {
+		return fmt.Errorf("sync: start the queue: %w", err)
+	}
+	return nil
+}
+
+// Stop stops fetching jobs and waits for the running ones to finish; when
+// ctx ends first, it cancels them and waits a little more for them to
+// return. Either way it then releases the queue's database handle. The
+// queue cannot start again: Open a new one. Calling Stop again does nothing.
+func (q *Queue) Stop(ctx context.Context) error {
+	err := q.engine.stop(ctx)
+	if err != nil && ctx.Err() != nil {
+		q.log.Warn("sync: jobs still running at the end of the drain; cancelling them")
+		cancelCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cancelGrace)
+		defer cancel()
+		err = q.engine.stopAndCancel(cancelCtx)
+	}
+	if err != nil {
+		err = fmt.Errorf("sync: stop the queue: %w", err)
+	}
+	if q.queueDB != nil {
+		err = errors.Join(err, q.queueDB.Close())
+	}
+	return err
+}
+
+// Stats counts the queue's jobs.
+func (q *Queue) Stats(ctx context.Context) (Stats, error) {
+	st, err := q.engine.stats(ctx)
+	if err != nil {
+		return Stats{}, fmt.Errorf("sync: queue stats: %w", err)
+	}
+	return st, nil
+}
+
+// shopSyncArgs are a shop's sync job: unique per shop.
+type shopSyncArgs struct {
+	Shop string `json:"shop"`
+}
+
+func (shopSyncArgs) Kind() string { return KindShopSync }
+
+func (shopSyncArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{
+		Queue:      QueueWebhooks,
+		UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: uniqueStates},
+	}
+}
+
+// maxTurn is how long a shop's job keeps calling SyncShop while items
+// remain before it yields its worker to the jobs queued behind it. Set by
+// tests.
+var maxTurn = time.Second
+
+// shopSyncWorker runs a shop's job.
+type shopSyncWorker struct {
+	river.WorkerDefaults[shopSyncArgs]
+	syncShop func(ctx context.Context, shop string) (bool, error)
+	// complete marks the job completed unless the shop has items pending.
+	complete func(ctx context.Context, job *river.Job[shopSyncArgs]) (bool, error)
+	// turn is maxTurn, or less under a short JobTimeout.
+	turn time.Duration
+}
+
+func (w *shopSyncWorker) Work(ctx context.Context, job *river.Job[shopSyncArgs]) error {
+	start := time.Now()
+	for {
+		more, err := w.syncShop(ctx, job.Args.Shop)
+		if err != nil {
+			return err
+		}
+		if !more {
+			// River would mark the job completed later (its completer
+			// batches), and until then EnqueueTx adds nothing: complete it
+			// now, in a transaction that first sees no item pending.
+			if done, err := w.complete(ctx, job); err != nil || done {
+				return err
+			}
+		}
+		if time.Since(start) >= w.turn {
+			// Run the same job again, behind the jobs already waiting: it
+			// stays unique meanwhile, so EnqueueTx keeps adding nothing.
+			return river.JobSnooze(0)
+		}
+	}
+}
+
+// backoff doubles a failed job's delay from first up to maxRetryDelay,
+// with 10% jitter so that shops that failed together retry apart.
+type backoff struct{ first time.Duration }
+
+func (b backoff) NextRetry(job *rivertype.JobRow) time.Time {
+	d := maxRetryDelay
+	if n := job.Attempt - 1; n < 20 {
+		d = min(b.first<<max(n, 0), maxRetryDelay)
+	}
+	d += time.Duration(rand.Int64N(int64(d)/10 + 1))
+	return time.Now().Add(d)
+}
+
+// engine is River's client on either driver.
+type engine interface {
+	insertTx(ctx context.Context, tx any, args river.JobArgs) error
+	insert(ctx context.Context, args river.JobArgs) error
+	start(ctx context.Context) error
+	stop(ctx context.Context) error
+	stopAndCancel(ctx context.Context) error
+	stats(ctx context.Context) (Stats, error)
+}
+
+type riverEngine[TTx any] struct {
+	client *river.Client[TTx]
+	// txWanted names the transaction type EnqueueTx needs, for its error.
+	txWanted string
+}
+
+func newEngine[TDriver riverdriver.Driver[TTx], TTx any](driver TDriver, opt Options, txWanted string,
+	begin func(context.Context) (TTx, error), end func(ctx context.Context, tx TTx, commit bool) error,
+) (*riverEngine[TTx], error) {
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &shopSyncWorker{
+		syncShop: opt.SyncShop,
+		complete: completeUnlessPending[TDriver](begin, end, opt.Pending),
+		turn:     min(maxTurn, opt.JobTimeout/4),
+	})
+	client, err := river.NewClient(driver, &river.Config{
+		Logger: opt.Logger,
+		Queues: map[string]river.QueueConfig{
+			QueueWebhooks: {MaxWorkers: opt.Workers, FetchPollInterval: webhooksPollInterval},
+			QueueBulk:     {MaxWorkers: opt.Workers},
+		},
+		FetchCooldown: fetchCooldown,
+		Workers:       workers,
+		JobTimeout:    opt.JobTimeout,
+		MaxAttempts:   maxAttempts,
+		RetryPolicy:   backoff{first: opt.RetryDelay},
+		// A job still running this long after it started belongs to a
+		// process that died: run it again.
+		RescueStuckJobsAfter: 2*opt.JobTimeout + time.Minute,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sync: configure River: %w", err)
+	}
+	return &riverEngine[TTx]{client: client, txWanted: txWanted}, nil
+}
+
+// completeUnlessPending marks a shop's job completed in a transaction that
+// then reads whether the shop has items pending, and commits only if none
+// are. The completion comes first: on PostgreSQL its UPDATE locks the job's
+// row, so a webhook's EnqueueTx that found the job running has committed its
+// items before the read (the read waits for it), and one that comes later
+// waits for the commit and then inserts a new job. SQLite's transactions
+// are serial.
+func completeUnlessPending[TDriver riverdriver.Driver[TTx], TTx any](
+	begin func(context.Context) (TTx, error), end func(ctx context.Context, tx TTx, commit bool) error,
+	pending func(ctx context.Context, tx any, shop string) (bool, error),
+) func(ctx context.Context, job *river.Job[shopSyncArgs]) (bool, error) {
+	return func(ctx context.Context, job *river.Job[shopSyncArgs]) (bool, error) {
+		tx, err := begin(ctx)
+		if err != nil {
+			return false, err
+		}
+		if _, err := river.JobCompleteTx[TDriver](ctx, tx, job); err != nil {
+			_ = end(ctx, tx, false)
+			return false, fmt.Errorf("complete the job: %w", err)
+		}
+		more, err := pending(ctx, tx, job.Args.Shop)
+		if err != nil || more {
+			_ = end(ctx, tx, false)
+			return false, err
+		}
+		return true, end(ctx, tx, true)
+	}
+}
+
+func (e *riverEngine[TTx]) insertTx(ctx context.Context, tx any, args river.JobArgs) error {
+	t, ok := tx.(TTx)
+	if !ok {
+		return fmt.Errorf("the transaction is a %T; this store needs a %s", tx, e.txWanted)
+	}
+	_, err := e.client.InsertTx(ctx, t, args, nil)
+	return err
+}
+
+func (e *riverEngine[TTx]) insert(ctx context.Context, args river.JobArgs) error {
+	_, err := e.client.Insert(ctx, args, nil)
+	return err
+}
+
+func (e *riverEngine[TTx]) start(ctx context.Context) error { return e.client.Start(ctx) }
+
+func (e *riverEngine[TTx]) stop(ctx context.Context) error { return e.client.Stop(ctx) }
+
+func (e *riverEngine[TTx]) stopAndCancel(ctx context.Context) error {
+	return e.client.StopAndCancel(ctx)
+}
+
+func (e *riverEngine[TTx]) stats(ctx context.Context) (Stats, error) {
+	exec := e.client.Driver().GetExecutor()
+	byState, err := exec.JobCountByAllStates(ctx, &riverdriver.JobCountByAllStatesParams{})
+	if err != nil {
+		return Stats{}, err
+	}
+	byQueue, err := exec.JobCountByQueueAndState(ctx, &riverdriver.JobCountByQueueAndStateParams{
+		QueueNames: []string{QueueWebhooks, QueueBulk},
+	})
+	if err != nil {
+		return Stats{}, err
+	}
+	st := Stats{ByState: make(map[string]int, len(byState)), ByQueue: make(map[string]QueueStats, len(byQueue))}
+	for state, n := range byState {
+		st.ByState[string(state)] = n
+	}
+	for _, r := range byQueue {
+		st.ByQueue[r.Queue] = QueueStats{Available: int(r.CountAvailable), Running: int(r.CountRunning)}
+	}
+	return st, nil
+}
+
+// Compile-time checks that each driver's transaction is what EnqueueTx
+// documents.
+var (
+	_ riverdriver.Driver[*sql.Tx] = (*riversqlite.Driver)(nil)
+	_ riverdriver.Driver[pgx.Tx]  = (*riverpgxv5.Driver)(nil)
+)
