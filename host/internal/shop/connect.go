@@ -16,7 +16,7 @@ import (
 
 // Connecting a shop reads its locations and warehouses from Shopify and
 // TikTok Shop, imports both catalogs and links them by seller SKU (see
-// LinkCatalog). Connect checks the credentials while the caller waits,
+// linkStored). Connect checks the credentials while the caller waits,
 // then does the rest in the background, as a run whose progress
 // SyncStatus shows.
 

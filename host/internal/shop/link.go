@@ -7,6 +7,15 @@ import (
 	"strings"
 )
 
+// Linking: a variant and a TikTok SKU are linked when the variant's SKU is
+// the SKU's seller SKU and no other variant or TikTok SKU has it. A seller
+// SKU on two variants, on two TikTok products, or on two SKUs of one
+// TikTok product is a conflict: it links nothing, and each of its
+// variants and SKUs says why, naming the others. A variant or SKU without
+// a partner, or without a SKU at all, is unmatched. SKUs are compared
+// exactly, as TikTok and Shopify store them: "ab-1" and "AB-1 " are
+// different SKUs.
+
 // Reasons of the unmatched.
 const (
 	reasonNoSKU       = "the variant has no SKU"
@@ -16,99 +25,6 @@ const (
 // maxNamed bounds the ids a conflict's reason names: a SKU on a thousand
 // variants must not make every one of their rows a page long.
 const maxNamed = 5
-
-// LinkCatalog links a catalog's variants to its TikTok SKUs by seller SKU and
-// returns the link of every variant and of every SKU, by id, with their
-// counts.
-//
-// A variant and a SKU are linked when the variant's SKU is the SKU's
-// seller SKU and no other variant or TikTok SKU has it. A seller SKU on
-// two variants, on two TikTok products, or on two SKUs of one TikTok
-// product is a conflict: it links nothing, and each of its variants and
-// SKUs says why, naming the others. A variant or SKU without a partner,
-// or without a SKU at all, is unmatched. An id listed twice on its side
-// is a conflict in each of its seller SKUs: the store never lists one
-// twice, so it means data that cannot be trusted.
-//
-// SKUs are compared exactly, as TikTok and Shopify store them: "ab-1" and
-// "AB-1 " are different SKUs.
-func LinkCatalog(variants []VariantKey, skus []SKUKey) (map[string]Link, map[string]Link, LinkCounts) {
-	type group struct {
-		variants []string // variant ids, one per row
-		skus     []SKUKey
-	}
-	groups := map[string]*group{}
-	groupOf := func(sku string) *group {
-		g := groups[sku]
-		if g == nil {
-			g = &group{}
-			groups[sku] = g
-		}
-		return g
-	}
-	variantRows := map[string]int{}
-	for _, v := range variants {
-		variantRows[v.ID]++
-		if v.SKU != "" {
-			g := groupOf(v.SKU)
-			g.variants = append(g.variants, v.ID)
-		}
-	}
-	skuRows := map[string]int{}
-	for _, k := range skus {
-		skuRows[k.ID]++
-		if k.SellerSKU != "" {
-			g := groupOf(k.SellerSKU)
-			g.skus = append(g.skus, k)
-		}
-	}
-
-	vlinks := make(map[string]Link, len(variantRows))
-	slinks := make(map[string]Link, len(skuRows))
-	var counts LinkCounts
-	// A conflict overrides whatever else an id listed twice got.
-	setV := func(id string, l Link) {
-		if old, ok := vlinks[id]; !ok || old.Status != LinkConflict {
-			vlinks[id] = l
-		}
-	}
-	setS := func(id string, l Link) {
-		if old, ok := slinks[id]; !ok || old.Status != LinkConflict {
-			slinks[id] = l
-		}
-	}
-	for _, v := range variants {
-		if v.SKU == "" {
-			setV(v.ID, Link{Status: LinkUnmatched, Reason: reasonNoSKU})
-		}
-	}
-	for _, k := range skus {
-		if k.SellerSKU == "" {
-			setS(k.ID, Link{Status: LinkUnmatched, Reason: reasonNoSellerSKU})
-		}
-	}
-
-	for sku, g := range groups {
-		if linkGroup(sku, g.variants, g.skus, variantRows, skuRows, setV, setS) {
-			counts.Conflicts++
-		}
-	}
-
-	for _, l := range vlinks {
-		switch l.Status {
-		case LinkLinked:
-			counts.Linked++
-		case LinkUnmatched:
-			counts.UnmatchedVariants++
-		}
-	}
-	for _, l := range slinks {
-		if l.Status == LinkUnmatched {
-			counts.UnmatchedSKUs++
-		}
-	}
-	return vlinks, slinks, counts
-}
 
 // linkGroup links the variants and the TikTok SKUs of one seller SKU,
 // other than "", through setV and setS, and reports a conflict.
@@ -238,7 +154,7 @@ func (r *keyReader[K]) take(sku string) ([]K, error) {
 	}
 }
 
-// linkStored is LinkCatalog over a stored catalog: it reads both sides a
+// linkStored links a stored catalog by the rule above: it reads both sides a
 // page at a time in seller SKU order, links each seller SKU's group as it
 // completes and writes the links a page at a time, so that it holds a
 // page and the largest group, whatever the catalog's size. progress sees
