@@ -23,6 +23,7 @@ import (
 	"github.com/syncrules/syncrules/host/internal/shop"
 	"github.com/syncrules/syncrules/host/internal/shopify"
 	"github.com/syncrules/syncrules/host/internal/store"
+	"github.com/syncrules/syncrules/host/internal/sync"
 	"github.com/syncrules/syncrules/host/internal/tiktok"
 )
 
@@ -115,10 +116,35 @@ func serve(ctx context.Context, e *env, args []string) error {
 	go checkPlugins(ctx, h.registry, log)
 	shopOpt := shopOptions(cfg, db, h, sealer, log)
 	shopOpt.AdminToken = adminToken
-	shops := shop.New(shopOpt)
+	// The queue runs the shops' sync jobs, and the shop service enqueues
+	// them: the queue calls the service through shops, set before the
+	// queue starts.
+	var shops *shop.Service
+	queue, err := sync.Open(ctx, sync.Options{
+		Store:      db,
+		Logger:     log,
+		Workers:    cfg.Sync.Workers,
+		JobTimeout: cfg.Sync.JobTimeout.Duration,
+		SyncShop:   func(ctx context.Context, id string) (bool, error) { return shops.SyncShop(ctx, id) },
+		Pending:    db.HasPendingTx,
+	})
+	if err != nil {
+		return err
+	}
+	shopOpt.Queue = queue
+	shops = shop.New(shopOpt)
 	// Runs this process started (connects) are recorded interrupted, not
 	// left running, when it stops.
 	defer shops.Close()
+	// Deferred after shops.Close, so it runs before: the jobs finish while
+	// the service and the store are still open. The normal shutdown stops
+	// the queue after the HTTP server; this one is for the early returns
+	// (Stop again does nothing).
+	defer stopQueue(context.WithoutCancel(ctx), queue, cfg.Server.ShutdownTimeout.Duration, log)
+	if err := queue.Start(ctx); err != nil {
+		return err
+	}
+	log.Info("sync queue started", "workers", cfg.Sync.Workers, "job_timeout", cfg.Sync.JobTimeout.Duration)
 	api := httpapi.New(httpapi.Options{
 		Shops:             shops,
 		DefaultRule:       httpapi.DefaultRule{SHA256: h.defaultRule.SHA256(), ABIVersion: h.defaultRule.ABIVersion()},
@@ -158,8 +184,23 @@ func serve(ctx context.Context, e *env, args []string) error {
 	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
+	// No request can enqueue a job now: let the running ones finish.
+	stopQueue(sctx, queue, 0, log)
 	log.Info("stopped")
 	return nil
+}
+
+// stopQueue stops the sync queue within ctx, or within timeout if it is
+// not 0, and logs a failure: jobs cut short are retried by the next start.
+func stopQueue(ctx context.Context, q *sync.Queue, timeout time.Duration, log *slog.Logger) {
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	if err := q.Stop(ctx); err != nil {
+		log.Warn("stopping the sync queue", "err", err)
+	}
 }
 
 // drain keeps serving for period after the stop signal, /healthz and

@@ -30,6 +30,7 @@ type Config struct {
 	Store   Store    `toml:"store"`
 	Shopify Shopify  `toml:"shopify"`
 	TikTok  TikTok   `toml:"tiktok"`
+	Sync    Sync     `toml:"sync"`
 	Plugins []Plugin `toml:"plugins"`
 }
 
@@ -51,6 +52,17 @@ type TikTok struct {
 	BaseURL        string   `toml:"base_url"`
 	AuthBaseURL    string   `toml:"auth_base_url"`
 	RequestTimeout Duration `toml:"request_timeout"`
+}
+
+// Sync configures the connector's background work: the job queue that
+// publishes each shop's changes to TikTok Shop.
+type Sync struct {
+	// Workers is how many shops' jobs each queue runs at once in this
+	// process.
+	Workers int `toml:"workers"`
+	// JobTimeout cancels a shop's job that runs longer; the job is
+	// retried.
+	JobTimeout Duration `toml:"job_timeout"`
 }
 
 // Store chooses the database of shops, settings, tokens and credentials.
@@ -238,6 +250,7 @@ func Default() Config {
 			AuthBaseURL:    "https://auth.tiktok-shops.com",
 			RequestTimeout: Duration{30 * time.Second},
 		},
+		Sync:   Sync{Workers: 10, JobTimeout: Duration{time.Minute}},
 		Engine: Engine{MaxMemoryMiB: 1024, RecycleMemoryMiB: 64},
 		// The limits on each plugin are the engine's defaults, which
 		// sdktest.Check applies too (sandbox.go); these are the server's.
@@ -399,6 +412,8 @@ func (c Config) Validate() error {
 		{!isOrigin(c.TikTok.BaseURL), "tiktok.base_url", "must be an origin such as \"https://open-api.tiktokglobalshop.com\""},
 		{!isOrigin(c.TikTok.AuthBaseURL), "tiktok.auth_base_url", "must be an origin such as \"https://auth.tiktok-shops.com\""},
 		{c.TikTok.RequestTimeout.Duration <= 0, "tiktok.request_timeout", "must be positive"},
+		{c.Sync.Workers < 1, "sync.workers", "must be at least 1"},
+		{c.Sync.JobTimeout.Duration <= 0, "sync.job_timeout", "must be positive"},
 	} {
 		if ch.bad {
 			return &invalidError{Key: ch.key, Msg: ch.msg}

@@ -136,6 +136,13 @@ func TestShopifyWebhooksFromTheFake(t *testing.T) {
 	if st := s.waitRun(t, "fake"); st.Run.State != string(shop.RunSucceeded) {
 		t.Fatalf("connect: %+v", st.Run)
 	}
+	// A connect publishes the whole shop.
+	if got := s.pendingItems(t, "fake"); !slices.Equal(got, []string{shop.AllItems}) {
+		t.Errorf("pending after connecting %v, want every item", got)
+	}
+	if calls := q.taken(); !slices.Equal(calls, []string{"fake *sql.Tx"}) {
+		t.Errorf("EnqueueTx calls after connecting %v, want one for the shop", calls)
+	}
 	if err := p.shopify.SetWebhooks(shopifyfake.WebhookSettings{URL: s.url + "/webhooks/shopify"}); err != nil {
 		t.Fatal(err)
 	}

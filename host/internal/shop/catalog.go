@@ -144,6 +144,7 @@ type Connection struct {
 // webhooks that change them.
 type CatalogStore interface {
 	WebhookStore
+	PublishStore
 
 	// ShopByDomain finds the shop with this shopify_domain.
 	ShopByDomain(ctx context.Context, domain string) (Shop, error)

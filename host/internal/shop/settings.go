@@ -151,8 +151,11 @@ func (s *Service) PutSettings(ctx context.Context, p auth.Principal, id string, 
 	if err != nil {
 		return SettingsVersion{}, err
 	}
+	// connected is the shop as the write saw it: only a connected shop
+	// has quantities to publish again.
+	var connected bool
 	w := SettingsWrite{Doc: doc, Token: p.TokenID, Refs: make([]PluginRef, len(st.Rules)),
-		Check: func(sh Shop) error { return s.checkSettings(ctx, sh, st) }}
+		Check: func(sh Shop) error { connected = sh.Connected; return s.checkSettings(ctx, sh, st) }}
 	for i, r := range st.Rules {
 		w.Refs[i] = PluginRef{Name: r.Plugin, Version: r.Version}
 		if s.plugins != nil && !s.plugins.Configured(r.Plugin, r.Version) {
@@ -183,6 +186,10 @@ func (s *Service) PutSettings(ctx context.Context, p auth.Principal, id string, 
 		return SettingsVersion{}, storeError(id, err)
 	}
 	s.logChange("settings changed", p, "shop", id, "version", saved.Version)
+	if connected {
+		// Every quantity may change: the sync recomputes the whole shop.
+		s.resyncAll(context.WithoutCancel(ctx), id, settingsCause(saved.Version))
+	}
 	return versionOf(saved)
 }
 

@@ -73,6 +73,9 @@ func (s *Service) connectRun(run Run, clients platformClients) {
 	switch {
 	case err == nil:
 		r.State, r.Phase, r.Counts = RunSucceeded, PhaseDone, counts
+		// New links, warehouses or locations: publish the whole shop,
+		// marked before the run shows succeeded.
+		s.resyncAll(context.Background(), r.Shop, CauseConnect)
 	case s.runCtx.Err() != nil:
 		r.State, r.Error = RunInterrupted, interruptedByClose
 	default:
@@ -184,13 +187,27 @@ func (j *connectJob) connect(ctx context.Context) (counts LinkCounts, err error)
 // Return warehouses ship nothing: they are left out. A change that breaks
 // the stored settings is stored all the same, and shown by SyncStatus.
 func (j *connectJob) readLocations(ctx context.Context, shop string) error {
-	locs, err := j.clients.shopify.Locations(ctx)
+	c, err := readConnection(ctx, j.clients)
 	if err != nil {
-		return &platformError{"reading the Shopify locations", err}
+		return err
 	}
-	whs, err := j.clients.tiktok.Warehouses(ctx)
+	if err := j.s.store.Connect(ctx, shop, c); err != nil {
+		return err
+	}
+	n := int64(len(c.Locations) + len(c.Warehouses))
+	j.progress(n, n)
+	return nil
+}
+
+// readConnection reads a shop's locations and its pickup warehouses.
+func readConnection(ctx context.Context, clients platformClients) (Connection, error) {
+	locs, err := clients.shopify.Locations(ctx)
 	if err != nil {
-		return &platformError{"reading the TikTok Shop warehouses", err}
+		return Connection{}, &platformError{"reading the Shopify locations", err}
+	}
+	whs, err := clients.tiktok.Warehouses(ctx)
+	if err != nil {
+		return Connection{}, &platformError{"reading the TikTok Shop warehouses", err}
 	}
 	c := Connection{Locations: make([]Location, 0, len(locs)), Warehouses: make([]Warehouse, 0, len(whs))}
 	for _, l := range locs {
@@ -201,12 +218,7 @@ func (j *connectJob) readLocations(ctx context.Context, shop string) error {
 			c.Warehouses = append(c.Warehouses, Warehouse{ID: w.ID, Active: w.ActivePickup(), Default: w.IsDefault})
 		}
 	}
-	if err := j.s.store.Connect(ctx, shop, c); err != nil {
-		return err
-	}
-	n := int64(len(c.Locations) + len(c.Warehouses))
-	j.progress(n, n)
-	return nil
+	return c, nil
 }
 
 // importVariants streams the Shopify catalog into the store.

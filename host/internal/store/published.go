@@ -1,0 +1,354 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/syncrules/syncrules/host/internal/shop"
+)
+
+// The sync's publications: published holds the quantity TikTok last
+// accepted per (shop, SKU, warehouse), sync_failures the SKUs whose last
+// push TikTok refused, sync_history every publication and refusal.
+
+// SyncTargets returns the linked variants of a shop whose inventory items
+// are among those given, with their TikTok SKUs' warehouses and imported
+// quantities, by variant id.
+func (s *Store) SyncTargets(ctx context.Context, id string, items []string) ([]shop.SyncTarget, error) {
+	if checkText(id) != nil {
+		return nil, shopNotFound(id)
+	}
+	if err := checkText(items...); err != nil {
+		return nil, fmt.Errorf("sync targets: %w", err)
+	}
+	var out []shop.SyncTarget
+	for batch := range slices.Chunk(slices.Compact(slices.Sorted(slices.Values(items))), maxParams-1) {
+		args := []any{id}
+		marks := make([]string, len(batch))
+		for i, item := range batch {
+			args = append(args, item)
+			marks[i] = fmt.Sprintf("$%d", len(args))
+		}
+		page, err := collect(ctx, s.db, func(r *sql.Rows) (shop.SyncTarget, error) {
+			var t shop.SyncTarget
+			v := &t.Variant
+			var tags, available, warehouses, quantities string
+			err := r.Scan(&v.ID, &v.ProductID, &v.SKU, &tags, &v.InventoryPolicy, &v.InventoryItemID, &v.Tracked, &available,
+				&t.SKUID, &t.ProductID, &warehouses, &quantities)
+			if err != nil {
+				return t, err
+			}
+			v.Link = shop.Link{Status: shop.LinkLinked, SKUID: t.SKUID, TikTokProductID: t.ProductID}
+			for _, f := range []struct {
+				text string
+				to   any
+			}{{tags, &v.Tags}, {available, &v.Available}, {warehouses, &t.Warehouses}, {quantities, &t.Quantities}} {
+				if err := json.Unmarshal([]byte(f.text), f.to); err != nil {
+					return t, fmt.Errorf("variant %s: stored catalog: %w", v.ID, err)
+				}
+			}
+			return t, nil
+		}, `SELECT v.id, v.product_id, v.sku, v.tags, v.inventory_policy, v.inventory_item_id, v.tracked, v.available,
+				v.link_sku_id, v.link_product_id, k.warehouses, k.quantities
+			FROM catalog_variants v JOIN catalog_tiktok_skus k ON k.shop = v.shop AND k.id = v.link_sku_id
+			WHERE v.shop = $1 AND v.link_status = 'linked' AND v.inventory_item_id IN (`+strings.Join(marks, ", ")+`)
+			ORDER BY v.id`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("read the sync targets of shop %q: %w", id, err)
+		}
+		out = append(out, page...)
+	}
+	return out, nil
+}
+
+// ExpandAllPending replaces the pending item shop.AllItems by the
+// inventory items of every linked variant of the shop, each with a new seq
+// and all's cause; items already pending keep theirs. The AllItems row is
+// deleted only if its seq is still all's: one recorded since stays.
+func (s *Store) ExpandAllPending(ctx context.Context, id string, all shop.PendingItem) error {
+	if checkText(id) != nil {
+		return shopNotFound(id)
+	}
+	if err := checkText(all.Cause); err != nil {
+		return fmt.Errorf("expand pending items: %w", err)
+	}
+	const linked = `SELECT DISTINCT inventory_item_id AS item FROM catalog_variants
+		WHERE shop = $1 AND link_status = 'linked' AND inventory_item_id <> ''`
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if s.dialect == Postgres {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO sync_pending (shop, inventory_item_id, seq, cause)
+				SELECT $1, item, nextval('sync_pending_seq'), $2 FROM (`+linked+`) d ORDER BY item
+				ON CONFLICT (shop, inventory_item_id) DO NOTHING`, id, all.Cause); err != nil {
+				return err
+			}
+		} else {
+			var n int64
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM (`+linked+`)`, id).Scan(&n); err != nil {
+				return err
+			}
+			// The transaction is IMMEDIATE: the counter's values taken are
+			// this transaction's alone.
+			var last int64
+			if err := tx.QueryRowContext(ctx, `UPDATE sync_pending_seq SET last = last + $1 WHERE id = 1 RETURNING last`, n).Scan(&last); err != nil {
+				return fmt.Errorf("next seq: %w", err)
+			}
+			// WHERE true: SQLite's parser needs it before ON CONFLICT in
+			// an INSERT … SELECT.
+			if _, err := tx.ExecContext(ctx, `INSERT INTO sync_pending (shop, inventory_item_id, seq, cause)
+				SELECT $1, item, $2 + ROW_NUMBER() OVER (ORDER BY item), $3 FROM (`+linked+`) WHERE true
+				ON CONFLICT (shop, inventory_item_id) DO NOTHING`, id, last-n, all.Cause); err != nil {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM sync_pending WHERE shop = $1 AND inventory_item_id = $2 AND seq <= $3`,
+			id, shop.AllItems, all.Seq)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("expand the pending items of shop %q: %w", id, err)
+	}
+	return nil
+}
+
+// Published returns the quantities last published for the SKUs given.
+func (s *Store) Published(ctx context.Context, id string, skus []string) (map[shop.PublishKey]int, error) {
+	if checkText(id) != nil {
+		return nil, shopNotFound(id)
+	}
+	if err := checkText(skus...); err != nil {
+		return nil, fmt.Errorf("published quantities: %w", err)
+	}
+	out := map[shop.PublishKey]int{}
+	for batch := range slices.Chunk(skus, maxParams-1) {
+		args := []any{id}
+		marks := make([]string, len(batch))
+		for i, sku := range batch {
+			args = append(args, sku)
+			marks[i] = fmt.Sprintf("$%d", len(args))
+		}
+		rows, err := s.db.QueryContext(ctx, `SELECT sku_id, warehouse_id, quantity FROM published
+			WHERE shop = $1 AND sku_id IN (`+strings.Join(marks, ", ")+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("read the published quantities of shop %q: %w", id, err)
+		}
+		for rows.Next() {
+			var k shop.PublishKey
+			var q int
+			if err := rows.Scan(&k.SKUID, &k.WarehouseID, &q); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("read the published quantities of shop %q: %w", id, err)
+			}
+			out[k] = q
+		}
+		if err := rows.Close(); err != nil {
+			return nil, err
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("read the published quantities of shop %q: %w", id, err)
+		}
+	}
+	return out, nil
+}
+
+// SyncFailures returns the SKUs of a shop whose last push TikTok refused,
+// by SKU id.
+func (s *Store) SyncFailures(ctx context.Context, id string) ([]shop.SKUFailure, error) {
+	if checkText(id) != nil {
+		return nil, shopNotFound(id)
+	}
+	list, err := collect(ctx, s.db, func(r *sql.Rows) (shop.SKUFailure, error) {
+		var f shop.SKUFailure
+		err := r.Scan(&f.SKUID, &f.Code, &f.Message, &f.RequestID)
+		return f, err
+	}, `SELECT sku_id, code, message, request_id FROM sync_failures WHERE shop = $1 ORDER BY sku_id`, id)
+	if err != nil {
+		return nil, fmt.Errorf("read the sync failures of shop %q: %w", id, err)
+	}
+	return list, nil
+}
+
+// RecordPublication records, in one transaction, the quantities TikTok
+// accepted (clearing their SKUs' failures), the SKUs it refused, and the
+// history entries. ErrNotFound if the shop does not exist.
+func (s *Store) RecordPublication(ctx context.Context, id string, p shop.Publication) error {
+	if checkText(id) != nil {
+		return shopNotFound(id)
+	}
+	for k := range p.Accepted {
+		if err := checkText(k.SKUID, k.WarehouseID); err != nil {
+			return fmt.Errorf("record publication: %w", err)
+		}
+	}
+	for _, f := range p.Failed {
+		if err := checkText(f.SKUID, f.Code, f.Message, f.RequestID); err != nil {
+			return fmt.Errorf("record publication: %w", err)
+		}
+	}
+	for _, h := range p.History {
+		if err := checkText(h.SKUID, h.WarehouseID, h.Outcome, h.Cause, string(h.Inputs), string(h.Modules),
+			h.RequestID, h.ErrorCode, h.ErrorMsg); err != nil {
+			return fmt.Errorf("record publication: %w", err)
+		}
+	}
+	at := micros(now())
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		accepted := map[string]bool{}
+		keys := slices.SortedFunc(maps.Keys(p.Accepted), func(a, b shop.PublishKey) int {
+			return strings.Compare(a.SKUID+"\x00"+a.WarehouseID, b.SKUID+"\x00"+b.WarehouseID)
+		})
+		for _, k := range keys {
+			accepted[k.SKUID] = true
+			if _, err := tx.ExecContext(ctx, `INSERT INTO published (shop, sku_id, warehouse_id, quantity, updated) VALUES ($1, $2, $3, $4, $5)
+				ON CONFLICT (shop, sku_id, warehouse_id) DO UPDATE SET quantity = excluded.quantity, updated = excluded.updated`,
+				id, k.SKUID, k.WarehouseID, p.Accepted[k], at); err != nil {
+				return fmt.Errorf("published: %w", err)
+			}
+		}
+		for _, sku := range slices.Sorted(maps.Keys(accepted)) {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM sync_failures WHERE shop = $1 AND sku_id = $2`, id, sku); err != nil {
+				return fmt.Errorf("sync failures: %w", err)
+			}
+		}
+		for _, f := range p.Failed {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO sync_failures (shop, sku_id, code, message, request_id, failed) VALUES ($1, $2, $3, $4, $5, $6)
+				ON CONFLICT (shop, sku_id) DO UPDATE SET code = excluded.code, message = excluded.message,
+					request_id = excluded.request_id, failed = excluded.failed`,
+				id, f.SKUID, f.Code, f.Message, f.RequestID, at); err != nil {
+				return fmt.Errorf("sync failures: %w", err)
+			}
+		}
+		for _, h := range p.History {
+			when := at
+			if !h.Time.IsZero() {
+				when = micros(h.Time)
+			}
+			var prev sql.NullInt64
+			if h.Previous != nil {
+				prev = sql.NullInt64{Int64: int64(*h.Previous), Valid: true}
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO sync_history (shop, at, sku_id, warehouse_id, previous, quantity, outcome, cause,
+					inputs, settings_version, modules, request_id, error_code, error_message)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+				id, when, h.SKUID, h.WarehouseID, prev, h.Quantity, h.Outcome, h.Cause,
+				jsonText(h.Inputs, "{}"), h.SettingsVersion, jsonText(h.Modules, "[]"), h.RequestID, h.ErrorCode, h.ErrorMsg); err != nil {
+				return fmt.Errorf("sync history: %w", err)
+			}
+		}
+		return nil
+	})
+	switch {
+	case isForeignKey(err):
+		return shopNotFound(id)
+	case err != nil:
+		return fmt.Errorf("record a publication of shop %q: %w", id, err)
+	}
+	return nil
+}
+
+// jsonText is a JSON document as stored, def when there is none.
+func jsonText(doc json.RawMessage, def string) string {
+	if len(doc) == 0 {
+		return def
+	}
+	return string(doc)
+}
+
+// SyncHistory returns at most limit (<= 0: every) entries of a shop's
+// sync history with ids above after, oldest first.
+func (s *Store) SyncHistory(ctx context.Context, id string, after int64, limit int) ([]shop.HistoryEntry, error) {
+	if checkText(id) != nil {
+		return nil, shopNotFound(id)
+	}
+	list, err := collect(ctx, s.db, func(r *sql.Rows) (shop.HistoryEntry, error) {
+		var h shop.HistoryEntry
+		var at int64
+		var prev sql.NullInt64
+		var inputs, modules string
+		err := r.Scan(&h.ID, &at, &h.SKUID, &h.WarehouseID, &prev, &h.Quantity, &h.Outcome, &h.Cause,
+			&inputs, &h.SettingsVersion, &modules, &h.RequestID, &h.ErrorCode, &h.ErrorMsg)
+		if err != nil {
+			return h, err
+		}
+		h.Time, h.Inputs, h.Modules = fromMicros(at), json.RawMessage(inputs), json.RawMessage(modules)
+		if prev.Valid {
+			q := int(prev.Int64)
+			h.Previous = &q
+		}
+		return h, nil
+	}, `SELECT id, at, sku_id, warehouse_id, previous, quantity, outcome, cause, inputs, settings_version, modules,
+			request_id, error_code, error_message
+		FROM sync_history WHERE shop = $1 AND id > $2 ORDER BY id LIMIT $3`, id, after, pageLimit(limit))
+	if err == nil && len(list) == 0 {
+		err = shopExists(ctx, s.db, id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read the sync history of shop %q: %w", id, err)
+	}
+	return list, nil
+}
+
+// MarkAllPending leaves every item of a shop pending (shop.AllItems) with
+// the cause given, and calls enqueue (unless nil) in the same transaction:
+// *sql.Tx on SQLite, pgx.Tx on PostgreSQL, as RecordWebhook does.
+// ErrNotFound if the shop does not exist.
+func (s *Store) MarkAllPending(ctx context.Context, id, cause string, enqueue func(ctx context.Context, tx any) error) error {
+	if checkText(id) != nil {
+		return shopNotFound(id)
+	}
+	if err := checkText(cause); err != nil {
+		return fmt.Errorf("mark every item pending: %w", err)
+	}
+	pending := []string{shop.AllItems}
+	var err error
+	if s.dialect == Postgres {
+		err = func() error {
+			tx, err := s.pool.Begin(ctx)
+			if err != nil {
+				return err
+			}
+			defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }() // a no-op after Commit
+			err = upsertPending(id, cause, pending, func(int) string { return "nextval('sync_pending_seq')" },
+				func(query string, args ...any) error {
+					_, err := tx.Exec(ctx, query, args...)
+					return err
+				})
+			if err != nil {
+				return err
+			}
+			if enqueue != nil {
+				if err := enqueue(ctx, tx); err != nil {
+					return err
+				}
+			}
+			return tx.Commit(ctx)
+		}()
+	} else {
+		err = s.inTx(ctx, func(tx *sql.Tx) error {
+			var last int64
+			if err := tx.QueryRowContext(ctx, `UPDATE sync_pending_seq SET last = last + 1 WHERE id = 1 RETURNING last`).Scan(&last); err != nil {
+				return fmt.Errorf("next seq: %w", err)
+			}
+			err := upsertPending(id, cause, pending, func(int) string { return fmt.Sprint(last) },
+				func(query string, args ...any) error {
+					_, err := tx.ExecContext(ctx, query, args...)
+					return err
+				})
+			if err != nil || enqueue == nil {
+				return err
+			}
+			return enqueue(ctx, tx)
+		})
+	}
+	switch {
+	case isForeignKey(err):
+		return shopNotFound(id)
+	case err != nil:
+		return fmt.Errorf("mark every item of shop %q pending: %w", id, err)
+	}
+	return nil
+}
