@@ -51,7 +51,7 @@ test: build
 
 ## test-race: the concurrent packages under the race detector
 test-race:
-	$(GO) test -count=1 -race -short -timeout 45m ./host/engine/ ./host/internal/compute/ ./host/internal/registry/ ./host/internal/httpapi/ ./host/internal/store/
+	$(GO) test -count=1 -race -short -timeout 45m ./host/engine/ ./host/internal/compute/ ./host/internal/registry/ ./host/internal/httpapi/ ./host/internal/store/ ./host/internal/sync/
 
 # Soaks: SYNCRULES_SOAK (a duration) runs each hammer test that long and the
 # tests that repeat a race more rounds; without it they run a short form
