@@ -127,11 +127,16 @@ func serve(ctx context.Context, e *env, args []string) error {
 		JobTimeout: cfg.Sync.JobTimeout.Duration,
 		SyncShop:   func(ctx context.Context, id string) (bool, error) { return shops.SyncShop(ctx, id) },
 		Pending:    db.HasPendingTx,
+		Metrics:    h.metrics,
+		// One cleanup per cluster: every replica configures it, River's
+		// leader runs it.
+		HistoryDays: cfg.Sync.HistoryDays,
 	})
 	if err != nil {
 		return err
 	}
-	shopOpt.Queue = queue
+	h.metrics.WatchQueue(queueDepth(queue))
+	shopOpt.Queue, shopOpt.SyncMetrics = queue, h.metrics
 	shops = shop.New(shopOpt)
 	// Runs this process started (connects) are recorded interrupted, not
 	// left running, when it stops.

@@ -63,6 +63,9 @@ type Sync struct {
 	// JobTimeout cancels a shop's job that runs longer; the job is
 	// retried.
 	JobTimeout Duration `toml:"job_timeout"`
+	// HistoryDays is how long the sync history is kept: a cleanup job
+	// deletes older entries (and webhook receipts older than a week).
+	HistoryDays int `toml:"history_days"`
 }
 
 // Store chooses the database of shops, settings, tokens and credentials.
@@ -250,7 +253,7 @@ func Default() Config {
 			AuthBaseURL:    "https://auth.tiktok-shops.com",
 			RequestTimeout: Duration{30 * time.Second},
 		},
-		Sync:   Sync{Workers: 10, JobTimeout: Duration{time.Minute}},
+		Sync:   Sync{Workers: 10, JobTimeout: Duration{time.Minute}, HistoryDays: 90},
 		Engine: Engine{MaxMemoryMiB: 1024, RecycleMemoryMiB: 64},
 		// The limits on each plugin are the engine's defaults, which
 		// sdktest.Check applies too (sandbox.go); these are the server's.
@@ -414,6 +417,7 @@ func (c Config) Validate() error {
 		{c.TikTok.RequestTimeout.Duration <= 0, "tiktok.request_timeout", "must be positive"},
 		{c.Sync.Workers < 1, "sync.workers", "must be at least 1"},
 		{c.Sync.JobTimeout.Duration <= 0, "sync.job_timeout", "must be positive"},
+		{c.Sync.HistoryDays < 1, "sync.history_days", "must be at least 1"},
 	} {
 		if ch.bad {
 			return &invalidError{Key: ch.key, Msg: ch.msg}

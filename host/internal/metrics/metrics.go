@@ -61,6 +61,42 @@
 //	syncrules_http_request_duration_seconds{route, method}
 //	    Histogram of request durations, from 100 µs to 30 s.
 //
+// The connector's sync, reported by the shop layer and the job queue
+// (shop.SyncMetrics, sync.JobMetrics) and read from the queue at scrape
+// time (WatchQueue). Every label comes from a bounded set.
+//
+//	syncrules_sync_webhooks_total{topic, outcome}
+//	    Counter of Shopify webhooks received. topic is one the sync knows
+//	    (inventory_levels/update …) or "other"; outcome is recorded (200,
+//	    work enqueued), duplicate (200, seen before), refused (401 or
+//	    400: not signed by the shop, or no id or topic) or unavailable
+//	    (503: not recorded, Shopify retries).
+//	syncrules_sync_queue_jobs{queue, state}
+//	    Gauge of each queue's (webhooks, bulk) available and running jobs.
+//	syncrules_sync_jobs{state}
+//	    Gauge of every queue's jobs by River state: available, running,
+//	    scheduled, retryable, completed (kept a day), discarded (gave up
+//	    after about an hour of failures), cancelled, pending.
+//	syncrules_sync_job_wait_seconds{queue, kind}
+//	    Histogram of the time a job waited from becoming available
+//	    (inserted, snoozed or due to retry) to starting, 1 ms to 5 min.
+//	syncrules_sync_job_duration_seconds{queue, kind, outcome}
+//	    Histogram of a job's run time; outcome is ok, snoozed (it yielded
+//	    its worker with items left) or error (retried with backoff).
+//	syncrules_sync_publications_total
+//	    Counter of quantities (SKU and warehouse) TikTok Shop accepted.
+//	syncrules_sync_failures_total{code}
+//	    Counter of quantities not published, by TikTok Shop's per-SKU code
+//	    (12052055 …) or the sync's reason (invalid_update,
+//	    sku_not_in_warehouse, a rule's error code).
+//	syncrules_sync_lag_seconds
+//	    Histogram of the time from receiving the first webhook that left
+//	    an item pending to TikTok Shop accepting its new quantity, 10 ms
+//	    to 1 h: the sync's end-to-end lag. A change that leaves the
+//	    published quantity as it was is not observed.
+//	syncrules_sync_repairs_total
+//	    Counter of quantities a reconciliation corrected on TikTok Shop.
+//
 // The registry also holds the Go runtime's collector (go_*), the process
 // collector (process_*), and promhttp's own promhttp_metric_handler_*
 // series about scrapes.
@@ -142,6 +178,7 @@ type Metrics struct {
 	compile     *prometheus.HistogramVec // module
 	httpCount   *prometheus.CounterVec   // route, method, code
 	httpSeconds *prometheus.HistogramVec // route, method
+	sync        *syncSeries
 
 	// modules caches each module's child series (string → *moduleSeries),
 	// so that a call costs a map load and three atomic adds rather than
@@ -193,7 +230,9 @@ func New(pools func() []engine.PoolStats) *Metrics {
 			Help:    "Duration of HTTP API requests, by route template and method.",
 			Buckets: httpBuckets,
 		}, []string{"route", "method"}),
+		sync: newSyncSeries(),
 	}
+	m.reg.MustRegister(m.sync.collectors()...)
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

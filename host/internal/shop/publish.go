@@ -242,6 +242,7 @@ type publisher struct {
 type target struct {
 	SyncTarget
 	cause  string
+	since  time.Time // the first webhook's receipt, for the lag; zero if none
 	inputs json.RawMessage
 	// want is the computed quantity per warehouse of the SKU.
 	want map[string]int
@@ -250,11 +251,13 @@ type target struct {
 func (p *publisher) run(ctx context.Context) error {
 	s, shopID := p.s, p.shop.ID
 	cause := make(map[string]string, len(p.items))
+	since := make(map[string]time.Time, len(p.items))
 	ids := make([]string, 0, len(p.items))
 	for _, it := range p.items {
 		if it.InventoryItemID != AllItems {
 			ids = append(ids, it.InventoryItemID)
 			cause[it.InventoryItemID] = it.Cause
+			since[it.InventoryItemID] = it.Since
 		}
 	}
 	targets, err := s.store.SyncTargets(ctx, shopID, ids)
@@ -288,7 +291,7 @@ func (p *publisher) run(ctx context.Context) error {
 	req := computeRequest(p.shop)
 	req.Settings, req.Items = p.settings, make([]compute.Item, len(targets))
 	for i, t := range targets {
-		ts[i] = &target{SyncTarget: t, cause: cmp.Or(cause[t.Variant.InventoryItemID], CauseResync)}
+		ts[i] = &target{SyncTarget: t, cause: cmp.Or(cause[t.Variant.InventoryItemID], CauseResync), since: since[t.Variant.InventoryItemID]}
 		in := syncInput{InventoryItemID: t.Variant.InventoryItemID, VariantID: t.Variant.ID, Available: map[string]int{},
 			Tracked: t.Variant.Tracked, ContinueSelling: t.Variant.InventoryPolicy == string(shopify.PolicyContinue)}
 		if l, ok := read[t.Variant.InventoryItemID]; ok {
@@ -344,6 +347,7 @@ func (p *publisher) run(ctx context.Context) error {
 		if err := s.store.RecordPublication(ctx, shopID, Publication{History: refusals}); err != nil {
 			return err
 		}
+		p.observe(refusals, nil)
 	}
 	return p.publish(ctx, clients.tiktok, ts)
 }
@@ -500,7 +504,11 @@ func (p *publisher) send(ctx context.Context, tk *tiktok.Shop, u *productUpdate)
 		p.s.log.Warn("sync: TikTok Shop refused SKUs", "shop", p.shop.ID, "product", u.productID, "err", err)
 	}
 	// The call is made: its record must outlive a cancelled job.
-	return p.s.store.RecordPublication(context.WithoutCancel(ctx), p.shop.ID, rec)
+	if err := p.s.store.RecordPublication(context.WithoutCancel(ctx), p.shop.ID, rec); err != nil {
+		return err
+	}
+	p.observe(rec.History, u.skus)
+	return nil
 }
 
 func (p *publisher) entry(t *target, wh string, prev *int, q int, outcome, requestID, code, msg string) HistoryEntry {

@@ -53,6 +53,8 @@ type Options struct {
 	// Unavailable (the sync is not running).
 	Queue  Queue
 	Logger *slog.Logger
+	// SyncMetrics receives the sync's measurements; nil records none.
+	SyncMetrics SyncMetrics
 }
 
 // Platforms configure the clients of Shopify and TikTok Shop: where they
@@ -74,6 +76,7 @@ type Service struct {
 	admin   string
 	queue   Queue
 	log     *slog.Logger
+	metrics SyncMetrics
 
 	platforms Platforms
 	// mu guards tiktokApps and closed.
@@ -95,8 +98,11 @@ func New(opt Options) *Service {
 	if opt.ComputeTimeout <= 0 {
 		opt.ComputeTimeout = 30 * time.Second
 	}
+	if opt.SyncMetrics == nil {
+		opt.SyncMetrics = noSyncMetrics{}
+	}
 	runCtx, cancel := context.WithCancel(context.Background())
-	return &Service{store: opt.Store, compute: opt.Compute, sealer: opt.Sealer, plugins: opt.Plugins, quota: opt.PluginQuota,
+	return &Service{metrics: opt.SyncMetrics, store: opt.Store, compute: opt.Compute, sealer: opt.Sealer, plugins: opt.Plugins, quota: opt.PluginQuota,
 		timeout: opt.ComputeTimeout, admin: opt.AdminToken, queue: opt.Queue, log: opt.Logger,
 		platforms: opt.Platforms, tiktokApps: map[string]tiktokApp{}, runCtx: runCtx, cancelRun: cancel}
 }

@@ -94,6 +94,10 @@ type PendingItem struct {
 	InventoryItemID string // or AllItems
 	Seq             int64
 	Cause           string
+	// Since is when the first webhook that left the item pending was
+	// received, kept while it stays pending; zero if no webhook did (a
+	// settings change, a resync).
+	Since time.Time
 }
 
 // WebhookStore is the part of Store that records webhooks and the items
@@ -141,7 +145,8 @@ var decoySecret = func() string {
 // id or topic is Invalid. A webhook id recorded before is a duplicate:
 // answered as a success, nothing done again. The store failing, or no
 // queue, is Unavailable: Shopify retries.
-func (s *Service) ReceiveWebhook(ctx context.Context, w ShopifyWebhook) (WebhookResult, error) {
+func (s *Service) ReceiveWebhook(ctx context.Context, w ShopifyWebhook) (res WebhookResult, err error) {
+	defer func() { s.countWebhook(w.Topic, res, err) }()
 	sh, secret, reason, err := s.webhookSecret(ctx, w.ShopDomain)
 	if err != nil {
 		return WebhookResult{}, err
@@ -185,7 +190,7 @@ func (s *Service) ReceiveWebhook(ctx context.Context, w ShopifyWebhook) (Webhook
 	case err != nil:
 		return WebhookResult{}, &Error{Code: Unavailable, Message: "The webhook could not be recorded. Retry later.", Err: err}
 	}
-	res := WebhookResult{Shop: sh.ID, Duplicate: dup}
+	res = WebhookResult{Shop: sh.ID, Duplicate: dup}
 	if !dup {
 		res.Items, res.All = len(items), all
 	}

@@ -79,11 +79,17 @@ func (s *Store) ExpandAllPending(ctx context.Context, id string, all shop.Pendin
 	}
 	const linked = `SELECT DISTINCT inventory_item_id AS item FROM catalog_variants
 		WHERE shop = $1 AND link_status = 'linked' AND inventory_item_id <> ''`
+	// The items take over the receipt time of the webhook that left all
+	// pending (a location changed), for the lag.
+	var since int64
+	if !all.Since.IsZero() {
+		since = micros(all.Since)
+	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		if s.dialect == Postgres {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO sync_pending (shop, inventory_item_id, seq, cause)
-				SELECT $1, item, nextval('sync_pending_seq'), $2 FROM (`+linked+`) d ORDER BY item
-				ON CONFLICT (shop, inventory_item_id) DO NOTHING`, id, all.Cause); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO sync_pending (shop, inventory_item_id, seq, cause, since)
+				SELECT $1, item, nextval('sync_pending_seq'), $2, $3 FROM (`+linked+`) d ORDER BY item
+				ON CONFLICT (shop, inventory_item_id) DO NOTHING`, id, all.Cause, since); err != nil {
 				return err
 			}
 		} else {
@@ -99,9 +105,9 @@ func (s *Store) ExpandAllPending(ctx context.Context, id string, all shop.Pendin
 			}
 			// WHERE true: SQLite's parser needs it before ON CONFLICT in
 			// an INSERT … SELECT.
-			if _, err := tx.ExecContext(ctx, `INSERT INTO sync_pending (shop, inventory_item_id, seq, cause)
-				SELECT $1, item, $2 + ROW_NUMBER() OVER (ORDER BY item), $3 FROM (`+linked+`) WHERE true
-				ON CONFLICT (shop, inventory_item_id) DO NOTHING`, id, last-n, all.Cause); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO sync_pending (shop, inventory_item_id, seq, cause, since)
+				SELECT $1, item, $2 + ROW_NUMBER() OVER (ORDER BY item), $3, $4 FROM (`+linked+`) WHERE true
+				ON CONFLICT (shop, inventory_item_id) DO NOTHING`, id, last-n, all.Cause, since); err != nil {
 				return err
 			}
 		}

@@ -52,9 +52,9 @@ func (s *Store) RecordWebhook(ctx context.Context, r shop.WebhookReceipt, items 
 	const insertReceipt = `INSERT INTO webhook_receipts (shop, webhook_id, topic, received, triggered_at, body_sha256, body)
 		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (shop, webhook_id) DO NOTHING`
 	if s.dialect == Postgres {
-		duplicate, err = s.recordPostgres(ctx, receipt, insertReceipt, r.Shop, r.WebhookID, pending, enqueue)
+		duplicate, err = s.recordPostgres(ctx, receipt, insertReceipt, r.Shop, r.WebhookID, micros(received), pending, enqueue)
 	} else {
-		duplicate, err = s.recordSQLite(ctx, receipt, insertReceipt, r.Shop, r.WebhookID, pending, enqueue)
+		duplicate, err = s.recordSQLite(ctx, receipt, insertReceipt, r.Shop, r.WebhookID, micros(received), pending, enqueue)
 	}
 	switch {
 	case isForeignKey(err):
@@ -65,7 +65,7 @@ func (s *Store) RecordWebhook(ctx context.Context, r shop.WebhookReceipt, items 
 	return duplicate, nil
 }
 
-func (s *Store) recordSQLite(ctx context.Context, receipt []any, insertReceipt, shopID, cause string, pending []string,
+func (s *Store) recordSQLite(ctx context.Context, receipt []any, insertReceipt, shopID, cause string, since int64, pending []string,
 	enqueue func(ctx context.Context, tx any) error) (duplicate bool, err error) {
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, insertReceipt, receipt...)
@@ -87,7 +87,7 @@ func (s *Store) recordSQLite(ctx context.Context, receipt []any, insertReceipt, 
 				return fmt.Errorf("next seq: %w", err)
 			}
 			next := last - int64(len(pending))
-			err := upsertPending(shopID, cause, pending, func(int) string { next++; return fmt.Sprint(next) },
+			err := upsertPendingSince(shopID, cause, since, pending, func(int) string { next++; return fmt.Sprint(next) },
 				func(query string, args ...any) error {
 					_, err := tx.ExecContext(ctx, query, args...)
 					return err
@@ -104,7 +104,7 @@ func (s *Store) recordSQLite(ctx context.Context, receipt []any, insertReceipt, 
 	return duplicate, err
 }
 
-func (s *Store) recordPostgres(ctx context.Context, receipt []any, insertReceipt, shopID, cause string, pending []string,
+func (s *Store) recordPostgres(ctx context.Context, receipt []any, insertReceipt, shopID, cause string, since int64, pending []string,
 	enqueue func(ctx context.Context, tx any) error) (duplicate bool, err error) {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
@@ -118,7 +118,7 @@ func (s *Store) recordPostgres(ctx context.Context, receipt []any, insertReceipt
 	if tag.RowsAffected() == 0 {
 		return true, nil
 	}
-	err = upsertPending(shopID, cause, pending, func(int) string { return "nextval('sync_pending_seq')" },
+	err = upsertPendingSince(shopID, cause, since, pending, func(int) string { return "nextval('sync_pending_seq')" },
 		func(query string, args ...any) error {
 			_, err := tx.Exec(ctx, query, args...)
 			return err
@@ -137,17 +137,26 @@ func (s *Store) recordPostgres(ctx context.Context, receipt []any, insertReceipt
 // upsertPending upserts pending items of a shop in statements of at most
 // maxParams parameters; seq gives the SQL of the i-th item's seq.
 func upsertPending(shopID, cause string, pending []string, seq func(i int) string, exec func(query string, args ...any) error) error {
+	return upsertPendingSince(shopID, cause, 0, pending, seq, exec)
+}
+
+// upsertPendingSince is upsertPending for items a webhook received at
+// since (microseconds; 0: no webhook) leaves pending. An item already
+// pending keeps its since, the earliest receipt it waits for, unless it
+// had none.
+func upsertPendingSince(shopID, cause string, since int64, pending []string, seq func(i int) string, exec func(query string, args ...any) error) error {
 	i := 0
-	for batch := range slices.Chunk(pending, maxParams-2) {
-		args := []any{shopID, cause}
+	for batch := range slices.Chunk(pending, maxParams-3) {
+		args := []any{shopID, cause, since}
 		values := make([]string, len(batch))
 		for j, item := range batch {
 			args = append(args, item)
-			values[j] = fmt.Sprintf("($1, $%d, %s, $2)", len(args), seq(i))
+			values[j] = fmt.Sprintf("($1, $%d, %s, $2, $3)", len(args), seq(i))
 			i++
 		}
-		if err := exec(`INSERT INTO sync_pending (shop, inventory_item_id, seq, cause) VALUES `+strings.Join(values, ", ")+`
-			ON CONFLICT (shop, inventory_item_id) DO UPDATE SET seq = excluded.seq, cause = excluded.cause`, args...); err != nil {
+		if err := exec(`INSERT INTO sync_pending (shop, inventory_item_id, seq, cause, since) VALUES `+strings.Join(values, ", ")+`
+			ON CONFLICT (shop, inventory_item_id) DO UPDATE SET seq = excluded.seq, cause = excluded.cause,
+				since = CASE WHEN sync_pending.since = 0 THEN excluded.since ELSE sync_pending.since END`, args...); err != nil {
 			return fmt.Errorf("mark items pending: %w", err)
 		}
 	}
@@ -162,9 +171,13 @@ func (s *Store) PendingItems(ctx context.Context, id string, limit int) ([]shop.
 	}
 	items, err := collect(ctx, s.db, func(r *sql.Rows) (shop.PendingItem, error) {
 		var p shop.PendingItem
-		err := r.Scan(&p.InventoryItemID, &p.Seq, &p.Cause)
+		var since int64
+		err := r.Scan(&p.InventoryItemID, &p.Seq, &p.Cause, &since)
+		if since != 0 {
+			p.Since = fromMicros(since)
+		}
 		return p, err
-	}, `SELECT inventory_item_id, seq, cause FROM sync_pending WHERE shop = $1 ORDER BY seq LIMIT $2`, id, pageLimit(limit))
+	}, `SELECT inventory_item_id, seq, cause, since FROM sync_pending WHERE shop = $1 ORDER BY seq LIMIT $2`, id, pageLimit(limit))
 	if err == nil && len(items) == 0 {
 		err = shopExists(ctx, s.db, id)
 	}
@@ -231,9 +244,10 @@ func (s *Store) ProductInventoryItems(ctx context.Context, id, productID string)
 // returns how many: Shopify retries a webhook for hours, not weeks, so old
 // receipts dedupe nothing.
 func (s *Store) PruneWebhookReceipts(ctx context.Context, before time.Time) (int64, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM webhook_receipts WHERE received < $1`, micros(before))
+	n, err := s.pruneBatches(ctx, `DELETE FROM webhook_receipts WHERE (shop, webhook_id) IN
+		(SELECT shop, webhook_id FROM webhook_receipts WHERE received < $1 LIMIT $2)`, micros(before))
 	if err != nil {
-		return 0, fmt.Errorf("prune webhook receipts: %w", err)
+		return n, fmt.Errorf("prune webhook receipts: %w", err)
 	}
-	return res.RowsAffected()
+	return n, nil
 }

@@ -118,6 +118,23 @@ type Options struct {
 	// counted as running and EnqueueTx added nothing, is not left behind.
 	// Required.
 	Pending func(ctx context.Context, tx any, shop string) (bool, error)
+	// Metrics receives each job's wait and run time; nil records none.
+	Metrics JobMetrics
+	// HistoryDays, if not 0, runs the cleanup job (cleanup.go): hourly,
+	// once per cluster, it deletes the sync history older than this many
+	// days and webhook receipts older than a week.
+	HistoryDays int
+}
+
+// JobMetrics receives the measurements of the jobs this process works.
+// Package metrics implements it; this package does not import Prometheus.
+type JobMetrics interface {
+	// JobStarted reports a job of kind starting in queue after waiting
+	// wait since it became available (inserted, snoozed or due to retry).
+	JobStarted(queue, kind string, wait time.Duration)
+	// JobFinished reports the job's run: outcome is "ok", "snoozed" (it
+	// yielded and runs again) or "error" (it retries with backoff).
+	JobFinished(queue, kind, outcome string, d time.Duration)
 }
 
 // Queue is the connector's job queue. Open it, Start it, and Stop it once.
@@ -155,8 +172,8 @@ func Open(ctx context.Context, opt Options) (*Queue, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}
-	if opt.Workers < 0 || opt.JobTimeout < 0 || opt.RetryDelay < 0 {
-		return nil, errors.New("sync: Workers, JobTimeout and RetryDelay must not be negative")
+	if opt.Workers < 0 || opt.JobTimeout < 0 || opt.RetryDelay < 0 || opt.HistoryDays < 0 {
+		return nil, errors.New("sync: Workers, JobTimeout, RetryDelay and HistoryDays must not be negative")
 	}
 	if opt.Workers == 0 {
 		opt.Workers = DefaultWorkers
@@ -364,6 +381,7 @@ func newEngine[TDriver riverdriver.Driver[TTx], TTx any](driver TDriver, opt Opt
 		complete: completeUnlessPending[TDriver](begin, end, opt.Pending),
 		turn:     min(maxTurn, opt.JobTimeout/4),
 	})
+	periodic := cleanupJobs(workers, opt)
 	client, err := river.NewClient(driver, &river.Config{
 		Logger: opt.Logger,
 		Queues: map[string]river.QueueConfig{
@@ -371,7 +389,9 @@ func newEngine[TDriver riverdriver.Driver[TTx], TTx any](driver TDriver, opt Opt
 			QueueBulk:     {MaxWorkers: opt.Workers},
 		},
 		FetchCooldown: fetchCooldown,
+		Middleware:    middleware(opt.Metrics),
 		Workers:       workers,
+		PeriodicJobs:  periodic,
 		JobTimeout:    opt.JobTimeout,
 		MaxAttempts:   maxAttempts,
 		RetryPolicy:   backoff{first: opt.RetryDelay},
