@@ -215,7 +215,24 @@ func (s *Service) Compute(ctx context.Context, req *Request, opt Options) (*Resp
 	if err := s.runChain(ctx, p, stages, resp, opt, q); err != nil {
 		return nil, err
 	}
+	resp.Modules = s.modulesRun(stages)
 	return resp, nil
+}
+
+// modulesRun names the default rule and the plugin versions of stages
+// with their sha256. A rule that cannot tell its sha256 (a test double)
+// has it empty.
+func (s *Service) modulesRun(stages []stage) []ModuleRun {
+	out := make([]ModuleRun, 0, 1+len(stages))
+	def := ModuleRun{Name: DefaultRuleName}
+	if m, ok := s.rule.(interface{ SHA256() string }); ok {
+		def.SHA256 = m.SHA256()
+	}
+	out = append(out, def)
+	for _, st := range stages {
+		out = append(out, ModuleRun{Name: st.rule.Plugin, Version: st.rule.Version, SHA256: st.mod.SHA256()})
+	}
+	return out
 }
 
 // plan is a validated request, resolved to indices.

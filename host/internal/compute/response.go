@@ -18,6 +18,18 @@ type Response struct {
 	// Logs are what each plugin wrote to stdout and stderr, when
 	// explaining.
 	Logs []RuleLog `json:"logs,omitempty"`
+	// Modules are the modules that ran, in order: the default rule, then
+	// each plugin version of settings.rules. Not part of the API's body:
+	// the sync records them with its history.
+	Modules []ModuleRun `json:"-"`
+}
+
+// ModuleRun names a module that ran: Name is DefaultRuleName for the
+// default rule, whose Version is empty.
+type ModuleRun struct {
+	Name    string `json:"name"`
+	Version string `json:"version,omitempty"`
+	SHA256  string `json:"sha256"`
 }
 
 // ItemResult is one item's result, in request order.

@@ -97,6 +97,9 @@ type server struct {
 	handler *httpapi.Handler
 	service *compute.Service
 	store   *store.Store
+	// shops is the application layer the handler calls: tests drive
+	// the sync with it, as the queue's worker does.
+	shops *shop.Service
 	// token is sent as Authorization: Bearer on every request; newServer
 	// makes it the admin token. as returns the server with another.
 	token  string
@@ -251,6 +254,7 @@ func newServer(tb testing.TB, r *rule, cfg serverConfig) *server {
 		handler:   h,
 		service:   svc,
 		store:     cfg.store,
+		shops:     opt.Shops,
 		token:     testAdminToken,
 		client:    &http.Client{Transport: &checkedTransport{base: srv.Client().Transport, contract: loadContract(tb)}},
 		transport: srv.Client().Transport,

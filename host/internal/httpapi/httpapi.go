@@ -31,6 +31,9 @@
 //	POST   /v1/shops/{shop}/sync/connect            check the credentials, then import and link both catalogs in the background
 //	GET    /v1/shops/{shop}/sync                    the shop's connection, settings state and latest run
 //	GET    /v1/shops/{shop}/sync/items              the catalog with each item's link (?status=, ?side=), a page at a time
+//	GET    /v1/shops/{shop}/sync/items/{variant}    why a variant's TikTok quantity is what it is: levels, computed with the trace, published, history
+//	GET    /v1/shops/{shop}/sync/history            every publication and refusal, newest first (?sku=, ?since=, ?cause=), a page at a time
+//	POST   /v1/shops/{shop}/sync/history/{id}/replay  recompute an entry from its stored inputs and say whether the result is identical
 //	POST   /v1/tokens                               create a token (shown once)
 //	GET    /v1/tokens                               every token (never the secret), a page at a time
 //	DELETE /v1/tokens/{id}                          revoke a token
@@ -185,6 +188,9 @@ func New(opt Options) *Handler {
 	sh.POST("/sync/connect", h.connect)
 	sh.GET("/sync", h.syncStatus)
 	sh.GET("/sync/items", h.syncItems)
+	sh.GET("/sync/items/:variant", h.syncItem)
+	sh.GET("/sync/history", h.syncHistory)
+	sh.POST("/sync/history/:id/replay", h.replayHistory)
 	tokens := v1.Group("/tokens", requireAdmin)
 	tokens.POST("", h.createToken)
 	tokens.GET("", h.listTokens)

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/syncrules/syncrules/host/internal/shop"
 )
 
 // endpoint is one operation of the API, with a request that would succeed
@@ -47,6 +49,9 @@ func isolationEndpoints(tokenID string) []endpoint {
 		{"POST", "/v1/shops/shop-a/sync/connect", "", "", "shop"},
 		{"GET", "/v1/shops/shop-a/sync", "", "", "shop"},
 		{"GET", "/v1/shops/shop-a/sync/items", "", "", "shop"},
+		{"GET", "/v1/shops/shop-a/sync/items/var-a", "", "", "shop"},
+		{"GET", "/v1/shops/shop-a/sync/history", "", "", "shop"},
+		{"POST", "/v1/shops/shop-a/sync/history/7/replay", "", "", "shop"},
 		{"POST", "/v1/tokens", "application/json", `{"scopes":["admin"]}`, "admin"},
 		{"GET", "/v1/tokens", "", "", "admin"},
 		{"DELETE", "/v1/tokens/" + tokenID, "", "", "admin"},
@@ -74,6 +79,13 @@ func TestTenantIsolation(t *testing.T) {
 		t.Fatalf("partner upload: %d %s", ex.status, ex.body)
 	}
 	victimToken := s.tokenIDs(t)[0]
+	// A variant of shop A, for GET .../sync/items/{variant}.
+	if err := s.store.PutVariants(t.Context(), "shop-a", 1, []shop.Variant{{ID: "var-a", ProductID: "p1", InventoryItemID: "i1", InventoryPolicy: "DENY", Tracked: true}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.store.SetLinks(t.Context(), "shop-a", map[string]shop.Link{"var-a": {Status: shop.LinkUnmatched, Reason: "no TikTok Shop SKU"}}, nil); err != nil {
+		t.Fatal(err)
+	}
 
 	// What shop A and partner P have; nothing below may change it.
 	snapshot := func() string {
@@ -206,7 +218,7 @@ func TestIsolationCoversEveryEndpoint(t *testing.T) {
 	var tested []string
 	for _, e := range isolationEndpoints("tok_000000000000") {
 		path := e.path
-		for _, lit := range []string{"shop-a", "pcap", "1.0.0", "tok_000000000000"} {
+		for _, lit := range []string{"shop-a", "pcap", "1.0.0", "tok_000000000000", "var-a", "7"} {
 			path = strings.ReplaceAll(path, "/"+lit, "/*")
 		}
 		tested = append(tested, e.method+" "+path)

@@ -73,24 +73,34 @@ type SKUFailure struct {
 
 // HistoryEntry is one publication or refusal of a quantity.
 type HistoryEntry struct {
-	ID          int64
-	Time        time.Time // set by the store when zero
-	SKUID       string
-	WarehouseID string
+	ID          int64     `json:"id"`
+	Time        time.Time `json:"time"` // set by the store when zero
+	SKUID       string    `json:"sku_id"`
+	WarehouseID string    `json:"warehouse_id"`
 	// Previous is the quantity published before; nil if none was.
-	Previous *int
-	Quantity int
-	Outcome  string
-	// Cause is the webhook id that left the item pending, or CauseResync.
-	Cause string
-	// Inputs are the item's levels and flags as read, in JSON.
-	Inputs          json.RawMessage
-	SettingsVersion int64
-	// Modules are the rules that ran (plugin@version), in JSON.
-	Modules   json.RawMessage
-	RequestID string
-	ErrorCode string
-	ErrorMsg  string
+	Previous *int   `json:"previous"`
+	Quantity int    `json:"quantity"`
+	Outcome  string `json:"outcome"`
+	// Cause is the webhook id that left the item pending, settings:N,
+	// CauseResync, CauseConnect or a reconciliation's.
+	Cause string `json:"cause"`
+	// Inputs are the item's levels and flags as read, with the shop's
+	// locations and warehouses then, in JSON (syncInput).
+	Inputs          json.RawMessage `json:"inputs"`
+	SettingsVersion int64           `json:"settings_version"`
+	// Modules are the modules that ran, default rule first, in JSON:
+	// [{name, version, sha256}] (compute.ModuleRun).
+	Modules json.RawMessage `json:"modules"`
+	// Trace is the item's trace through the rules (compute with
+	// explain), in JSON.
+	Trace json.RawMessage `json:"trace"`
+	// Computed are the quantities the rules computed for the item, by
+	// warehouse; empty if the rules failed it.
+	Computed map[string]int `json:"computed"`
+	// RequestID is TikTok's request id of the call, accepted or refused.
+	RequestID string `json:"request_id"`
+	ErrorCode string `json:"error_code"`
+	ErrorMsg  string `json:"error_message"`
 }
 
 // Publication is what one TikTok call (or a refusal to make one) leaves
@@ -126,6 +136,7 @@ type PublishStore interface {
 	// SyncHistory returns at most limit entries of the shop's history
 	// after the id given (0: from the first), oldest first.
 	SyncHistory(ctx context.Context, shop string, after int64, limit int) ([]HistoryEntry, error)
+	HistoryStore
 }
 
 // syncInput is an item's inputs as the history records them.
@@ -137,6 +148,14 @@ type syncInput struct {
 	ContinueSelling bool           `json:"continue_selling"`
 	// Deleted: Shopify no longer has the item; it counts as no stock.
 	Deleted bool `json:"deleted,omitempty"`
+	// What else the rules saw, so that a replay computes the same: the
+	// item's product, SKU and tags, and the shop's locations and
+	// warehouses as they were.
+	ProductID  string      `json:"product_id,omitempty"`
+	SKU        string      `json:"sku,omitempty"`
+	Tags       []string    `json:"tags,omitempty"`
+	Locations  []Location  `json:"locations"`
+	Warehouses []Warehouse `json:"warehouses"`
 }
 
 // ErrSyncBlocked is the error of SyncShop for a shop that cannot publish:
@@ -244,8 +263,21 @@ type target struct {
 	cause  string
 	since  time.Time // the first webhook's receipt, for the lag; zero if none
 	inputs json.RawMessage
-	// want is the computed quantity per warehouse of the SKU.
-	want map[string]int
+	// want is the computed quantity per warehouse of the SKU; computed
+	// every warehouse the rules computed, and trace how, for the history.
+	want     map[string]int
+	computed map[string]int
+	trace    json.RawMessage
+	// item is what the rules computed from.
+	item compute.Item
+}
+
+// refusal is a quantity the sync does not send, to record.
+type refusal struct {
+	t         *target
+	warehouse string
+	quantity  int
+	code, msg string
 }
 
 func (p *publisher) run(ctx context.Context) error {
@@ -281,19 +313,15 @@ func (p *publisher) run(ctx context.Context) error {
 		read[l.InventoryItemID] = l
 	}
 
-	refs := make([]string, len(p.settings.Rules))
-	for i, r := range p.settings.Rules {
-		refs[i] = r.Plugin + "@" + r.Version
-	}
-	p.modules, _ = json.Marshal(refs)
-
 	ts := make([]*target, len(targets))
 	req := computeRequest(p.shop)
 	req.Settings, req.Items = p.settings, make([]compute.Item, len(targets))
 	for i, t := range targets {
 		ts[i] = &target{SyncTarget: t, cause: cmp.Or(cause[t.Variant.InventoryItemID], CauseResync), since: since[t.Variant.InventoryItemID]}
 		in := syncInput{InventoryItemID: t.Variant.InventoryItemID, VariantID: t.Variant.ID, Available: map[string]int{},
-			Tracked: t.Variant.Tracked, ContinueSelling: t.Variant.InventoryPolicy == string(shopify.PolicyContinue)}
+			Tracked: t.Variant.Tracked, ContinueSelling: t.Variant.InventoryPolicy == string(shopify.PolicyContinue),
+			ProductID: t.Variant.ProductID, SKU: t.Variant.SKU, Tags: t.Variant.Tags,
+			Locations: p.shop.Locations, Warehouses: p.shop.Warehouses}
 		if l, ok := read[t.Variant.InventoryItemID]; ok {
 			in.Available, in.Tracked = l.Available, l.Tracked
 			if l.VariantID != "" {
@@ -304,14 +332,12 @@ func (p *publisher) run(ctx context.Context) error {
 			in.Deleted, in.Tracked, in.ContinueSelling = true, true, false
 		}
 		ts[i].inputs, _ = json.Marshal(in)
-		item := compute.Item{ID: strconv.Itoa(i), ProductID: t.Variant.ProductID, SKU: t.Variant.SKU, Tags: t.Variant.Tags,
-			Tracked: compute.Flag{Set: true, Value: in.Tracked}, ContinueSelling: in.ContinueSelling}
-		for _, loc := range slices.Sorted(maps.Keys(in.Available)) {
-			item.Available = append(item.Available, compute.StockEntry{Location: loc, Quantity: compute.NumberOf(strconv.Itoa(in.Available[loc]))})
-		}
-		req.Items[i] = item
+		ts[i].item = in.item(strconv.Itoa(i))
+		req.Items[i] = ts[i].item
 	}
 	cctx, cancel := context.WithTimeout(ctx, s.timeout)
+	// Without explain: the traces of the items the history records are
+	// computed apart, once they are known (p.explain).
 	resp, err := s.compute.Compute(cctx, req, compute.Options{Tenant: shopTenant(shopID), Class: compute.Sync})
 	cancel()
 	if err != nil {
@@ -322,34 +348,30 @@ func (p *publisher) run(ctx context.Context) error {
 		return fmt.Errorf("sync shop %q: compute: %w", shopID, err)
 	}
 
-	var refusals []HistoryEntry
+	p.modules, _ = json.Marshal(resp.Modules)
+	var refusals []refusal
 	for i, res := range resp.Items {
 		t := ts[i]
 		if res.Error != nil {
 			// The chain failed the item: what TikTok has stays.
 			for _, wh := range t.Warehouses {
-				refusals = append(refusals, p.entry(t, wh, nil, 0, OutcomeRefused, "", res.Error.Code,
-					fmt.Sprintf("the rule %s failed the item: %s", res.Error.Rule, res.Error.Detail)))
+				refusals = append(refusals, refusal{t, wh, 0, res.Error.Code,
+					fmt.Sprintf("the rule %s failed the item: %s", res.Error.Rule, res.Error.Detail)})
 			}
 			continue
 		}
 		t.want = make(map[string]int, len(t.Warehouses))
+		t.computed = quantitiesMap(res.Quantities)
 		for wh, q := range res.Quantities.All() {
 			if slices.Contains(t.Warehouses, wh) {
 				t.want[wh] = int(q)
 			} else if q > 0 {
-				refusals = append(refusals, p.entry(t, wh, nil, int(q), OutcomeRefused, "", "sku_not_in_warehouse",
-					"the rule sends stock to this warehouse, but the TikTok SKU is not stocked in it: add the SKU to the warehouse in TikTok Shop, then connect again"))
+				refusals = append(refusals, refusal{t, wh, int(q), "sku_not_in_warehouse",
+					"the rule sends stock to this warehouse, but the TikTok SKU is not stocked in it: add the SKU to the warehouse in TikTok Shop, then connect again"})
 			}
 		}
 	}
-	if len(refusals) > 0 {
-		if err := s.store.RecordPublication(ctx, shopID, Publication{History: refusals}); err != nil {
-			return err
-		}
-		p.observe(refusals, nil)
-	}
-	return p.publish(ctx, clients.tiktok, ts)
+	return p.publish(ctx, clients.tiktok, ts, refusals)
 }
 
 // isBrokenSettings reports whether err is the stored settings failing to
@@ -371,19 +393,19 @@ type productUpdate struct {
 
 // publish sends the changed quantities, one product per call, products
 // with a decrease first, recording each call's outcome before the next.
-func (p *publisher) publish(ctx context.Context, tk *tiktok.Shop, ts []*target) error {
+func (p *publisher) publish(ctx context.Context, tk *tiktok.Shop, ts []*target, refusals []refusal) error {
 	skuIDs := make([]string, 0, len(ts))
 	for _, t := range ts {
 		if t.want != nil {
 			skuIDs = append(skuIDs, t.SKUID)
 		}
 	}
-	if len(skuIDs) == 0 {
-		return nil
-	}
-	published, err := p.s.store.Published(ctx, p.shop.ID, dedupe(skuIDs))
-	if err != nil {
-		return err
+	published := map[PublishKey]int{}
+	if len(skuIDs) > 0 {
+		var err error
+		if published, err = p.s.store.Published(ctx, p.shop.ID, dedupe(skuIDs)); err != nil {
+			return err
+		}
 	}
 	byProduct := map[string]*productUpdate{}
 	for _, t := range ts {
@@ -451,6 +473,27 @@ func (p *publisher) publish(ctx context.Context, tk *tiktok.Shop, ts []*target) 
 		}
 		return cmp.Compare(a.productID, b.productID)
 	})
+	// The history records these items: their traces now.
+	var recorded []*target
+	for _, r := range refusals {
+		recorded = append(recorded, r.t)
+	}
+	for _, u := range updates {
+		recorded = append(recorded, u.skus...)
+	}
+	if err := p.explain(ctx, recorded); err != nil {
+		return err
+	}
+	if len(refusals) > 0 {
+		rec := Publication{History: make([]HistoryEntry, len(refusals))}
+		for i, r := range refusals {
+			rec.History[i] = p.entry(r.t, r.warehouse, nil, r.quantity, OutcomeRefused, "", r.code, r.msg)
+		}
+		if err := p.s.store.RecordPublication(ctx, p.shop.ID, rec); err != nil {
+			return err
+		}
+		p.observe(rec.History, nil)
+	}
 	for _, u := range updates {
 		if err := p.send(ctx, tk, u); err != nil {
 			return err
@@ -459,11 +502,43 @@ func (p *publisher) publish(ctx context.Context, tk *tiktok.Shop, ts []*target) 
 	return nil
 }
 
+// explain computes the traces of the targets given, which the history is
+// about to record, in one compute of those items alone: most batches of a
+// resync change nothing, and explaining every item of a batch costs some
+// 50 times its compute (RATIONALE.md, "Why are only the recorded items
+// explained?").
+func (p *publisher) explain(ctx context.Context, ts []*target) error {
+	seen := make(map[*target]bool, len(ts))
+	req := computeRequest(p.shop)
+	req.Settings = p.settings
+	var explained []*target
+	for _, t := range ts {
+		if !seen[t] {
+			seen[t] = true
+			explained = append(explained, t)
+			req.Items = append(req.Items, t.item)
+		}
+	}
+	if len(explained) == 0 {
+		return nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, p.s.timeout)
+	defer cancel()
+	resp, err := p.s.compute.Compute(cctx, req, compute.Options{Tenant: shopTenant(p.shop.ID), Class: compute.Sync, Explain: true})
+	if err != nil {
+		return fmt.Errorf("sync shop %q: compute the traces of the history: %w", p.shop.ID, err)
+	}
+	for i, res := range resp.Items {
+		explained[i].trace = traceJSON(res.Trace)
+	}
+	return nil
+}
+
 // send makes one product's call and records what TikTok accepted and
 // refused. A transient failure is returned: the batch is retried, and
 // what was recorded before it is not sent again.
 func (p *publisher) send(ctx context.Context, tk *tiktok.Shop, u *productUpdate) error {
-	err := tk.UpdateInventory(ctx, u.update, nil)
+	requestID, err := tk.UpdateInventoryRequest(ctx, u.update, nil)
 	failed := map[string]SKUFailure{}
 	var partial *tiktok.UpdateFailures
 	var invalid *tiktok.InvalidUpdateError
@@ -475,7 +550,7 @@ func (p *publisher) send(ctx context.Context, tk *tiktok.Shop, u *productUpdate)
 		}
 	case errors.As(err, &invalid):
 		for _, q := range u.update.SKUs {
-			failed[q.SKUID] = SKUFailure{SKUID: q.SKUID, Code: "invalid_update", Message: invalid.Reason}
+			failed[q.SKUID] = SKUFailure{SKUID: q.SKUID, Code: "invalid_update", Message: invalid.Reason, RequestID: requestID}
 		}
 	default:
 		return fmt.Errorf("sync shop %q: update product %s on TikTok Shop: %w", p.shop.ID, u.productID, err)
@@ -496,7 +571,7 @@ func (p *publisher) send(ctx context.Context, tk *tiktok.Shop, u *productUpdate)
 			}
 			rec.Accepted[key] = q.Quantities[wh]
 			if prev == nil || *prev != q.Quantities[wh] {
-				rec.History = append(rec.History, p.entry(t, wh, prev, q.Quantities[wh], OutcomePublished, "", "", ""))
+				rec.History = append(rec.History, p.entry(t, wh, prev, q.Quantities[wh], OutcomePublished, requestID, "", ""))
 			}
 		}
 	}
@@ -513,7 +588,8 @@ func (p *publisher) send(ctx context.Context, tk *tiktok.Shop, u *productUpdate)
 
 func (p *publisher) entry(t *target, wh string, prev *int, q int, outcome, requestID, code, msg string) HistoryEntry {
 	return HistoryEntry{SKUID: t.SKUID, WarehouseID: wh, Previous: prev, Quantity: q, Outcome: outcome, Cause: t.cause,
-		Inputs: t.inputs, SettingsVersion: p.version, Modules: p.modules, RequestID: requestID, ErrorCode: code, ErrorMsg: msg}
+		Inputs: t.inputs, SettingsVersion: p.version, Modules: p.modules, Trace: t.trace, Computed: t.computed,
+		RequestID: requestID, ErrorCode: code, ErrorMsg: msg}
 }
 
 // refreshConnection reads the shop's locations and warehouses from the

@@ -197,7 +197,7 @@ func (s *Store) RecordPublication(ctx context.Context, id string, p shop.Publica
 	}
 	for _, h := range p.History {
 		if err := checkText(h.SKUID, h.WarehouseID, h.Outcome, h.Cause, string(h.Inputs), string(h.Modules),
-			h.RequestID, h.ErrorCode, h.ErrorMsg); err != nil {
+			h.RequestID, h.ErrorCode, h.ErrorMsg, string(h.Trace)); err != nil {
 			return fmt.Errorf("record publication: %w", err)
 		}
 	}
@@ -228,24 +228,7 @@ func (s *Store) RecordPublication(ctx context.Context, id string, p shop.Publica
 				return fmt.Errorf("sync failures: %w", err)
 			}
 		}
-		for _, h := range p.History {
-			when := at
-			if !h.Time.IsZero() {
-				when = micros(h.Time)
-			}
-			var prev sql.NullInt64
-			if h.Previous != nil {
-				prev = sql.NullInt64{Int64: int64(*h.Previous), Valid: true}
-			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO sync_history (shop, at, sku_id, warehouse_id, previous, quantity, outcome, cause,
-					inputs, settings_version, modules, request_id, error_code, error_message)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
-				id, when, h.SKUID, h.WarehouseID, prev, h.Quantity, h.Outcome, h.Cause,
-				jsonText(h.Inputs, "{}"), h.SettingsVersion, jsonText(h.Modules, "[]"), h.RequestID, h.ErrorCode, h.ErrorMsg); err != nil {
-				return fmt.Errorf("sync history: %w", err)
-			}
-		}
-		return nil
+		return insertHistory(ctx, tx, id, at, p.History)
 	})
 	switch {
 	case isForeignKey(err):
@@ -270,24 +253,7 @@ func (s *Store) SyncHistory(ctx context.Context, id string, after int64, limit i
 	if checkText(id) != nil {
 		return nil, shopNotFound(id)
 	}
-	list, err := collect(ctx, s.db, func(r *sql.Rows) (shop.HistoryEntry, error) {
-		var h shop.HistoryEntry
-		var at int64
-		var prev sql.NullInt64
-		var inputs, modules string
-		err := r.Scan(&h.ID, &at, &h.SKUID, &h.WarehouseID, &prev, &h.Quantity, &h.Outcome, &h.Cause,
-			&inputs, &h.SettingsVersion, &modules, &h.RequestID, &h.ErrorCode, &h.ErrorMsg)
-		if err != nil {
-			return h, err
-		}
-		h.Time, h.Inputs, h.Modules = fromMicros(at), json.RawMessage(inputs), json.RawMessage(modules)
-		if prev.Valid {
-			q := int(prev.Int64)
-			h.Previous = &q
-		}
-		return h, nil
-	}, `SELECT id, at, sku_id, warehouse_id, previous, quantity, outcome, cause, inputs, settings_version, modules,
-			request_id, error_code, error_message
+	list, err := collect(ctx, s.db, scanHistory, `SELECT `+historyColumns+`
 		FROM sync_history WHERE shop = $1 AND id > $2 ORDER BY id LIMIT $3`, id, after, pageLimit(limit))
 	if err == nil && len(list) == 0 {
 		err = shopExists(ctx, s.db, id)

@@ -310,8 +310,16 @@ func (u InventoryUpdate) check(known *Product) error {
 // refused ones come back as an *UpdateFailures error listing each SKU's
 // error. Neither it nor *InvalidUpdateError is transient.
 func (s *Shop) UpdateInventory(ctx context.Context, u InventoryUpdate, known *Product) error {
+	_, err := s.UpdateInventoryRequest(ctx, u, known)
+	return err
+}
+
+// UpdateInventoryRequest is UpdateInventory that also returns TikTok's
+// request id of the call, when one was made: the sync records it with
+// every publication, accepted or refused.
+func (s *Shop) UpdateInventoryRequest(ctx context.Context, u InventoryUpdate, known *Product) (requestID string, err error) {
 	if err := u.check(known); err != nil {
-		return err
+		return "", err
 	}
 	type warehouseQuantity struct {
 		WarehouseID string `json:"warehouse_id"`
@@ -347,10 +355,10 @@ func (s *Shop) UpdateInventory(ctx context.Context, u InventoryUpdate, known *Pr
 	}
 	id, err := s.do(ctx, "POST", "/product/202309/products/"+u.ProductID+"/inventory/update", nil, body, true, &data)
 	if err != nil {
-		return err
+		return id, err
 	}
 	if len(data.Errors) == 0 {
-		return nil
+		return id, nil
 	}
 	fail := &UpdateFailures{ProductID: u.ProductID, RequestID: id, SKUs: make([]SKUError, len(data.Errors))}
 	for i, e := range data.Errors {
@@ -360,7 +368,7 @@ func (s *Shop) UpdateInventory(ctx context.Context, u InventoryUpdate, known *Pr
 		}
 		fail.SKUs[i] = se
 	}
-	return fail
+	return id, fail
 }
 
 // InventoryLevels is a SKU's stock as TikTok has it, by warehouse.
