@@ -47,6 +47,7 @@ func isolationEndpoints(tokenID string) []endpoint {
 		{"POST", "/v1/shops/shop-a/sync/connect", "", "", "shop"},
 		{"GET", "/v1/shops/shop-a/sync", "", "", "shop"},
 		{"GET", "/v1/shops/shop-a/sync/items", "", "", "shop"},
+		{"POST", "/v1/shops/shop-a/sync/reconcile", "", "", "shop"},
 		{"POST", "/v1/tokens", "application/json", `{"scopes":["admin"]}`, "admin"},
 		{"GET", "/v1/tokens", "", "", "admin"},
 		{"DELETE", "/v1/tokens/" + tokenID, "", "", "admin"},

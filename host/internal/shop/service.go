@@ -53,6 +53,12 @@ type Options struct {
 	// Unavailable (the sync is not running).
 	Queue  Queue
 	Logger *slog.Logger
+	// RaiseGrace is how long a reconciliation lets a TikTok quantity stay
+	// below the rule's before raising it ([sync] raise_grace, whose
+	// default is DefaultRaiseGrace); 0 raises it at once.
+	RaiseGrace time.Duration
+	// Clock tells reconciliations the time; time.Now if nil. Set by tests.
+	Clock func() time.Time
 }
 
 // Platforms configure the clients of Shopify and TikTok Shop: where they
@@ -74,6 +80,9 @@ type Service struct {
 	admin   string
 	queue   Queue
 	log     *slog.Logger
+	// raiseGrace and clock: see Options.
+	raiseGrace time.Duration
+	clock      func() time.Time
 
 	platforms Platforms
 	// mu guards tiktokApps and closed.
@@ -95,8 +104,12 @@ func New(opt Options) *Service {
 	if opt.ComputeTimeout <= 0 {
 		opt.ComputeTimeout = 30 * time.Second
 	}
+	opt.RaiseGrace = max(opt.RaiseGrace, 0)
+	if opt.Clock == nil {
+		opt.Clock = time.Now
+	}
 	runCtx, cancel := context.WithCancel(context.Background())
-	return &Service{store: opt.Store, compute: opt.Compute, sealer: opt.Sealer, plugins: opt.Plugins, quota: opt.PluginQuota,
+	return &Service{raiseGrace: opt.RaiseGrace, clock: opt.Clock, store: opt.Store, compute: opt.Compute, sealer: opt.Sealer, plugins: opt.Plugins, quota: opt.PluginQuota,
 		timeout: opt.ComputeTimeout, admin: opt.AdminToken, queue: opt.Queue, log: opt.Logger,
 		platforms: opt.Platforms, tiktokApps: map[string]tiktokApp{}, runCtx: runCtx, cancelRun: cancel}
 }
