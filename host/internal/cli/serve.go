@@ -116,6 +116,7 @@ func serve(ctx context.Context, e *env, args []string) error {
 	go checkPlugins(ctx, h.registry, log)
 	shopOpt := shopOptions(cfg, db, h, sealer, log)
 	shopOpt.AdminToken = adminToken
+	shopOpt.RaiseGrace = cfg.Sync.RaiseGrace.Duration
 	// The queue runs the shops' sync jobs, and the shop service enqueues
 	// them: the queue calls the service through shops, set before the
 	// queue starts.
@@ -131,6 +132,10 @@ func serve(ctx context.Context, e *env, args []string) error {
 		// One cleanup per cluster: every replica configures it, River's
 		// leader runs it.
 		HistoryDays: cfg.Sync.HistoryDays,
+		Reconcile: func(ctx context.Context, id, after string) (string, int, error) {
+			return shops.ReconcilePage(ctx, id, after)
+		},
+		ReconcileInterval: cfg.Sync.ReconcileInterval.Duration,
 	})
 	if err != nil {
 		return err
@@ -149,7 +154,8 @@ func serve(ctx context.Context, e *env, args []string) error {
 	if err := queue.Start(ctx); err != nil {
 		return err
 	}
-	log.Info("sync queue started", "workers", cfg.Sync.Workers, "job_timeout", cfg.Sync.JobTimeout.Duration)
+	log.Info("sync queue started", "workers", cfg.Sync.Workers, "job_timeout", cfg.Sync.JobTimeout.Duration,
+		"reconcile_interval", cfg.Sync.ReconcileInterval.Duration, "raise_grace", cfg.Sync.RaiseGrace.Duration)
 	api := httpapi.New(httpapi.Options{
 		Shops:             shops,
 		DefaultRule:       httpapi.DefaultRule{SHA256: h.defaultRule.SHA256(), ABIVersion: h.defaultRule.ABIVersion()},

@@ -66,6 +66,14 @@ type Sync struct {
 	// HistoryDays is how long the sync history is kept: a cleanup job
 	// deletes older entries (and webhook receipts older than a week).
 	HistoryDays int `toml:"history_days"`
+	// ReconcileInterval is how often each connected shop's TikTok
+	// quantities are read back and repaired, each shop at its own time
+	// within the interval.
+	ReconcileInterval Duration `toml:"reconcile_interval"`
+	// RaiseGrace is how long a TikTok quantity read back below the rule's
+	// must stay below before a reconciliation raises it: TikTok lowers its
+	// stock for an order before Shopify hears of it.
+	RaiseGrace Duration `toml:"raise_grace"`
 }
 
 // Store chooses the database of shops, settings, tokens and credentials.
@@ -253,7 +261,8 @@ func Default() Config {
 			AuthBaseURL:    "https://auth.tiktok-shops.com",
 			RequestTimeout: Duration{30 * time.Second},
 		},
-		Sync:   Sync{Workers: 10, JobTimeout: Duration{time.Minute}, HistoryDays: 90},
+		Sync: Sync{Workers: 10, JobTimeout: Duration{time.Minute}, HistoryDays: 90,
+			ReconcileInterval: Duration{time.Hour}, RaiseGrace: Duration{15 * time.Minute}},
 		Engine: Engine{MaxMemoryMiB: 1024, RecycleMemoryMiB: 64},
 		// The limits on each plugin are the engine's defaults, which
 		// sdktest.Check applies too (sandbox.go); these are the server's.
@@ -418,6 +427,8 @@ func (c Config) Validate() error {
 		{c.Sync.Workers < 1, "sync.workers", "must be at least 1"},
 		{c.Sync.JobTimeout.Duration <= 0, "sync.job_timeout", "must be positive"},
 		{c.Sync.HistoryDays < 1, "sync.history_days", "must be at least 1"},
+		{c.Sync.ReconcileInterval.Duration < time.Minute, "sync.reconcile_interval", "must be at least 1m: each shop's reconciliation reads its whole catalog back"},
+		{c.Sync.RaiseGrace.Duration < 0, "sync.raise_grace", "must be 0 (raise at the next reconciliation) or more"},
 	} {
 		if ch.bad {
 			return &invalidError{Key: ch.key, Msg: ch.msg}

@@ -98,6 +98,12 @@ func TestParse(t *testing.T) {
 		{"tiktok base url not http", "[tiktok]\nbase_url = \"ftp://open-api.example\"", nil, "tiktok.base_url"},
 		{"tiktok auth url with credentials", "[tiktok]\nauth_base_url = \"https://u:p@auth.example\"", nil, "tiktok.auth_base_url"},
 		{"negative bulk threshold", "[shopify]\nbulk_above = -1", nil, "shopify.bulk_above"},
+		{"reconciliation", "[sync]\nreconcile_interval = \"10m\"\nraise_grace = \"0s\"",
+			func(c Config) bool {
+				return c.Sync.ReconcileInterval.Duration == 10*time.Minute && c.Sync.RaiseGrace.Duration == 0
+			}, ""},
+		{"reconciliation every second", "[sync]\nreconcile_interval = \"1s\"", nil, "sync.reconcile_interval: must be at least 1m"},
+		{"negative raise grace", "[sync]\nraise_grace = \"-1m\"", nil, "sync.raise_grace: must be 0"},
 		{"negative quota", "[sandbox]\npartner_versions = -1", nil, "sandbox.partner_versions"},
 		{"budgets and quotas", "[sandbox]\ninteractive_calls = 3\nsync_calls = 2\npartner_versions = 5\npartner_mib = 10\nworker_max_processes = 1",
 			func(c Config) bool {

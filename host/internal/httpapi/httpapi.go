@@ -34,6 +34,7 @@
 //	GET    /v1/shops/{shop}/sync/items/{variant}    why a variant's TikTok quantity is what it is: levels, computed with the trace, published, history
 //	GET    /v1/shops/{shop}/sync/history            every publication and refusal, newest first (?sku=, ?since=, ?cause=), a page at a time
 //	POST   /v1/shops/{shop}/sync/history/{id}/replay  recompute an entry from its stored inputs and say whether the result is identical
+//	POST   /v1/shops/{shop}/sync/reconcile          read TikTok back and repair its drift from the rule, in the background
 //	POST   /v1/tokens                               create a token (shown once)
 //	GET    /v1/tokens                               every token (never the secret), a page at a time
 //	DELETE /v1/tokens/{id}                          revoke a token
@@ -191,6 +192,7 @@ func New(opt Options) *Handler {
 	sh.GET("/sync/items/:variant", h.syncItem)
 	sh.GET("/sync/history", h.syncHistory)
 	sh.POST("/sync/history/:id/replay", h.replayHistory)
+	sh.POST("/sync/reconcile", h.reconcile)
 	tokens := v1.Group("/tokens", requireAdmin)
 	tokens.POST("", h.createToken)
 	tokens.GET("", h.listTokens)

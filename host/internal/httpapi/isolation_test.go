@@ -52,6 +52,7 @@ func isolationEndpoints(tokenID string) []endpoint {
 		{"GET", "/v1/shops/shop-a/sync/items/var-a", "", "", "shop"},
 		{"GET", "/v1/shops/shop-a/sync/history", "", "", "shop"},
 		{"POST", "/v1/shops/shop-a/sync/history/7/replay", "", "", "shop"},
+		{"POST", "/v1/shops/shop-a/sync/reconcile", "", "", "shop"},
 		{"POST", "/v1/tokens", "application/json", `{"scopes":["admin"]}`, "admin"},
 		{"GET", "/v1/tokens", "", "", "admin"},
 		{"DELETE", "/v1/tokens/" + tokenID, "", "", "admin"},

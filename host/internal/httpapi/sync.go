@@ -24,6 +24,15 @@ func (h *Handler) connect(c *gin.Context) {
 	c.JSON(http.StatusAccepted, run)
 }
 
+// reconcile queues the shop's reconciliation: 202.
+func (h *Handler) reconcile(c *gin.Context) {
+	if err := h.svc.Reconcile(c.Request.Context(), principal(c), c.Param("shop")); err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.Status(http.StatusAccepted)
+}
+
 func (h *Handler) syncStatus(c *gin.Context) {
 	st, err := h.svc.SyncStatus(c.Request.Context(), principal(c), c.Param("shop"))
 	if err != nil {

@@ -145,6 +145,7 @@ type Connection struct {
 type CatalogStore interface {
 	WebhookStore
 	PublishStore
+	ReconcileStore
 
 	// ShopByDomain finds the shop with this shopify_domain.
 	ShopByDomain(ctx context.Context, domain string) (Shop, error)

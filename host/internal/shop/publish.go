@@ -35,6 +35,9 @@ const (
 	OutcomePublished = "published" // TikTok accepted the quantity
 	OutcomeFailed    = "failed"    // TikTok refused the SKU; the published quantity is kept
 	OutcomeRefused   = "refused"   // the sync did not send it: the entry's error says why
+	// OutcomeAlreadyThere: TikTok already showed the quantity (imported at
+	// connect, or read back); it is recorded as published without a call.
+	OutcomeAlreadyThere = "already_there"
 )
 
 // CauseConnect is the cause of a publication after a connect, which may
@@ -77,7 +80,8 @@ type HistoryEntry struct {
 	Time        time.Time `json:"time"` // set by the store when zero
 	SKUID       string    `json:"sku_id"`
 	WarehouseID string    `json:"warehouse_id"`
-	// Previous is the quantity published before; nil if none was.
+	// Previous is the quantity published before; nil if none was. For
+	// cause CauseReconcile, it is the quantity TikTok showed.
 	Previous *int   `json:"previous"`
 	Quantity int    `json:"quantity"`
 	Outcome  string `json:"outcome"`
@@ -179,21 +183,11 @@ func blocked(shopID, reason string) error {
 // with backoff instead of spinning, and connecting or saving settings
 // marks the shop pending and enqueues it again.
 func (s *Service) SyncShop(ctx context.Context, shopID string) (more bool, err error) {
-	sh, stored, err := s.store.ShopSettings(ctx, shopID)
+	sh, stored, settings, err := s.syncSettings(ctx, shopID)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return false, nil // deleted: its pending items went with it
 	case err != nil:
-		return false, err
-	}
-	if !sh.Connected {
-		return false, blocked(shopID, "it is not connected; its changes stay pending until it is (POST /v1/shops/"+shopID+"/sync/connect)")
-	}
-	if stored.Version == 0 {
-		return false, blocked(shopID, "it has no settings; its changes stay pending until settings are saved (PUT /v1/shops/"+shopID+"/settings)")
-	}
-	settings, err := DecodeSettings(stored.Doc)
-	if err != nil {
 		return false, err
 	}
 
@@ -242,6 +236,27 @@ func (s *Service) SyncShop(ctx context.Context, shopID string) (more bool, err e
 		return false, err
 	}
 	return len(left) > 0, nil
+}
+
+// syncSettings returns a shop that can publish, with its settings: an
+// error wrapping ErrSyncBlocked if it is not connected or has none, the
+// store's ErrNotFound if it is gone.
+func (s *Service) syncSettings(ctx context.Context, shopID string) (Shop, StoredSettings, *compute.Settings, error) {
+	sh, stored, err := s.store.ShopSettings(ctx, shopID)
+	if err != nil {
+		return Shop{}, StoredSettings{}, nil, err
+	}
+	if !sh.Connected {
+		return Shop{}, StoredSettings{}, nil, blocked(shopID, "it is not connected; its changes stay pending until it is (POST /v1/shops/"+shopID+"/sync/connect)")
+	}
+	if stored.Version == 0 {
+		return Shop{}, StoredSettings{}, nil, blocked(shopID, "it has no settings; its changes stay pending until settings are saved (PUT /v1/shops/"+shopID+"/settings)")
+	}
+	settings, err := DecodeSettings(stored.Doc)
+	if err != nil {
+		return Shop{}, StoredSettings{}, nil, err
+	}
+	return sh, stored, settings, nil
 }
 
 // publisher is one SyncShop batch.
@@ -300,13 +315,29 @@ func (p *publisher) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	ts, refusals, err := p.computeTargets(ctx, clients.shopify, targets, func(item string) string { return cmp.Or(cause[item], CauseResync) })
+	if err != nil {
+		return err
+	}
+	for _, t := range ts {
+		t.since = since[t.Variant.InventoryItemID]
+	}
+	return p.publish(ctx, clients.tiktok, ts, refusals)
+}
+
+// computeTargets reads the targets' levels from Shopify and computes them
+// through the shop's settings and chain: each target's want, with its cause
+// (by inventory item) and inputs, and the refusals to record of the items
+// the chain failed or that send stock where their SKU is not stocked.
+func (p *publisher) computeTargets(ctx context.Context, sc *shopify.Client, targets []SyncTarget, causeOf func(item string) string) ([]*target, []refusal, error) {
+	s, shopID := p.s, p.shop.ID
 	itemIDs := make([]string, 0, len(targets))
 	for _, t := range targets {
 		itemIDs = append(itemIDs, t.Variant.InventoryItemID)
 	}
-	levels, err := clients.shopify.InventoryLevels(ctx, dedupe(itemIDs))
+	levels, err := sc.InventoryLevels(ctx, dedupe(itemIDs))
 	if err != nil {
-		return fmt.Errorf("sync shop %q: read the levels from Shopify: %w", shopID, err)
+		return nil, nil, fmt.Errorf("sync shop %q: read the levels from Shopify: %w", shopID, err)
 	}
 	read := make(map[string]shopify.ItemLevels, len(levels))
 	for _, l := range levels {
@@ -317,7 +348,7 @@ func (p *publisher) run(ctx context.Context) error {
 	req := computeRequest(p.shop)
 	req.Settings, req.Items = p.settings, make([]compute.Item, len(targets))
 	for i, t := range targets {
-		ts[i] = &target{SyncTarget: t, cause: cmp.Or(cause[t.Variant.InventoryItemID], CauseResync), since: since[t.Variant.InventoryItemID]}
+		ts[i] = &target{SyncTarget: t, cause: causeOf(t.Variant.InventoryItemID)}
 		in := syncInput{InventoryItemID: t.Variant.InventoryItemID, VariantID: t.Variant.ID, Available: map[string]int{},
 			Tracked: t.Variant.Tracked, ContinueSelling: t.Variant.InventoryPolicy == string(shopify.PolicyContinue),
 			ProductID: t.Variant.ProductID, SKU: t.Variant.SKU, Tags: t.Variant.Tags,
@@ -343,9 +374,9 @@ func (p *publisher) run(ctx context.Context) error {
 	if err != nil {
 		if err := storedBroken(err); isBrokenSettings(err) {
 			p.refusedBySettings = true
-			return err
+			return nil, nil, err
 		}
-		return fmt.Errorf("sync shop %q: compute: %w", shopID, err)
+		return nil, nil, fmt.Errorf("sync shop %q: compute: %w", shopID, err)
 	}
 
 	p.modules, _ = json.Marshal(resp.Modules)
@@ -371,7 +402,7 @@ func (p *publisher) run(ctx context.Context) error {
 			}
 		}
 	}
-	return p.publish(ctx, clients.tiktok, ts, refusals)
+	return ts, refusals, nil
 }
 
 // isBrokenSettings reports whether err is the stored settings failing to
@@ -387,12 +418,28 @@ type productUpdate struct {
 	decrease  bool
 	skus      []*target
 	update    tiktok.InventoryUpdate
-	// previous is the published quantity of each (SKU, warehouse) sent.
+	// previous is what TikTok was known to have of each (SKU, warehouse)
+	// sent: the quantity published, or read back by a reconciliation.
 	previous map[PublishKey]*int
+}
+
+// skuChange is a SKU to send: the quantity of every warehouse of it, as
+// TikTok wants them all listed.
+type skuChange struct {
+	t          *target
+	quantities map[string]int
+	// before is, by warehouse, what TikTok is known to have; nil if
+	// unknown. A quantity that differs from it gets a history entry.
+	before map[string]*int
+	// decrease: some quantity goes below what TikTok has.
+	decrease bool
 }
 
 // publish sends the changed quantities, one product per call, products
 // with a decrease first, recording each call's outcome before the next.
+// Refusals are recorded first. A warehouse with nothing published yet
+// whose quantity, as connect imported it, is already the rule's is
+// recorded as published without a call (OutcomeAlreadyThere).
 func (p *publisher) publish(ctx context.Context, tk *tiktok.Shop, ts []*target, refusals []refusal) error {
 	skuIDs := make([]string, 0, len(ts))
 	for _, t := range ts {
@@ -407,79 +454,58 @@ func (p *publisher) publish(ctx context.Context, tk *tiktok.Shop, ts []*target, 
 			return err
 		}
 	}
-	byProduct := map[string]*productUpdate{}
+	var changes []skuChange
+	var there []alreadyThere
 	for _, t := range ts {
 		if t.want == nil {
 			continue
 		}
 		changed := false
-		quantities := make(map[string]int, len(t.Warehouses))
-		previous := make(map[PublishKey]*int, len(t.Warehouses))
+		var shown []string // warehouses TikTok already shows the rule's quantity in
+		c := skuChange{t: t, quantities: make(map[string]int, len(t.Warehouses)), before: make(map[string]*int, len(t.Warehouses))}
 		for _, wh := range t.Warehouses {
-			key := PublishKey{t.SKUID, wh}
-			old, had := published[key]
+			old, had := published[PublishKey{t.SKUID, wh}]
+			before := t.Quantities[wh]
 			if had {
-				previous[key] = &old
+				c.before[wh], before = &old, old
 			}
 			want, computed := t.want[wh]
 			switch {
-			case !computed && had:
-				// An inactive warehouse: its quantity stays as published.
-				quantities[wh] = old
 			case !computed:
-				quantities[wh] = t.Quantities[wh]
+				// An inactive warehouse: its quantity stays as published,
+				// or as imported.
+				c.quantities[wh] = before
+			case had && old == want:
+				c.quantities[wh] = want
+			case !had && t.Quantities[wh] == want:
+				c.quantities[wh] = want
+				shown = append(shown, wh)
 			default:
-				quantities[wh] = want
-				if !had || old != want {
-					changed = true
-				}
+				c.quantities[wh] = want
+				changed = true
+			}
+			if c.quantities[wh] < before {
+				c.decrease = true
 			}
 		}
-		if !changed {
+		if changed {
+			changes = append(changes, c)
 			continue
 		}
-		u := byProduct[t.ProductID]
-		if u == nil {
-			u = &productUpdate{productID: t.ProductID, previous: map[PublishKey]*int{}}
-			u.update.ProductID = t.ProductID
-			byProduct[t.ProductID] = u
+		for _, wh := range shown {
+			there = append(there, alreadyThere{t, wh})
 		}
-		if slices.ContainsFunc(u.update.SKUs, func(q tiktok.SKUQuantities) bool { return q.SKUID == t.SKUID }) {
-			continue // two variants linked to one SKU cannot be: linking refuses it
-		}
-		for _, wh := range t.Warehouses {
-			key := PublishKey{t.SKUID, wh}
-			u.previous[key] = previous[key]
-			before := t.Quantities[wh]
-			if previous[key] != nil {
-				before = *previous[key]
-			}
-			if quantities[wh] < before {
-				u.decrease = true
-			}
-		}
-		u.skus = append(u.skus, t)
-		u.update.SKUs = append(u.update.SKUs, tiktok.SKUQuantities{SKUID: t.SKUID, Quantities: quantities})
 	}
-	updates := slices.Collect(maps.Values(byProduct))
-	// Decreases first: a quantity that went down must never wait behind
-	// one that goes up.
-	slices.SortFunc(updates, func(a, b *productUpdate) int {
-		if a.decrease != b.decrease {
-			if a.decrease {
-				return -1
-			}
-			return 1
-		}
-		return cmp.Compare(a.productID, b.productID)
-	})
-	// The history records these items: their traces now.
+	// The history records these items: their traces now, in one compute.
 	var recorded []*target
 	for _, r := range refusals {
 		recorded = append(recorded, r.t)
 	}
-	for _, u := range updates {
-		recorded = append(recorded, u.skus...)
+	for _, th := range there {
+		recorded = append(recorded, th.t)
+	}
+	for _, c := range changes {
+		recorded = append(recorded, c.t)
 	}
 	if err := p.explain(ctx, recorded); err != nil {
 		return err
@@ -494,12 +520,81 @@ func (p *publisher) publish(ctx context.Context, tk *tiktok.Shop, ts []*target, 
 		}
 		p.observe(rec.History, nil)
 	}
-	for _, u := range updates {
-		if err := p.send(ctx, tk, u); err != nil {
+	if len(there) > 0 {
+		found := Publication{Accepted: map[PublishKey]int{}}
+		for _, th := range there {
+			found.Accepted[PublishKey{th.t.SKUID, th.warehouse}] = th.t.want[th.warehouse]
+			found.History = append(found.History, p.entry(th.t, th.warehouse, nil, th.t.want[th.warehouse], OutcomeAlreadyThere, "", "", ""))
+		}
+		if err := p.s.store.RecordPublication(ctx, p.shop.ID, found); err != nil {
 			return err
 		}
 	}
-	return nil
+	_, err := p.sendChanges(ctx, tk, changes)
+	return err
+}
+
+// alreadyThere is a warehouse of a SKU that TikTok already shows the
+// rule's quantity in, with nothing published yet.
+type alreadyThere struct {
+	t         *target
+	warehouse string
+}
+
+// sendChanges sends the SKUs' quantities, one product per call, products
+// with a decrease first, recording each call's outcome before the next. It
+// returns how many quantities TikTok accepted that differ from what it
+// had.
+func (p *publisher) sendChanges(ctx context.Context, tk *tiktok.Shop, changes []skuChange) (int, error) {
+	byProduct := map[string]*productUpdate{}
+	for _, c := range changes {
+		t := c.t
+		u := byProduct[t.ProductID]
+		if u == nil {
+			u = &productUpdate{productID: t.ProductID, previous: map[PublishKey]*int{}}
+			u.update.ProductID = t.ProductID
+			byProduct[t.ProductID] = u
+		}
+		if slices.ContainsFunc(u.update.SKUs, func(q tiktok.SKUQuantities) bool { return q.SKUID == t.SKUID }) {
+			continue // two variants linked to one SKU cannot be: linking refuses it
+		}
+		for _, wh := range t.Warehouses {
+			u.previous[PublishKey{t.SKUID, wh}] = c.before[wh]
+		}
+		u.decrease = u.decrease || c.decrease
+		u.skus = append(u.skus, t)
+		u.update.SKUs = append(u.update.SKUs, tiktok.SKUQuantities{SKUID: t.SKUID, Quantities: c.quantities})
+	}
+	updates := slices.Collect(maps.Values(byProduct))
+	// Decreases first: a quantity that went down must never wait behind
+	// one that goes up.
+	slices.SortFunc(updates, func(a, b *productUpdate) int {
+		if a.decrease != b.decrease {
+			if a.decrease {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Compare(a.productID, b.productID)
+	})
+	// The history records these items: their traces now (publish may have
+	// explained them already).
+	var recorded []*target
+	for _, u := range updates {
+		recorded = append(recorded, u.skus...)
+	}
+	if err := p.explain(ctx, recorded); err != nil {
+		return 0, err
+	}
+	accepted := 0
+	for _, u := range updates {
+		n, err := p.send(ctx, tk, u)
+		accepted += n
+		if err != nil {
+			return accepted, err
+		}
+	}
+	return accepted, nil
 }
 
 // explain computes the traces of the targets given, which the history is
@@ -513,7 +608,7 @@ func (p *publisher) explain(ctx context.Context, ts []*target) error {
 	req.Settings = p.settings
 	var explained []*target
 	for _, t := range ts {
-		if !seen[t] {
+		if !seen[t] && t.trace == nil {
 			seen[t] = true
 			explained = append(explained, t)
 			req.Items = append(req.Items, t.item)
@@ -535,9 +630,10 @@ func (p *publisher) explain(ctx context.Context, ts []*target) error {
 }
 
 // send makes one product's call and records what TikTok accepted and
-// refused. A transient failure is returned: the batch is retried, and
+// refused, and returns how many quantities it accepted that differ from
+// what it had. A transient failure is returned: the batch is retried, and
 // what was recorded before it is not sent again.
-func (p *publisher) send(ctx context.Context, tk *tiktok.Shop, u *productUpdate) error {
+func (p *publisher) send(ctx context.Context, tk *tiktok.Shop, u *productUpdate) (int, error) {
 	requestID, err := tk.UpdateInventoryRequest(ctx, u.update, nil)
 	failed := map[string]SKUFailure{}
 	var partial *tiktok.UpdateFailures
@@ -553,9 +649,10 @@ func (p *publisher) send(ctx context.Context, tk *tiktok.Shop, u *productUpdate)
 			failed[q.SKUID] = SKUFailure{SKUID: q.SKUID, Code: "invalid_update", Message: invalid.Reason, RequestID: requestID}
 		}
 	default:
-		return fmt.Errorf("sync shop %q: update product %s on TikTok Shop: %w", p.shop.ID, u.productID, err)
+		return 0, fmt.Errorf("sync shop %q: update product %s on TikTok Shop: %w", p.shop.ID, u.productID, err)
 	}
 	rec := Publication{Accepted: map[PublishKey]int{}}
+	changed := 0
 	for i, q := range u.update.SKUs {
 		t := u.skus[i]
 		f, refused := failed[q.SKUID]
@@ -571,6 +668,7 @@ func (p *publisher) send(ctx context.Context, tk *tiktok.Shop, u *productUpdate)
 			}
 			rec.Accepted[key] = q.Quantities[wh]
 			if prev == nil || *prev != q.Quantities[wh] {
+				changed++
 				rec.History = append(rec.History, p.entry(t, wh, prev, q.Quantities[wh], OutcomePublished, requestID, "", ""))
 			}
 		}
@@ -580,10 +678,10 @@ func (p *publisher) send(ctx context.Context, tk *tiktok.Shop, u *productUpdate)
 	}
 	// The call is made: its record must outlive a cancelled job.
 	if err := p.s.store.RecordPublication(context.WithoutCancel(ctx), p.shop.ID, rec); err != nil {
-		return err
+		return changed, err
 	}
 	p.observe(rec.History, u.skus)
-	return nil
+	return changed, nil
 }
 
 func (p *publisher) entry(t *target, wh string, prev *int, q int, outcome, requestID, code, msg string) HistoryEntry {

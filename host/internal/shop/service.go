@@ -55,6 +55,12 @@ type Options struct {
 	Logger *slog.Logger
 	// SyncMetrics receives the sync's measurements; nil records none.
 	SyncMetrics SyncMetrics
+	// RaiseGrace is how long a reconciliation lets a TikTok quantity stay
+	// below the rule's before raising it ([sync] raise_grace, whose
+	// default is DefaultRaiseGrace); 0 raises it at once.
+	RaiseGrace time.Duration
+	// Clock tells reconciliations the time; time.Now if nil. Set by tests.
+	Clock func() time.Time
 }
 
 // Platforms configure the clients of Shopify and TikTok Shop: where they
@@ -77,6 +83,9 @@ type Service struct {
 	queue   Queue
 	log     *slog.Logger
 	metrics SyncMetrics
+	// raiseGrace and clock: see Options.
+	raiseGrace time.Duration
+	clock      func() time.Time
 
 	platforms Platforms
 	// mu guards tiktokApps and closed.
@@ -101,8 +110,12 @@ func New(opt Options) *Service {
 	if opt.SyncMetrics == nil {
 		opt.SyncMetrics = noSyncMetrics{}
 	}
+	opt.RaiseGrace = max(opt.RaiseGrace, 0)
+	if opt.Clock == nil {
+		opt.Clock = time.Now
+	}
 	runCtx, cancel := context.WithCancel(context.Background())
-	return &Service{metrics: opt.SyncMetrics, store: opt.Store, compute: opt.Compute, sealer: opt.Sealer, plugins: opt.Plugins, quota: opt.PluginQuota,
+	return &Service{metrics: opt.SyncMetrics, raiseGrace: opt.RaiseGrace, clock: opt.Clock, store: opt.Store, compute: opt.Compute, sealer: opt.Sealer, plugins: opt.Plugins, quota: opt.PluginQuota,
 		timeout: opt.ComputeTimeout, admin: opt.AdminToken, queue: opt.Queue, log: opt.Logger,
 		platforms: opt.Platforms, tiktokApps: map[string]tiktokApp{}, runCtx: runCtx, cancelRun: cancel}
 }

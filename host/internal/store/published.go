@@ -34,27 +34,7 @@ func (s *Store) SyncTargets(ctx context.Context, id string, items []string) ([]s
 			args = append(args, item)
 			marks[i] = fmt.Sprintf("$%d", len(args))
 		}
-		page, err := collect(ctx, s.db, func(r *sql.Rows) (shop.SyncTarget, error) {
-			var t shop.SyncTarget
-			v := &t.Variant
-			var tags, available, warehouses, quantities string
-			err := r.Scan(&v.ID, &v.ProductID, &v.SKU, &tags, &v.InventoryPolicy, &v.InventoryItemID, &v.Tracked, &available,
-				&t.SKUID, &t.ProductID, &warehouses, &quantities)
-			if err != nil {
-				return t, err
-			}
-			v.Link = shop.Link{Status: shop.LinkLinked, SKUID: t.SKUID, TikTokProductID: t.ProductID}
-			for _, f := range []struct {
-				text string
-				to   any
-			}{{tags, &v.Tags}, {available, &v.Available}, {warehouses, &t.Warehouses}, {quantities, &t.Quantities}} {
-				if err := json.Unmarshal([]byte(f.text), f.to); err != nil {
-					return t, fmt.Errorf("variant %s: stored catalog: %w", v.ID, err)
-				}
-			}
-			return t, nil
-		}, `SELECT v.id, v.product_id, v.sku, v.tags, v.inventory_policy, v.inventory_item_id, v.tracked, v.available,
-				v.link_sku_id, v.link_product_id, k.warehouses, k.quantities
+		page, err := collect(ctx, s.db, scanSyncTarget, `SELECT `+syncTargetColumns+`
 			FROM catalog_variants v JOIN catalog_tiktok_skus k ON k.shop = v.shop AND k.id = v.link_sku_id
 			WHERE v.shop = $1 AND v.link_status = 'linked' AND v.inventory_item_id IN (`+strings.Join(marks, ", ")+`)
 			ORDER BY v.id`, args...)

@@ -118,6 +118,16 @@ type Options struct {
 	// counted as running and EnqueueTx added nothing, is not left behind.
 	// Required.
 	Pending func(ctx context.Context, tx any, shop string) (bool, error)
+	// Reconcile reconciles a page of the shop's linked variants, those
+	// after the variant id given, and returns the last one it took ("" once
+	// none remain) and how many quantities it repaired. An error wrapping
+	// shop.ErrSyncBlocked skips the shop until its next slot; another
+	// retries with backoff, from the page that failed. Nil runs no
+	// reconciliation.
+	Reconcile func(ctx context.Context, shop, after string) (next string, repairs int, err error)
+	// ReconcileInterval is how often each connected shop is reconciled;
+	// DefaultReconcileInterval if 0.
+	ReconcileInterval time.Duration
 	// Metrics receives each job's wait and run time; nil records none.
 	Metrics JobMetrics
 	// HistoryDays, if not 0, runs the cleanup job (cleanup.go): hourly,
@@ -172,8 +182,11 @@ func Open(ctx context.Context, opt Options) (*Queue, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}
-	if opt.Workers < 0 || opt.JobTimeout < 0 || opt.RetryDelay < 0 || opt.HistoryDays < 0 {
-		return nil, errors.New("sync: Workers, JobTimeout, RetryDelay and HistoryDays must not be negative")
+	if opt.Workers < 0 || opt.JobTimeout < 0 || opt.RetryDelay < 0 || opt.ReconcileInterval < 0 || opt.HistoryDays < 0 {
+		return nil, errors.New("sync: Workers, JobTimeout, RetryDelay, ReconcileInterval and HistoryDays must not be negative")
+	}
+	if opt.ReconcileInterval == 0 {
+		opt.ReconcileInterval = DefaultReconcileInterval
 	}
 	if opt.Workers == 0 {
 		opt.Workers = DefaultWorkers
@@ -382,6 +395,16 @@ func newEngine[TDriver riverdriver.Driver[TTx], TTx any](driver TDriver, opt Opt
 		turn:     min(maxTurn, opt.JobTimeout/4),
 	})
 	periodic := cleanupJobs(workers, opt)
+	if opt.Reconcile != nil {
+		// A reconciliation page reads both platforms: half the job's
+		// timeout leaves it room for one more.
+		river.AddWorker(workers, &shopReconcileWorker{store: opt.Store, reconcile: opt.Reconcile, turn: opt.JobTimeout / 2, log: opt.Logger})
+		tick := min(scheduleTick, opt.ReconcileInterval)
+		river.AddWorker(workers, &reconcileScheduleWorker[TTx]{store: opt.Store, interval: opt.ReconcileInterval, tick: tick})
+		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(tick),
+			func() (river.JobArgs, *river.InsertOpts) { return reconcileScheduleArgs{}, nil },
+			&river.PeriodicJobOpts{ID: KindReconcileSchedule, RunOnStart: true}))
+	}
 	client, err := river.NewClient(driver, &river.Config{
 		Logger: opt.Logger,
 		Queues: map[string]river.QueueConfig{
