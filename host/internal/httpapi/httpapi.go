@@ -31,6 +31,9 @@
 //	POST   /v1/shops/{shop}/sync/connect            check the credentials, then import and link both catalogs in the background
 //	GET    /v1/shops/{shop}/sync                    the shop's connection, settings state and latest run
 //	GET    /v1/shops/{shop}/sync/items              the catalog with each item's link (?status=, ?side=), a page at a time
+//	POST   /v1/shops/{shop}/sync/pause              stop publishing (webhooks are still recorded)
+//	POST   /v1/shops/{shop}/sync/resume             publish again, catching up on what was recorded meanwhile
+//	POST   /v1/shops/{shop}/sync/resync             read every linked item from Shopify again and publish what differs
 //	POST   /v1/tokens                               create a token (shown once)
 //	GET    /v1/tokens                               every token (never the secret), a page at a time
 //	DELETE /v1/tokens/{id}                          revoke a token
@@ -185,6 +188,9 @@ func New(opt Options) *Handler {
 	sh.POST("/sync/connect", h.connect)
 	sh.GET("/sync", h.syncStatus)
 	sh.GET("/sync/items", h.syncItems)
+	sh.POST("/sync/pause", h.pauseSync)
+	sh.POST("/sync/resume", h.resumeSync)
+	sh.POST("/sync/resync", h.resync)
 	tokens := v1.Group("/tokens", requireAdmin)
 	tokens.POST("", h.createToken)
 	tokens.GET("", h.listTokens)

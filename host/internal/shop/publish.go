@@ -156,9 +156,12 @@ func blocked(shopID, reason string) error {
 // A shop that is not connected, or whose settings are missing or broken,
 // publishes nothing and keeps its items pending: the error wraps
 // ErrSyncBlocked. It is an error, not "nothing more", because the queue
-// completes a shop's job only once nothing is pending: the job is retried
-// with backoff instead of spinning, and connecting or saving settings
-// marks the shop pending and enqueues it again.
+// completes a shop's job only once nothing is pending: the queue ends the
+// job on it instead of spinning or retrying, and connecting, saving
+// settings or storing credentials enqueues the shop again.
+//
+// A paused shop publishes nothing and reports nothing more: its items stay
+// pending, and resuming it enqueues its job again.
 func (s *Service) SyncShop(ctx context.Context, shopID string) (more bool, err error) {
 	sh, stored, err := s.store.ShopSettings(ctx, shopID)
 	switch {
@@ -166,7 +169,16 @@ func (s *Service) SyncShop(ctx context.Context, shopID string) (more bool, err e
 		return false, nil // deleted: its pending items went with it
 	case err != nil:
 		return false, err
+	case sh.SyncPaused:
+		return false, nil
 	}
+	defer func(read Shop) {
+		// The queue ends the job of a shop found blocked, until a change
+		// that may unblock it; a resync's or a settings change's run
+		// shows how far it got.
+		s.recordBlocked(ctx, read, err)
+		s.trackRepublish(ctx, shopID, more, err)
+	}(sh)
 	if !sh.Connected {
 		return false, blocked(shopID, "it is not connected; its changes stay pending until it is (POST /v1/shops/"+shopID+"/sync/connect)")
 	}
@@ -186,7 +198,7 @@ func (s *Service) SyncShop(ctx context.Context, shopID string) (more bool, err e
 		// A location or warehouse may have changed (a locations webhook):
 		// read them again before computing with them.
 		if sh, stored, err = s.refreshConnection(ctx, sh); err != nil {
-			return false, err
+			return false, reauthorizeBlocked(shopID, err)
 		}
 		if settings, err = DecodeSettings(stored.Doc); err != nil {
 			return false, err
@@ -209,11 +221,7 @@ func (s *Service) SyncShop(ctx context.Context, shopID string) (more bool, err e
 		if p.refusedBySettings {
 			return false, blocked(shopID, fmt.Sprintf("its settings (version %d) no longer validate: %v; its changes stay pending until they are fixed", stored.Version, err))
 		}
-		if errors.Is(err, tiktok.ErrReauthorize) {
-			return false, blocked(shopID, fmt.Sprintf("TikTok Shop refused the refresh token: the seller must authorise the app again, "+
-				"then store the new tokens (PUT /v1/shops/%s/credentials); its changes stay pending meanwhile", shopID))
-		}
-		return false, err
+		return false, reauthorizeBlocked(shopID, err)
 	}
 	if err := s.store.TakePending(ctx, shopID, items); err != nil {
 		return false, err
@@ -223,6 +231,16 @@ func (s *Service) SyncShop(ctx context.Context, shopID string) (more bool, err e
 		return false, err
 	}
 	return len(left) > 0, nil
+}
+
+// reauthorizeBlocked is err, or ErrSyncBlocked saying what to do if it is
+// TikTok's refusal of the refresh token.
+func reauthorizeBlocked(shopID string, err error) error {
+	if !errors.Is(err, tiktok.ErrReauthorize) {
+		return err
+	}
+	return blocked(shopID, fmt.Sprintf("TikTok Shop refused the refresh token: the seller must authorise the app again, "+
+		"then store the new tokens (PUT /v1/shops/%s/credentials); its changes stay pending meanwhile", shopID))
 }
 
 // publisher is one SyncShop batch.
