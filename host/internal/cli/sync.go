@@ -14,10 +14,12 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/syncrules/syncrules/host/internal/shop"
+	"github.com/syncrules/syncrules/host/internal/sync"
 )
 
 func syncCmd(ctx context.Context, e *env, args []string) error {
-	return dispatch(ctx, e, "sync", args, map[string]runFunc{"connect": syncConnect, "status": syncStatus}, syncUsage)
+	return dispatch(ctx, e, "sync", args, map[string]runFunc{"connect": syncConnect, "status": syncStatus,
+		"resync": syncResync, "pause": syncPause, "resume": syncResume}, syncUsage)
 }
 
 func syncUsage(w io.Writer) {
@@ -25,9 +27,14 @@ func syncUsage(w io.Writer) {
   syncrules sync connect --shop ID          connect a shop: check its credentials, read its locations and
                                             warehouses, import both catalogs and link them, following the run
   syncrules sync status --shop ID [--wait]  the shop's connection and its latest run
+  syncrules sync resync --shop ID           read every linked item from Shopify again and publish what
+                                            differs, following the run
+  syncrules sync pause --shop ID            stop publishing the shop (its webhooks are still recorded)
+  syncrules sync resume --shop ID           publish again, catching up on what was recorded meanwhile
 
 The commands open the store the server uses (--config, --data-dir, SYNCRULES_DB) with its
-credentials key, as POST /v1/shops/{shop}/sync/connect and GET /v1/shops/{shop}/sync do.
+credentials key, as POST /v1/shops/{shop}/sync/... and GET /v1/shops/{shop}/sync do. The
+publications themselves are the running server's: the commands queue its work.
 
 Run "syncrules sync <command> --help" for a command's flags.
 `)
@@ -144,9 +151,21 @@ func (f storeFlags) openServer(ctx context.Context, e *env, fs *flag.FlagSet) (s
 	if err != nil {
 		return nil, nil, err
 	}
-	svc = shop.New(shopOptions(cfg, db, h, sealer, log))
+	// The queue only inserts here: what a command marks pending (a
+	// connect, a resync, a resume) is published by the server's workers.
+	queue, err := sync.Open(ctx, sync.Options{Store: db, Logger: log,
+		SyncShop: func(ctx context.Context, id string) (bool, error) { return svc.SyncShop(ctx, id) },
+		Pending:  db.HasPendingTx})
+	if err != nil {
+		h.close(context.WithoutCancel(ctx))
+		return nil, nil, err
+	}
+	opt := shopOptions(cfg, db, h, sealer, log)
+	opt.Queue = queue
+	svc = shop.New(opt)
 	return svc, func() {
 		svc.Close()
+		_ = queue.Stop(context.WithoutCancel(ctx)) // never started: closes its handle
 		h.close(context.WithoutCancel(ctx))
 		db.Close()
 	}, nil
@@ -352,6 +371,7 @@ func printSync(w io.Writer, st shop.SyncStatus) error {
 		row("catalog", "%d linked, %s, %s, %s", c.Linked, count(c.UnmatchedVariants, "unmatched variant"),
 			count(c.UnmatchedSKUs, "unmatched TikTok SKU"), count(c.Conflicts, "conflict"))
 	}
+	printPublishing(row, &b, st)
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -259,7 +259,9 @@ func TestSyncCommands(t *testing.T) {
 		{[]string{"sync", "connect", "--config", cfg}, 2, "--shop is required"},
 		{[]string{"sync", "status", "--config", cfg}, 2, "--shop is required"},
 		{[]string{"sync", "status", "--shop", "nope", "--config", cfg}, 1, `No shop "nope"`},
-		{[]string{"sync", "resync"}, 2, "unknown command"},
+		{[]string{"sync", "resync", "--config", cfg}, 2, "--shop is required"},
+		{[]string{"sync", "pause", "--shop", "nope", "--config", cfg}, 1, `No shop "nope"`},
+		{[]string{"sync", "reconnect"}, 2, "unknown command"},
 	} {
 		r := run(t, "", tt.args...)
 		if r.code != tt.code || !strings.Contains(r.stderr, tt.want) {
@@ -274,7 +276,10 @@ func TestSyncHelp(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{[]string{"sync", "--help"}, []string{"sync connect --shop ID", "sync status --shop ID [--wait]"}},
+		{[]string{"sync", "--help"}, []string{"sync connect --shop ID", "sync status --shop ID [--wait]", "sync resync --shop ID", "sync pause --shop ID", "sync resume --shop ID"}},
+		{[]string{"sync", "resync", "--help"}, []string{"Usage: syncrules sync resync --shop ID", "progress bar", "differ", "exits 1", "-shop id"}},
+		{[]string{"sync", "pause", "--help"}, []string{"Usage: syncrules sync pause --shop ID", "still", "recorded", "-shop id"}},
+		{[]string{"sync", "resume", "--help"}, []string{"Usage: syncrules sync resume --shop ID", "paused", "-shop id"}},
 		{[]string{"sync", "connect", "--help"}, []string{"Usage: syncrules sync connect --shop ID", "progress bar", "exits 1", "-shop id"}},
 		{[]string{"sync", "status", "--help"}, []string{"Usage: syncrules sync status --shop ID [--wait]", "-wait", "exits 1"}},
 		{[]string{"--help"}, []string{"sync "}},

@@ -35,6 +35,9 @@
 //	GET    /v1/shops/{shop}/sync/history            every publication and refusal, newest first (?sku=, ?since=, ?cause=), a page at a time
 //	POST   /v1/shops/{shop}/sync/history/{id}/replay  recompute an entry from its stored inputs and say whether the result is identical
 //	POST   /v1/shops/{shop}/sync/reconcile          read TikTok back and repair its drift from the rule, in the background
+//	POST   /v1/shops/{shop}/sync/pause              stop publishing (webhooks are still recorded)
+//	POST   /v1/shops/{shop}/sync/resume             publish again, catching up on what was recorded meanwhile
+//	POST   /v1/shops/{shop}/sync/resync             read every linked item from Shopify again and publish what differs
 //	POST   /v1/tokens                               create a token (shown once)
 //	GET    /v1/tokens                               every token (never the secret), a page at a time
 //	DELETE /v1/tokens/{id}                          revoke a token
@@ -193,6 +196,9 @@ func New(opt Options) *Handler {
 	sh.GET("/sync/history", h.syncHistory)
 	sh.POST("/sync/history/:id/replay", h.replayHistory)
 	sh.POST("/sync/reconcile", h.reconcile)
+	sh.POST("/sync/pause", h.pauseSync)
+	sh.POST("/sync/resume", h.resumeSync)
+	sh.POST("/sync/resync", h.resync)
 	tokens := v1.Group("/tokens", requireAdmin)
 	tokens.POST("", h.createToken)
 	tokens.GET("", h.listTokens)

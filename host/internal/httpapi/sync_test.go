@@ -113,6 +113,23 @@ type syncStatusDoc struct {
 	} `json:"settings"`
 	Run     *runDoc        `json:"run"`
 	Catalog *linkCountsDoc `json:"catalog"`
+	Sync    syncStateDoc   `json:"sync"`
+}
+
+// syncStateDoc mirrors the documented SyncState.
+type syncStateDoc struct {
+	Paused       bool  `json:"paused"`
+	PendingItems int64 `json:"pending_items"`
+	AllPending   bool  `json:"all_pending"`
+	FailingSKUs  int64 `json:"failing_skus"`
+	Failures     []struct {
+		SKUID     string `json:"sku_id"`
+		Code      string `json:"code"`
+		Message   string `json:"message"`
+		RequestID string `json:"request_id"`
+		Time      string `json:"time"`
+	} `json:"failures"`
+	LastPublished string `json:"last_published"`
 }
 
 // linkDoc, variantDoc and skuDoc mirror the documented Link,

@@ -48,6 +48,8 @@ type SyncStatus struct {
 	// Catalog counts the links of the latest run that succeeded: the
 	// catalog as it stands while another runs or after one failed.
 	Catalog *LinkCounts `json:"catalog,omitempty"`
+	// Sync is where the shop's publications stand.
+	Sync SyncState `json:"sync"`
 }
 
 // SettingsState says whether a shop's stored settings still validate
@@ -81,6 +83,10 @@ func viewRun(r Run, now time.Time) RunView {
 		Error: r.Error, Started: Timestamp(r.Started), Updated: Timestamp(r.Updated)}
 	if r.State == RunRunning && now.Sub(r.Updated) > StaleRunAfter {
 		v.State, v.Error = RunInterrupted, interruptedStale
+		if r.Kind == RunKindResync || r.Kind == RunKindSettings {
+			// The queue's job may still catch up: it is retried.
+			v.Error = "the run made no progress for a while (its job is waiting for a retry, or the server stopped): its items stay pending; resync again if it does not move"
+		}
 	}
 	if r.State == RunSucceeded {
 		c := r.Counts
@@ -146,7 +152,7 @@ func (s *Service) Connect(ctx context.Context, p auth.Principal, id string) (Run
 		return RunView{}, &Error{Code: CredentialsRefused, Fields: missing,
 			Message: fmt.Sprintf("Shop %q cannot be connected yet: set the fields listed.", id)}
 	}
-	if err := s.checkNoRun(ctx, id); err != nil {
+	if err := s.checkNoConnectBlocker(ctx, id); err != nil {
 		return RunView{}, err
 	}
 	clients, err := s.checkPlatforms(ctx, sh, creds)
@@ -161,6 +167,7 @@ func (s *Service) Connect(ctx context.Context, p auth.Principal, id string) (Run
 	}
 	s.runs.Add(1)
 	s.mu.Unlock()
+	s.supersedeRepublish(ctx, id)
 	run, err := s.store.StartRun(ctx, Run{Shop: id, Kind: RunKindConnect, State: RunRunning, Phase: PhaseLocations, Token: p.TokenID})
 	if err != nil {
 		s.runs.Done()
@@ -377,6 +384,9 @@ func (s *Service) SyncStatus(ctx context.Context, p auth.Principal, id string) (
 		return SyncStatus{}, storeError(id, err)
 	}
 	out := SyncStatus{Shop: id, ShopifyDomain: sh.ShopifyDomain, Connected: sh.Connected, Settings: SettingsState{State: SettingsNone}}
+	if out.Sync, err = s.syncState(ctx, sh); err != nil {
+		return SyncStatus{}, err
+	}
 	if st.Version > 0 {
 		settings, err := DecodeSettings(st.Doc)
 		if err != nil {

@@ -123,6 +123,9 @@ func (s *Service) PutCredentials(ctx context.Context, p auth.Principal, id strin
 	for group, creds := range replace {
 		s.logChange("credentials replaced", p, "shop", id, "group", group, "fields", len(creds))
 	}
+	// A sync blocked by the old credentials (TikTok's re-authorisation)
+	// takes up what waited.
+	s.enqueuePending(context.WithoutCancel(ctx), id)
 	return s.credentialStatus(ctx, id)
 }
 

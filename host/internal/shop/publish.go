@@ -179,15 +179,30 @@ func blocked(shopID, reason string) error {
 // A shop that is not connected, or whose settings are missing or broken,
 // publishes nothing and keeps its items pending: the error wraps
 // ErrSyncBlocked. It is an error, not "nothing more", because the queue
-// completes a shop's job only once nothing is pending: the job is retried
-// with backoff instead of spinning, and connecting or saving settings
-// marks the shop pending and enqueues it again.
+// completes a shop's job only once nothing is pending: the queue ends the
+// job on it instead of spinning or retrying, and connecting, saving
+// settings or storing credentials enqueues the shop again.
+//
+// A paused shop publishes nothing and reports nothing more: its items stay
+// pending, and resuming it enqueues its job again.
 func (s *Service) SyncShop(ctx context.Context, shopID string) (more bool, err error) {
 	sh, stored, settings, err := s.syncSettings(ctx, shopID)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return false, nil // deleted: its pending items went with it
-	case err != nil:
+	case err != nil && !errors.Is(err, ErrSyncBlocked):
+		return false, err
+	case sh.SyncPaused:
+		return false, nil
+	}
+	defer func(read Shop) {
+		// The queue ends the job of a shop found blocked, until a change
+		// that may unblock it; a resync's or a settings change's run
+		// shows how far it got.
+		s.recordBlocked(ctx, read, err)
+		s.trackRepublish(ctx, shopID, more, err)
+	}(sh)
+	if err != nil {
 		return false, err
 	}
 
@@ -199,7 +214,7 @@ func (s *Service) SyncShop(ctx context.Context, shopID string) (more bool, err e
 		// A location or warehouse may have changed (a locations webhook):
 		// read them again before computing with them.
 		if sh, stored, err = s.refreshConnection(ctx, sh); err != nil {
-			return false, err
+			return false, reauthorizeBlocked(shopID, err)
 		}
 		if settings, err = DecodeSettings(stored.Doc); err != nil {
 			return false, err
@@ -222,11 +237,7 @@ func (s *Service) SyncShop(ctx context.Context, shopID string) (more bool, err e
 		if p.refusedBySettings {
 			return false, blocked(shopID, fmt.Sprintf("its settings (version %d) no longer validate: %v; its changes stay pending until they are fixed", stored.Version, err))
 		}
-		if errors.Is(err, tiktok.ErrReauthorize) {
-			return false, blocked(shopID, fmt.Sprintf("TikTok Shop refused the refresh token: the seller must authorise the app again, "+
-				"then store the new tokens (PUT /v1/shops/%s/credentials); its changes stay pending meanwhile", shopID))
-		}
-		return false, err
+		return false, reauthorizeBlocked(shopID, err)
 	}
 	if err := s.store.TakePending(ctx, shopID, items); err != nil {
 		return false, err
@@ -240,23 +251,34 @@ func (s *Service) SyncShop(ctx context.Context, shopID string) (more bool, err e
 
 // syncSettings returns a shop that can publish, with its settings: an
 // error wrapping ErrSyncBlocked if it is not connected or has none, the
-// store's ErrNotFound if it is gone.
+// store's ErrNotFound if it is gone. A blocked shop is returned too, as
+// read: its sync records that it is blocked.
 func (s *Service) syncSettings(ctx context.Context, shopID string) (Shop, StoredSettings, *compute.Settings, error) {
 	sh, stored, err := s.store.ShopSettings(ctx, shopID)
 	if err != nil {
 		return Shop{}, StoredSettings{}, nil, err
 	}
 	if !sh.Connected {
-		return Shop{}, StoredSettings{}, nil, blocked(shopID, "it is not connected; its changes stay pending until it is (POST /v1/shops/"+shopID+"/sync/connect)")
+		return sh, stored, nil, blocked(shopID, "it is not connected; its changes stay pending until it is (POST /v1/shops/"+shopID+"/sync/connect)")
 	}
 	if stored.Version == 0 {
-		return Shop{}, StoredSettings{}, nil, blocked(shopID, "it has no settings; its changes stay pending until settings are saved (PUT /v1/shops/"+shopID+"/settings)")
+		return sh, stored, nil, blocked(shopID, "it has no settings; its changes stay pending until settings are saved (PUT /v1/shops/"+shopID+"/settings)")
 	}
 	settings, err := DecodeSettings(stored.Doc)
 	if err != nil {
 		return Shop{}, StoredSettings{}, nil, err
 	}
 	return sh, stored, settings, nil
+}
+
+// reauthorizeBlocked is err, or ErrSyncBlocked saying what to do if it is
+// TikTok's refusal of the refresh token.
+func reauthorizeBlocked(shopID string, err error) error {
+	if !errors.Is(err, tiktok.ErrReauthorize) {
+		return err
+	}
+	return blocked(shopID, fmt.Sprintf("TikTok Shop refused the refresh token: the seller must authorise the app again, "+
+		"then store the new tokens (PUT /v1/shops/%s/credentials); its changes stay pending meanwhile", shopID))
 }
 
 // publisher is one SyncShop batch.

@@ -20,7 +20,8 @@ import (
 // TestWebhookReachesTikTokThroughTheQueue: with the River queue running
 // SyncShop, a signed webhook's stock change reaches TikTok as the rule's
 // output with no further call; so do the connect and the settings saved
-// before it, which the job retries (blocked) until the settings exist.
+// before it: the job the connect enqueued ends blocked (no settings yet),
+// and saving the settings enqueues it again.
 func TestWebhookReachesTikTokThroughTheQueue(t *testing.T) {
 	cat := generate(t, 4, 2, 2)
 	h := newHarness(t, cat, harnessOptions{})

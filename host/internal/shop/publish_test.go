@@ -331,8 +331,8 @@ func TestSyncShopTransientError(t *testing.T) {
 }
 
 // TestSyncShopWaitsForSettings: a shop without settings publishes nothing,
-// keeps its items pending, and says it is blocked (so that its job backs
-// off rather than spins).
+// keeps its items pending, and says it is blocked (so that its job ends
+// rather than spins).
 func TestSyncShopWaitsForSettings(t *testing.T) {
 	cat := generate(t, 2, 2, 2)
 	h := &syncHarness{harness: newHarness(t, cat, harnessOptions{}), loc: locationGID(cat.Locations[0].ID)}

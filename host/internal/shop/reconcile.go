@@ -101,6 +101,8 @@ func (s *Service) ReconcilePage(ctx context.Context, shopID, after string) (next
 		return "", 0, nil
 	case err != nil:
 		return "", 0, err
+	case sh.SyncPaused:
+		return "", 0, blocked(shopID, "its sync is paused; it is reconciled again once resumed")
 	}
 	targets, err := s.store.LinkedTargets(ctx, shopID, after, SyncBatch)
 	if err != nil || len(targets) == 0 {

@@ -187,7 +187,11 @@ func (s *Service) PutSettings(ctx context.Context, p auth.Principal, id string, 
 	}
 	s.logChange("settings changed", p, "shop", id, "version", saved.Version)
 	if connected {
-		// Every quantity may change: the sync recomputes the whole shop.
+		// Every quantity may change: the sync recomputes the whole shop,
+		// as a run that shows its progress unless another runs.
+		if _, err := s.startRepublish(context.WithoutCancel(ctx), id, RunKindSettings, p.TokenID); err != nil && !errors.Is(err, ErrExists) {
+			s.log.Warn("sync: starting the run of a settings change; its progress is not shown", "shop", id, "err", err)
+		}
 		s.resyncAll(context.WithoutCancel(ctx), id, settingsCause(saved.Version))
 	}
 	return versionOf(saved)

@@ -19,9 +19,18 @@ type Shop struct {
 	Warehouses    []Warehouse `json:"warehouses"`
 	// Connected: the locations and warehouses come from the platforms,
 	// read by the last connect; a PUT may not edit them. Set by the store.
-	Connected bool      `json:"connected"`
-	Created   time.Time `json:"created"`
-	Updated   time.Time `json:"updated"`
+	Connected bool `json:"connected"`
+	// SyncPaused: the shop's sync publishes nothing until resumed; its
+	// webhooks still leave items pending. Set by the store; shown by
+	// GET .../sync.
+	SyncPaused bool `json:"-"`
+	// SyncUnblocks counts the changes that may unblock the shop's sync
+	// (connect, settings, credentials, resume); SyncBlocked: the sync
+	// found the shop blocked since the last. Set by the store.
+	SyncUnblocks int64     `json:"-"`
+	SyncBlocked  bool      `json:"-"`
+	Created      time.Time `json:"created"`
+	Updated      time.Time `json:"updated"`
 }
 
 // Location is a Shopify location. Only active locations count.
@@ -108,6 +117,7 @@ func (t Token) Key() TokenKey { return TokenKey{Created: t.Created, ID: t.ID} }
 type Store interface {
 	Ping(ctx context.Context) error
 	CatalogStore
+	ControlStore
 
 	// PutShop creates or replaces a shop: name, domain (ErrExists if
 	// another shop has it), locations and warehouses; Connected is kept

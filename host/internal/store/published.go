@@ -246,8 +246,10 @@ func (s *Store) SyncHistory(ctx context.Context, id string, after int64, limit i
 
 // MarkAllPending leaves every item of a shop pending (shop.AllItems) with
 // the cause given, and calls enqueue (unless nil) in the same transaction:
-// *sql.Tx on SQLite, pgx.Tx on PostgreSQL, as RecordWebhook does.
-// ErrNotFound if the shop does not exist.
+// *sql.Tx on SQLite, pgx.Tx on PostgreSQL, as RecordWebhook does. It is a
+// change that may unblock the shop's sync (a connect, new settings): it
+// counts in sync_unblocks (see SetSyncBlocked). ErrNotFound if the shop
+// does not exist.
 func (s *Store) MarkAllPending(ctx context.Context, id, cause string, enqueue func(ctx context.Context, tx any) error) error {
 	if checkText(id) != nil {
 		return shopNotFound(id)
@@ -272,6 +274,9 @@ func (s *Store) MarkAllPending(ctx context.Context, id, cause string, enqueue fu
 			if err != nil {
 				return err
 			}
+			if _, err := tx.Exec(ctx, unblockShop, id); err != nil {
+				return err
+			}
 			if enqueue != nil {
 				if err := enqueue(ctx, tx); err != nil {
 					return err
@@ -290,8 +295,14 @@ func (s *Store) MarkAllPending(ctx context.Context, id, cause string, enqueue fu
 					_, err := tx.ExecContext(ctx, query, args...)
 					return err
 				})
-			if err != nil || enqueue == nil {
+			if err != nil {
 				return err
+			}
+			if _, err := tx.ExecContext(ctx, unblockShop, id); err != nil {
+				return err
+			}
+			if enqueue == nil {
+				return nil
 			}
 			return enqueue(ctx, tx)
 		})

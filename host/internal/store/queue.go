@@ -51,9 +51,13 @@ func (s *Store) OpenQueueDB(ctx context.Context) (*sql.DB, error) {
 // its sync, read in tx: the queue's own transaction that completes the
 // shop's job (a *sql.Tx on the queue's SQLite handle, a pgx.Tx on
 // PostgreSQL), so that a webhook committed before it is seen and one
-// committed after it queues a new job.
+// committed after it queues a new job. A paused shop has nothing pending
+// for its job, which then ends; resuming it enqueues a new one. So has a
+// shop its sync found blocked (SetSyncBlocked) unless a change that may
+// unblock it committed since.
 func (s *Store) HasPendingTx(ctx context.Context, tx any, shop string) (bool, error) {
-	const q = `SELECT EXISTS (SELECT 1 FROM sync_pending WHERE shop = $1)`
+	const q = `SELECT EXISTS (SELECT 1 FROM sync_pending p JOIN shops s ON s.id = p.shop
+		WHERE p.shop = $1 AND NOT s.sync_paused AND s.sync_blocked <> s.sync_unblocks)`
 	var pending bool
 	var err error
 	switch tx := tx.(type) {

@@ -211,7 +211,7 @@ func (s *Store) ReconcileStates(ctx context.Context) ([]ReconcileState, error) {
 		st.ResumeAfter = after.String
 		return st, err
 	}, `SELECT s.id, r.started, r.resume_after FROM shops s LEFT JOIN sync_reconciles r ON r.shop = s.id
-		WHERE s.connected ORDER BY s.id`)
+		WHERE s.connected AND NOT s.sync_paused ORDER BY s.id`)
 	if err != nil {
 		return nil, fmt.Errorf("read the shops' reconciliations: %w", err)
 	}

@@ -157,8 +157,8 @@ func (s *Store) putShop(ctx context.Context, sh shopRow, existed bool, settingsV
 // shopColumns are what scanShop reads; shopColumnsOfS the same of a
 // shops table named s.
 const (
-	shopColumns    = `id, name, locations, warehouses, created, updated, shopify_domain, connected`
-	shopColumnsOfS = `s.id, s.name, s.locations, s.warehouses, s.created, s.updated, s.shopify_domain, s.connected`
+	shopColumns    = `id, name, locations, warehouses, created, updated, shopify_domain, connected, sync_paused, sync_unblocks, sync_blocked`
+	shopColumnsOfS = `s.id, s.name, s.locations, s.warehouses, s.created, s.updated, s.shopify_domain, s.connected, s.sync_paused, s.sync_unblocks, s.sync_blocked`
 )
 
 // scanShop scans shopColumns and then extra.
@@ -167,10 +167,13 @@ func scanShop(row interface{ Scan(...any) error }, extra ...any) (shop.Shop, err
 	var locations, warehouses string
 	var created, updated int64
 	var domain sql.NullString
-	dest := append([]any{&sh.ID, &sh.Name, &locations, &warehouses, &created, &updated, &domain, &sh.Connected}, extra...)
+	var blockedAt int64
+	dest := append([]any{&sh.ID, &sh.Name, &locations, &warehouses, &created, &updated, &domain, &sh.Connected,
+		&sh.SyncPaused, &sh.SyncUnblocks, &blockedAt}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return shop.Shop{}, err
 	}
+	sh.SyncBlocked = blockedAt == sh.SyncUnblocks
 	sh.ShopifyDomain = domain.String
 	sh.Locations, sh.Warehouses = []shop.Location{}, []shop.Warehouse{}
 	if err := json.Unmarshal([]byte(locations), &sh.Locations); err != nil {

@@ -38,6 +38,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/syncrules/syncrules/host/internal/shop"
 	"github.com/syncrules/syncrules/host/internal/store"
 )
 
@@ -109,7 +110,11 @@ type Options struct {
 	RetryDelay time.Duration
 	// SyncShop processes the shop's pending items; more reports that some
 	// remain, and the shop's job then runs again soon. An error retries it
-	// with backoff. Required.
+	// with backoff, except one wrapping shop.ErrSyncBlocked, which is
+	// warned of once and read as "nothing more": the job ends unless
+	// Pending says otherwise (SyncShop records the shop blocked, and a
+	// change that may unblock it clears that in the transaction that
+	// enqueues it). Required.
 	SyncShop func(ctx context.Context, shop string) (more bool, err error)
 	// Pending reports whether the shop has pending items, read in tx: the
 	// transaction that marks the shop's job completed (*sql.Tx on SQLite,
@@ -331,12 +336,26 @@ type shopSyncWorker struct {
 	complete func(ctx context.Context, job *river.Job[shopSyncArgs]) (bool, error)
 	// turn is maxTurn, or less under a short JobTimeout.
 	turn time.Duration
+	log  *slog.Logger
 }
 
 func (w *shopSyncWorker) Work(ctx context.Context, job *river.Job[shopSyncArgs]) error {
 	start := time.Now()
+	warned := false
 	for {
 		more, err := w.syncShop(ctx, job.Args.Shop)
+		if errors.Is(err, shop.ErrSyncBlocked) {
+			// Retrying cannot help until someone fixes the shop, and
+			// SyncShop recorded it blocked, so that Pending sees nothing:
+			// the job ends below, its items stay pending. A change that
+			// may unblock the shop and committed meanwhile makes Pending
+			// see them, and the loop goes on.
+			if !warned {
+				w.log.Warn("sync: the shop's sync is blocked; its changes stay pending", "shop", job.Args.Shop, "err", err)
+				warned = true
+			}
+			more, err = false, nil
+		}
 		if err != nil {
 			return err
 		}
@@ -393,6 +412,7 @@ func newEngine[TDriver riverdriver.Driver[TTx], TTx any](driver TDriver, opt Opt
 		syncShop: opt.SyncShop,
 		complete: completeUnlessPending[TDriver](begin, end, opt.Pending),
 		turn:     min(maxTurn, opt.JobTimeout/4),
+		log:      opt.Logger,
 	})
 	periodic := cleanupJobs(workers, opt)
 	if opt.Reconcile != nil {
