@@ -44,7 +44,7 @@ Run "syncrules sync <command> --help" for a command's flags.
 var syncPollEvery = 250 * time.Millisecond
 
 func syncConnect(ctx context.Context, e *env, args []string) error {
-	fs := flags(e, "sync connect", "--shop ID",
+	f := newShopFlags(e, "sync connect", "--shop ID",
 		"Connect a shop as POST /v1/shops/{shop}/sync/connect does: check its Shopify and TikTok\n"+
 			"Shop credentials, then read its locations and warehouses, import the Shopify catalog and\n"+
 			"the TikTok Shop SKUs, and link variants to SKUs by seller SKU. The run is this process's:\n"+
@@ -52,25 +52,17 @@ func syncConnect(ctx context.Context, e *env, args []string) error {
 			"such as \"phase shopify: 1500/10000\" on stderr), then prints the shop's status and counts\n"+
 			"on stdout. It exits 1 if the credentials are refused or the run fails, saying why; an\n"+
 			"interrupt stops the run, which is then recorded interrupted.")
-	id := fs.String("shop", "", "the shop's `id`")
-	sf := addStoreFlags(fs)
-	if err := parse(e, fs, args); err != nil {
-		return err
-	}
-	if err := needShop(e, fs, *id); err != nil {
-		return err
-	}
-	svc, closeSvc, err := sf.openServer(ctx, e, fs)
+	svc, closeSvc, err := f.open(ctx, e, args)
 	if err != nil {
 		return err
 	}
 	defer closeSvc()
-	run, err := svc.Connect(ctx, shop.Operator, *id)
+	run, err := svc.Connect(ctx, shop.Operator, *f.shop)
 	if err != nil {
 		return withFields(err)
 	}
-	fmt.Fprintf(e.stderr, "connect run %d of shop %s started\n", run.ID, *id)
-	st, err := follow(ctx, e, svc, *id, "interrupted: the run stops and is recorded interrupted; connect again to finish it")
+	fmt.Fprintf(e.stderr, "connect run %d of shop %s started\n", run.ID, *f.shop)
+	st, err := follow(ctx, e, svc, *f.shop, "interrupted: the run stops and is recorded interrupted; connect again to finish it")
 	if err != nil {
 		return err
 	}
@@ -78,31 +70,23 @@ func syncConnect(ctx context.Context, e *env, args []string) error {
 }
 
 func syncStatus(ctx context.Context, e *env, args []string) error {
-	fs := flags(e, "sync status", "--shop ID [--wait]",
+	f := newShopFlags(e, "sync status", "--shop ID [--wait]",
 		"Print a shop's connection as GET /v1/shops/{shop}/sync does: its domain, whether it is\n"+
 			"connected, the state of its settings, its latest run and the links of its catalog. With\n"+
 			"--wait, a running run is followed to its end first (a progress bar per phase on a\n"+
 			"terminal, else plain lines on stderr). It exits 1 if the latest run failed or was\n"+
 			"interrupted.")
-	id := fs.String("shop", "", "the shop's `id`")
-	wait := fs.Bool("wait", false, "follow a running run until it ends")
-	sf := addStoreFlags(fs)
-	if err := parse(e, fs, args); err != nil {
-		return err
-	}
-	if err := needShop(e, fs, *id); err != nil {
-		return err
-	}
-	svc, closeSvc, err := sf.openServer(ctx, e, fs)
+	wait := f.fs.Bool("wait", false, "follow a running run until it ends")
+	svc, closeSvc, err := f.open(ctx, e, args)
 	if err != nil {
 		return err
 	}
 	defer closeSvc()
 	var st shop.SyncStatus
 	if *wait {
-		st, err = follow(ctx, e, svc, *id, "interrupted: no longer following the run, which goes on where it runs")
+		st, err = follow(ctx, e, svc, *f.shop, "interrupted: no longer following the run, which goes on where it runs")
 	} else {
-		st, err = svc.SyncStatus(ctx, shop.Operator, *id)
+		st, err = svc.SyncStatus(ctx, shop.Operator, *f.shop)
 		err = withFields(err)
 	}
 	if err != nil {
@@ -118,6 +102,31 @@ func syncStatus(ctx context.Context, e *env, args []string) error {
 }
 
 // needShop refuses a command line without --shop.
+// shopFlags are a sync command's flags: --shop and those finding the
+// server's store.
+type shopFlags struct {
+	fs    *flag.FlagSet
+	shop  *string
+	store storeFlags
+}
+
+func newShopFlags(e *env, name, synopsis, about string) shopFlags {
+	fs := flags(e, name, synopsis, about)
+	return shopFlags{fs: fs, shop: fs.String("shop", "", "the shop's `id`"), store: addStoreFlags(fs)}
+}
+
+// open parses args, then opens the server's store and service as serve
+// does.
+func (f shopFlags) open(ctx context.Context, e *env, args []string) (*shop.Service, func(), error) {
+	if err := parse(e, f.fs, args); err != nil {
+		return nil, nil, err
+	}
+	if err := needShop(e, f.fs, *f.shop); err != nil {
+		return nil, nil, err
+	}
+	return f.store.openServer(ctx, e, f.fs)
+}
+
 func needShop(e *env, fs *flag.FlagSet, id string) error {
 	if id != "" {
 		return nil

@@ -9,7 +9,7 @@ import (
 )
 
 func syncResync(ctx context.Context, e *env, args []string) error {
-	fs := flags(e, "sync resync", "--shop ID",
+	f := newShopFlags(e, "sync resync", "--shop ID",
 		"Resync a shop as POST /v1/shops/{shop}/sync/resync does: every linked item is read from\n"+
 			"Shopify again, computed with the current settings, and only the quantities that differ\n"+
 			"from those last published are sent to TikTok Shop. The running server does the work;\n"+
@@ -18,25 +18,17 @@ func syncResync(ctx context.Context, e *env, args []string) error {
 			"It exits 1 if the shop is not connected, is paused, has a run in progress, or the run\n"+
 			"fails or stops moving (no server running), saying why; an interrupt stops following the\n"+
 			"run, which goes on in the server.")
-	id := fs.String("shop", "", "the shop's `id`")
-	sf := addStoreFlags(fs)
-	if err := parse(e, fs, args); err != nil {
-		return err
-	}
-	if err := needShop(e, fs, *id); err != nil {
-		return err
-	}
-	svc, closeSvc, err := sf.openServer(ctx, e, fs)
+	svc, closeSvc, err := f.open(ctx, e, args)
 	if err != nil {
 		return err
 	}
 	defer closeSvc()
-	run, err := svc.Resync(ctx, shop.Operator, *id)
+	run, err := svc.Resync(ctx, shop.Operator, *f.shop)
 	if err != nil {
 		return withFields(err)
 	}
-	fmt.Fprintf(e.stderr, "resync run %d of shop %s started: %d linked items\n", run.ID, *id, run.Total)
-	st, err := follow(ctx, e, svc, *id, "interrupted: no longer following the resync, which goes on in the server")
+	fmt.Fprintf(e.stderr, "resync run %d of shop %s started: %d linked items\n", run.ID, *f.shop, run.Total)
+	st, err := follow(ctx, e, svc, *f.shop, "interrupted: no longer following the resync, which goes on in the server")
 	if err != nil {
 		return err
 	}
@@ -68,21 +60,13 @@ func syncResume(ctx context.Context, e *env, args []string) error {
 // status.
 func syncControl(ctx context.Context, e *env, args []string, name, help string,
 	do func(ctx context.Context, svc *shop.Service, id string) (shop.SyncStatus, error)) error {
-	fs := flags(e, name, "--shop ID", help)
-	id := fs.String("shop", "", "the shop's `id`")
-	sf := addStoreFlags(fs)
-	if err := parse(e, fs, args); err != nil {
-		return err
-	}
-	if err := needShop(e, fs, *id); err != nil {
-		return err
-	}
-	svc, closeSvc, err := sf.openServer(ctx, e, fs)
+	f := newShopFlags(e, name, "--shop ID", help)
+	svc, closeSvc, err := f.open(ctx, e, args)
 	if err != nil {
 		return err
 	}
 	defer closeSvc()
-	st, err := do(ctx, svc, *id)
+	st, err := do(ctx, svc, *f.shop)
 	if err != nil {
 		return withFields(err)
 	}
