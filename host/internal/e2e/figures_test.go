@@ -1,0 +1,178 @@
+package e2e_test
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/syncrules/syncrules/host/internal/fakes/catalog"
+	"github.com/syncrules/syncrules/host/internal/fakes/shopifyfake"
+	"github.com/syncrules/syncrules/host/internal/store/storetest"
+)
+
+// figuresEnv runs the figures of BENCHMARKS.md ("The sync, end to end"):
+// minutes each, so not part of make test.
+const figuresEnv = "SYNCRULES_E2E_FIGURES"
+
+func needFigures(t *testing.T) {
+	if os.Getenv(figuresEnv) == "" {
+		t.Skipf("a figure of BENCHMARKS.md: set %s=1 to measure it", figuresEnv)
+	}
+}
+
+// prepareStock makes every variant tracked, denying sales out of stock,
+// with stock at the first location only, before the shop is connected
+// (no webhook is sent): TikTok's quantity is then the stock at that
+// location under 100%.
+func prepareStock(t *testing.T, p *platforms) {
+	if err := p.shopify.SetWebhooks(shopifyfake.WebhookSettings{}); err != nil {
+		t.Fatal(err)
+	}
+	st := p.shopify.State()
+	for _, v := range st.Variants {
+		if err := p.shopify.SetTracked(v.InventoryItemID, true); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.shopify.SetInventoryPolicy(v.ID, "DENY"); err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range st.Locations {
+			if err := p.shopify.SetAvailable(v.InventoryItemID, l.ID, 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// TestFigureLag: webhook → TikTok accepted, at 100 webhooks a second for
+// 60 s across 100 SKUs (10 products of 10 variants), each webhook raising
+// one SKU's stock to a new high: a webhook's lag runs from its delivery to
+// the start of the first TikTok update that TikTok accepted with that
+// quantity or a later one.
+func TestFigureLag(t *testing.T) {
+	needFigures(t)
+	for _, engine := range []string{"sqlite", "postgres"} {
+		t.Run(engine, func(t *testing.T) {
+			dsn := ""
+			if engine == "postgres" {
+				dsn = storetest.FreshPostgres(t)
+			}
+			p := startPlatforms(t, platformOptions{
+				catalog: catalog.Options{Products: 10, Variants: 10, Locations: 2, Seed: 9, WithoutConflicts: true},
+				domain:  "lag.myshopify.com",
+			})
+			prepareStock(t, p)
+			d := deploy(t, p, dsn, "")
+			d.start("server")
+			d.addShop(t, "lag", p, `{"percentage":100}`)
+
+			const rate, duration = 100, 60 * time.Second
+			st := p.shopify.State()
+			loc := st.Locations[0].ID
+			sku := map[string]string{} // inventory item → TikTok SKU
+			for _, l := range p.catalog.Links {
+				sku[l.InventoryItemID] = l.TikTokID
+			}
+			type sent struct {
+				sku      string
+				quantity int
+				at       time.Time
+			}
+			var (
+				mu    sync.Mutex
+				hooks []sent
+				wg    sync.WaitGroup
+				slots = make(chan struct{}, 20)
+			)
+			start := time.Now()
+			total := int(duration.Seconds()) * rate
+			for i := range total {
+				time.Sleep(time.Until(start.Add(time.Duration(i) * time.Second / rate))) // pacing the load, not synchronising
+				v := st.Variants[i%len(st.Variants)]
+				q := i/len(st.Variants) + 1 // each SKU's stock rises at every webhook
+				slots <- struct{}{}
+				wg.Go(func() {
+					defer func() { <-slots }()
+					at := time.Now()
+					if err := p.shopify.SetAvailable(v.InventoryItemID, loc, q); err != nil {
+						t.Error(err)
+						return
+					}
+					mu.Lock()
+					hooks = append(hooks, sent{sku[v.InventoryItemID], q, at})
+					mu.Unlock()
+				})
+			}
+			wg.Wait()
+			sendTook := time.Since(start)
+			d.waitIdle(t)
+			ups, calls := acceptedUpdates(t, p.tiktok)
+			bySKU := map[string][]update{}
+			for _, u := range ups {
+				bySKU[u.sku] = append(bySKU[u.sku], u)
+			}
+			var lags []time.Duration
+			for _, h := range hooks {
+				i := slices.IndexFunc(bySKU[h.sku], func(u update) bool { return u.quantity >= h.quantity && !u.time.Before(h.at) })
+				if i < 0 {
+					t.Fatalf("SKU %s never reached %d on TikTok", h.sku, h.quantity)
+				}
+				lags = append(lags, bySKU[h.sku][i].time.Sub(h.at))
+			}
+			slices.Sort(lags)
+			pct := func(p float64) time.Duration { return lags[min(len(lags)-1, int(p*float64(len(lags))))] }
+			delivered := 0
+			for _, dl := range p.shopify.Deliveries() {
+				if dl.Status == 200 {
+					delivered++
+				}
+			}
+			t.Logf("%s: %d webhooks in %v (%d accepted), %d TikTok update calls: lag p50 %v, p99 %v, max %v",
+				engine, len(hooks), sendTook.Round(time.Millisecond), delivered, calls,
+				pct(0.50).Round(time.Millisecond), pct(0.99).Round(time.Millisecond), lags[len(lags)-1].Round(time.Millisecond))
+		})
+	}
+}
+
+// TestFigureResync: a shop of 3,400 products of 3 variants (10,200 SKUs)
+// published whole, with every quantity changed (the first publication,
+// the fake's rate limit off), then again with nothing to change.
+func TestFigureResync(t *testing.T) {
+	needFigures(t)
+	p := startPlatforms(t, platformOptions{
+		catalog: catalog.Options{Products: 3400, Variants: 3, Locations: 3, Seed: 4, WithoutConflicts: true},
+		domain:  "resync.myshopify.com",
+	})
+	d := deploy(t, p, "", "")
+	d.start("server")
+	long := 30 * time.Minute
+	republishTimed := func(what string, settings bool) {
+		calls := updateCalls(t, p.tiktok)
+		start := time.Now()
+		var synced time.Time
+		if settings {
+			d.must(t, "PUT", "/v1/shops/resync/settings", `{"percentage":80}`, nil)
+			synced = time.Now()
+		} else {
+			d.republish(t, "resync", false)
+			synced = time.Now()
+		}
+		waitWithin(t, long, what, func() (bool, error) { return idle(d.store) })
+		t.Logf("%s: %d TikTok update calls for %d products; %v in all, %v of it the sync after the %s",
+			what, updateCalls(t, p.tiktok)-calls, len(p.catalog.Products), time.Since(start).Round(time.Millisecond),
+			time.Since(synced).Round(time.Millisecond), map[bool]string{true: "settings save", false: "connect run"}[settings])
+	}
+	d.must(t, "PUT", "/v1/shops/resync", `{"name":"resync","shopify_domain":"`+p.shopify.ShopDomain()+`"}`, nil)
+	tokens := p.tiktok.Tokens()
+	d.must(t, "PUT", "/v1/shops/resync/credentials", fmt.Sprintf(
+		`{"shopify":{"access_token":%q},"tiktok":{"app_key":%q,"app_secret":%q,"access_token":%q,"refresh_token":%q,"shop_cipher":%q}}`,
+		p.shopify.AccessToken(), p.tiktok.AppKey(), p.tiktok.AppSecret(), tokens.AccessToken, tokens.RefreshToken, p.tiktok.ShopCipher()), nil)
+	start := time.Now()
+	d.republish(t, "resync", false)
+	t.Logf("connect of %d SKUs: %v", len(p.catalog.Links), time.Since(start).Round(time.Millisecond))
+	republishTimed("everything changed", true)
+	republishTimed("nothing to change", false)
+}
