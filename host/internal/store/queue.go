@@ -24,15 +24,9 @@ func (s *Store) OpenQueueDB(ctx context.Context) (*sql.DB, error) {
 	if s.dialect != SQLite {
 		return nil, errors.New("store: OpenQueueDB is for SQLite; on PostgreSQL the queue shares the store's Pool")
 	}
-	// The file's path as SQLite resolved it, rather than a copy kept from
-	// Open: both handles then name the same file.
-	var seq int
-	var name, path string
-	if err := s.db.QueryRowContext(ctx, `PRAGMA database_list`).Scan(&seq, &name, &path); err != nil {
-		return nil, fmt.Errorf("store: find the SQLite file for the queue: %w", err)
-	}
-	if name != "main" || path == "" {
-		return nil, fmt.Errorf("store: the SQLite database %q has no file for the queue to share", name)
+	path, err := s.SQLiteFile(ctx)
+	if err != nil {
+		return nil, err
 	}
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
@@ -45,6 +39,24 @@ func (s *Store) OpenQueueDB(ctx context.Context) (*sql.DB, error) {
 		return nil, fmt.Errorf("store: open the queue's SQLite handle: %w", err)
 	}
 	return db, nil
+}
+
+// SQLiteFile is the path of the SQLite database's file as SQLite resolved
+// it, rather than a copy kept from Open: every handle then names the same
+// file.
+func (s *Store) SQLiteFile(ctx context.Context) (string, error) {
+	if s.dialect != SQLite {
+		return "", errors.New("store: the database is not SQLite")
+	}
+	var seq int
+	var name, path string
+	if err := s.db.QueryRowContext(ctx, `PRAGMA database_list`).Scan(&seq, &name, &path); err != nil {
+		return "", fmt.Errorf("store: find the SQLite file: %w", err)
+	}
+	if name != "main" || path == "" {
+		return "", fmt.Errorf("store: the SQLite database %q has no file", name)
+	}
+	return path, nil
 }
 
 // HasPendingTx reports whether the shop has inventory items waiting for

@@ -29,6 +29,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"os"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -156,6 +157,8 @@ type JobMetrics interface {
 type Queue struct {
 	engine  engine
 	queueDB *sql.DB // SQLite only: the River client's own handle
+	file    string  // SQLite only: the database's file
+	lock    *os.File
 	log     *slog.Logger
 }
 
@@ -209,11 +212,15 @@ func Open(ctx context.Context, opt Options) (*Queue, error) {
 		// River's client gets its own handle on the file, so that its
 		// fetches and completions never queue behind the API's queries on
 		// the store's single connection.
+		if q.file, err = opt.Store.SQLiteFile(ctx); err != nil {
+			return nil, err
+		}
 		if q.queueDB, err = opt.Store.OpenQueueDB(ctx); err != nil {
 			return nil, err
 		}
 		driver := riversqlite.New(q.queueDB)
-		// One process owns the file: nothing to serialize.
+		// One process works the queue (Start locks it): nothing to
+		// serialize.
 		if err = migrate(ctx, driver, opt.Logger, noLock); err == nil {
 			db := q.queueDB
 			q.engine, err = newEngine(driver, opt, "*sql.Tx (from the store's DB().BeginTx)",
@@ -272,11 +279,33 @@ func (q *Queue) Enqueue(ctx context.Context, shop string) error {
 
 // Start starts working jobs, until Stop. The context is for starting only.
 func (q *Queue) Start(ctx context.Context) error {
+	if q.queueDB != nil {
+		lock, reclaimed, err := claimQueue(ctx, q.queueDB, q.file)
+		switch {
+		case errors.Is(err, errors.ErrUnsupported):
+		case err != nil:
+			return err
+		default:
+			q.lock = lock
+			if reclaimed > 0 {
+				q.log.Info("sync: jobs a stopped process left running run again", "jobs", reclaimed)
+			}
+		}
+	}
 	// River stops hard when Start's context ends; Stop decides instead.
 	if err := q.engine.start(context.WithoutCancel(ctx)); err != nil {
+		q.unlock()
 		return fmt.Errorf("sync: start the queue: %w", err)
 	}
 	return nil
+}
+
+// unlock releases the SQLite queue's lock, if Start took it.
+func (q *Queue) unlock() {
+	if q.lock != nil {
+		q.lock.Close()
+		q.lock = nil
+	}
 }
 
 // Stop stops fetching jobs and waits for the running ones to finish; when
@@ -297,6 +326,7 @@ func (q *Queue) Stop(ctx context.Context) error {
 	if q.queueDB != nil {
 		err = errors.Join(err, q.queueDB.Close())
 	}
+	q.unlock()
 	return err
 }
 
