@@ -1,6 +1,7 @@
 package shop
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -103,6 +104,23 @@ func (s *Service) ReconcilePage(ctx context.Context, shopID, after string) (next
 		return "", 0, err
 	case sh.SyncPaused:
 		return "", 0, blocked(shopID, "its sync is paused; it is reconciled again once resumed")
+	}
+	if after == "" {
+		// Neither platform says when a warehouse is disabled: a
+		// reconciliation reads the shop's places again, and a change
+		// republishes the shop (the sync reads it, the pages below leave
+		// its pending items alone).
+		before := sh
+		if sh, stored, err = s.refreshConnection(ctx, sh); err != nil {
+			return "", 0, reauthorizeBlocked(shopID, err)
+		}
+		if settings, err = DecodeSettings(stored.Doc); err != nil {
+			return "", 0, err
+		}
+		if !samePlaces(before, sh) {
+			s.log.Info("reconcile: the shop's locations or warehouses changed; republishing it", "shop", shopID)
+			s.resyncAll(ctx, shopID, CauseReconcile)
+		}
 	}
 	targets, err := s.store.LinkedTargets(ctx, shopID, after, SyncBatch)
 	if err != nil || len(targets) == 0 {
@@ -280,4 +298,13 @@ func (s *Service) LastReadBack(ctx context.Context, p auth.Principal, shopID str
 	}
 	rb, err := s.store.LastReadBack(ctx, shopID, skuIDs)
 	return rb, storeError(shopID, err)
+}
+
+// samePlaces reports whether two reads of a shop have the same locations
+// and warehouses, in any order.
+func samePlaces(a, b Shop) bool {
+	byID := func(x, y Location) int { return cmp.Compare(x.ID, y.ID) }
+	whByID := func(x, y Warehouse) int { return cmp.Compare(x.ID, y.ID) }
+	return slices.Equal(slices.SortedFunc(slices.Values(a.Locations), byID), slices.SortedFunc(slices.Values(b.Locations), byID)) &&
+		slices.Equal(slices.SortedFunc(slices.Values(a.Warehouses), whByID), slices.SortedFunc(slices.Values(b.Warehouses), whByID))
 }

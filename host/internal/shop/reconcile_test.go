@@ -320,3 +320,30 @@ func TestFirstPublicationComparesWithImport(t *testing.T) {
 		t.Errorf("no already_there entry for SKU %s caused by settings:1", a.TikTokID)
 	}
 }
+
+// TestReconcileRereadsPlaces: a location deactivated without a webhook
+// reaching the server is found by the next reconciliation, which
+// republishes the shop without that location's stock.
+func TestReconcileRereadsPlaces(t *testing.T) {
+	cat := generate(t, 4, 2, 3) // the third location is inactive
+	h := newReconcileHarness(t, cat, false)
+	a := singleWarehouse(cat)[2]
+	second := locationGID(cat.Locations[1].ID)
+	h.stock(a, 10)
+	if err := h.shopify.SetAvailable(a.InventoryItemID, second, 10); err != nil {
+		t.Fatal(err)
+	}
+	h.webhook(a)
+	h.sync()
+	if got := h.tiktokQuantity(a.TikTokID, h.main); got != 16 {
+		t.Fatalf("SKU a with two active locations of 10 = %d, want 16", got)
+	}
+	if err := h.shopify.SetLocationActive(second, false); err != nil {
+		t.Fatal(err)
+	}
+	h.reconcile()
+	h.sync()
+	if got := h.tiktokQuantity(a.TikTokID, h.main); got != 8 {
+		t.Errorf("SKU a after a reconciliation found the location deactivated = %d, want 8 (80%% of the other's 10)", got)
+	}
+}
