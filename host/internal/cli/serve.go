@@ -25,6 +25,7 @@ import (
 	"github.com/syncrules/syncrules/host/internal/store"
 	"github.com/syncrules/syncrules/host/internal/sync"
 	"github.com/syncrules/syncrules/host/internal/tiktok"
+	"golang.org/x/time/rate"
 )
 
 // adminTokenEnv names the environment variable holding an admin token, for
@@ -273,6 +274,8 @@ func platformsOf(cfg config.Config, log *slog.Logger) shop.Platforms {
 			BaseURL:        cfg.TikTok.BaseURL,
 			AuthBaseURL:    cfg.TikTok.AuthBaseURL,
 			RequestTimeout: cfg.TikTok.RequestTimeout.Duration,
+			Rate:           rate.Limit(cfg.TikTok.Rate),
+			Burst:          cfg.TikTok.Burst,
 			Logger:         log,
 		},
 	}

@@ -52,6 +52,11 @@ type TikTok struct {
 	BaseURL        string   `toml:"base_url"`
 	AuthBaseURL    string   `toml:"auth_base_url"`
 	RequestTimeout Duration `toml:"request_timeout"`
+	// Rate is the requests a second each shop starts at and climbs back
+	// to after TikTok answers 429 (the client halves it then); Burst how
+	// many may go at once. TikTok does not publish its per-shop limits.
+	Rate  float64 `toml:"rate"`
+	Burst int     `toml:"burst"`
 }
 
 // Sync configures the connector's background work: the job queue that
@@ -260,6 +265,8 @@ func Default() Config {
 			BaseURL:        "https://open-api.tiktokglobalshop.com",
 			AuthBaseURL:    "https://auth.tiktok-shops.com",
 			RequestTimeout: Duration{30 * time.Second},
+			Rate:           10,
+			Burst:          5,
 		},
 		Sync: Sync{Workers: 10, JobTimeout: Duration{time.Minute}, HistoryDays: 90,
 			ReconcileInterval: Duration{time.Hour}, RaiseGrace: Duration{15 * time.Minute}},
@@ -424,6 +431,8 @@ func (c Config) Validate() error {
 		{!isOrigin(c.TikTok.BaseURL), "tiktok.base_url", "must be an origin such as \"https://open-api.tiktokglobalshop.com\""},
 		{!isOrigin(c.TikTok.AuthBaseURL), "tiktok.auth_base_url", "must be an origin such as \"https://auth.tiktok-shops.com\""},
 		{c.TikTok.RequestTimeout.Duration <= 0, "tiktok.request_timeout", "must be positive"},
+		{!(c.TikTok.Rate > 0), "tiktok.rate", "must be positive (requests a second per shop)"},
+		{c.TikTok.Burst < 1, "tiktok.burst", "must be at least 1"},
 		{c.Sync.Workers < 1, "sync.workers", "must be at least 1"},
 		{c.Sync.JobTimeout.Duration <= 0, "sync.job_timeout", "must be positive"},
 		{c.Sync.HistoryDays < 1, "sync.history_days", "must be at least 1"},

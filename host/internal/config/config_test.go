@@ -97,6 +97,11 @@ func TestParse(t *testing.T) {
 		{"shopify base url with a path", "[shopify]\nbase_url = \"https://x.example/admin\"", nil, "shopify.base_url"},
 		{"tiktok base url not http", "[tiktok]\nbase_url = \"ftp://open-api.example\"", nil, "tiktok.base_url"},
 		{"tiktok auth url with credentials", "[tiktok]\nauth_base_url = \"https://u:p@auth.example\"", nil, "tiktok.auth_base_url"},
+		{"tiktok rate raised", "[tiktok]\nrate = 50.0\nburst = 20",
+			func(c Config) bool { return c.TikTok.Rate == 50 && c.TikTok.Burst == 20 }, ""},
+		{"tiktok rate below one a second", "[tiktok]\nrate = 0.5", func(c Config) bool { return c.TikTok.Rate == 0.5 && c.TikTok.Burst == 5 }, ""},
+		{"tiktok rate zero", "[tiktok]\nrate = 0.0", nil, "tiktok.rate: must be positive"},
+		{"tiktok burst zero", "[tiktok]\nburst = 0", nil, "tiktok.burst: must be at least 1"},
 		{"negative bulk threshold", "[shopify]\nbulk_above = -1", nil, "shopify.bulk_above"},
 		{"reconciliation", "[sync]\nreconcile_interval = \"10m\"\nraise_grace = \"0s\"",
 			func(c Config) bool {

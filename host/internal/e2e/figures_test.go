@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +17,25 @@ import (
 // figuresEnv runs the figures of BENCHMARKS.md ("The sync, end to end"):
 // minutes each, so not part of make test.
 const figuresEnv = "SYNCRULES_E2E_FIGURES"
+
+// figuresRateEnv sets the TikTok client's per-shop rate (tiktok.rate,
+// with a burst of a fifth of it) for the figures; unset, the client's
+// default. The fake's own limit is off.
+const figuresRateEnv = "SYNCRULES_E2E_TIKTOK_RATE"
+
+// figuresConfig is the [tiktok] keys of figuresRateEnv, and what they
+// say for the log.
+func figuresConfig(t *testing.T) (extra, says string) {
+	v := os.Getenv(figuresRateEnv)
+	if v == "" {
+		return "", "the TikTok client's default rate"
+	}
+	r, err := strconv.ParseFloat(v, 64)
+	if err != nil || r <= 0 {
+		t.Fatalf("%s=%q: want a positive number of requests a second", figuresRateEnv, v)
+	}
+	return fmt.Sprintf("rate = %g\nburst = %d\n", r, max(1, int(r/5))), fmt.Sprintf("TikTok client at %g requests/s per shop", r)
+}
 
 func needFigures(t *testing.T) {
 	if os.Getenv(figuresEnv) == "" {
@@ -65,7 +85,8 @@ func TestFigureLag(t *testing.T) {
 				domain:  "lag.myshopify.com",
 			})
 			prepareStock(t, p)
-			d := deploy(t, p, dsn, "")
+			extra, rateSays := figuresConfig(t)
+			d := deploy(t, p, dsn, extra)
 			d.start("server")
 			d.addShop(t, "lag", p, `{"percentage":100}`)
 
@@ -130,8 +151,8 @@ func TestFigureLag(t *testing.T) {
 					delivered++
 				}
 			}
-			t.Logf("%s: %d webhooks in %v (%d accepted), %d TikTok update calls: lag p50 %v, p99 %v, max %v",
-				engine, len(hooks), sendTook.Round(time.Millisecond), delivered, calls,
+			t.Logf("%s, %s: %d webhooks in %v (%d accepted), %d TikTok update calls: lag p50 %v, p99 %v, max %v",
+				engine, rateSays, len(hooks), sendTook.Round(time.Millisecond), delivered, calls,
 				pct(0.50).Round(time.Millisecond), pct(0.99).Round(time.Millisecond), lags[len(lags)-1].Round(time.Millisecond))
 		})
 	}
@@ -146,7 +167,9 @@ func TestFigureResync(t *testing.T) {
 		catalog: catalog.Options{Products: 3400, Variants: 3, Locations: 3, Seed: 4, WithoutConflicts: true},
 		domain:  "resync.myshopify.com",
 	})
-	d := deploy(t, p, "", "")
+	extra, rateSays := figuresConfig(t)
+	t.Log(rateSays)
+	d := deploy(t, p, "", extra)
 	d.start("server")
 	long := 30 * time.Minute
 	republishTimed := func(what string, settings bool) {

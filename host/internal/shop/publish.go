@@ -239,7 +239,8 @@ func (s *Service) SyncShop(ctx context.Context, shopID string) (more bool, err e
 		}
 		return false, reauthorizeBlocked(shopID, err)
 	}
-	if err := s.store.TakePending(ctx, shopID, items); err != nil {
+	// p.items: a full batch may leave its last product for the next one.
+	if err := s.store.TakePending(ctx, shopID, p.items); err != nil {
 		return false, err
 	}
 	left, err := s.store.PendingItems(ctx, shopID, 1)
@@ -333,6 +334,7 @@ func (p *publisher) run(ctx context.Context) error {
 	if err != nil || len(targets) == 0 {
 		return err // no linked variant: nothing to publish
 	}
+	targets = p.endOnProduct(targets)
 	clients, err := s.syncClients(ctx, p.shop)
 	if err != nil {
 		return err
@@ -345,6 +347,56 @@ func (p *publisher) run(ctx context.Context) error {
 		t.since = since[t.Variant.InventoryItemID]
 	}
 	return p.publish(ctx, clients.tiktok, ts, refusals)
+}
+
+// endOnProduct makes a full batch end on a product boundary: a TikTok
+// call takes one product, so the product of the batch's last item, whose
+// other variants are likely next in line (a whole-shop republish numbers
+// items by product), waits for the next batch, which then sends it in one
+// call rather than two. It returns the targets kept and leaves p.items
+// without the items held back, which stay pending. A batch of one product,
+// or whose last product waits for a webhook, is kept whole.
+func (p *publisher) endOnProduct(targets []SyncTarget) []SyncTarget {
+	if len(p.items) < SyncBatch {
+		return targets
+	}
+	productsOf := map[string][]string{} // inventory item → TikTok products
+	for _, t := range targets {
+		productsOf[t.Variant.InventoryItemID] = append(productsOf[t.Variant.InventoryItemID], t.ProductID)
+	}
+	last := ""
+	for _, it := range slices.Backward(p.items) {
+		if ps := productsOf[it.InventoryItemID]; len(ps) > 0 {
+			last = ps[0]
+			break
+		}
+	}
+	kept := slices.DeleteFunc(slices.Clone(targets), func(t SyncTarget) bool { return t.ProductID == last })
+	if len(kept) == 0 {
+		return targets
+	}
+	held := map[string]bool{}
+	for _, t := range targets {
+		if t.ProductID == last {
+			held[t.Variant.InventoryItemID] = true
+		}
+	}
+	// A webhook's change goes now: held back, a product that webhooks
+	// keep naming again (its items then the newest) could wait forever
+	// behind a backlog.
+	for _, it := range p.items {
+		if held[it.InventoryItemID] && !it.Since.IsZero() {
+			return targets
+		}
+	}
+	// An item of the held product and of a kept one waits too: its
+	// targets are computed together.
+	kept = slices.DeleteFunc(kept, func(t SyncTarget) bool { return held[t.Variant.InventoryItemID] })
+	if len(kept) == 0 {
+		return targets
+	}
+	p.items = slices.DeleteFunc(slices.Clone(p.items), func(it PendingItem) bool { return held[it.InventoryItemID] })
+	return kept
 }
 
 // computeTargets reads the targets' levels from Shopify and computes them

@@ -72,6 +72,52 @@ func TestExpandAllPending(t *testing.T) {
 	})
 }
 
+// TestExpandAllPendingGroupsProducts: the expanded items are numbered by
+// TikTok product, then item, whatever their item ids: a SyncShop batch
+// takes items in seq order, so a product's variants land in one batch and
+// cost one TikTok call, not one per batch they are scattered over.
+func TestExpandAllPendingGroupsProducts(t *testing.T) {
+	forEachDB(t, func(t *testing.T, s *store.Store) {
+		ctx := t.Context()
+		mustPutShop(t, s, "a")
+		// Item ids interleave the products: i1 of tp2, i2 of tp1, i3 of
+		// tp2, i4 of tp1, i5 of tp3.
+		product := map[string]string{"1": "tp2", "2": "tp1", "3": "tp2", "4": "tp1", "5": "tp3"}
+		var variants []shop.Variant
+		var skus []shop.TikTokSKU
+		links, skuLinks := map[string]shop.Link{}, map[string]shop.Link{}
+		for _, n := range slices.Sorted(maps.Keys(product)) {
+			variants = append(variants, shop.Variant{ID: "v" + n, ProductID: "p" + product[n], SKU: "S" + n, InventoryItemID: "i" + n})
+			skus = append(skus, shop.TikTokSKU{ID: "k" + n, ProductID: product[n], SellerSKU: "S" + n})
+			links["v"+n] = shop.Link{Status: shop.LinkLinked, SKUID: "k" + n, TikTokProductID: product[n]}
+			skuLinks["k"+n] = shop.Link{Status: shop.LinkLinked, VariantID: "v" + n}
+		}
+		if err := s.PutVariants(ctx, "a", 1, variants); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.PutTikTokSKUs(ctx, "a", 1, skus); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetLinks(ctx, "a", links, skuLinks); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.MarkAllPending(ctx, "a", "resync", nil); err != nil {
+			t.Fatal(err)
+		}
+		items, err := s.PendingItems(ctx, "a", 0)
+		if err != nil || len(items) != 1 {
+			t.Fatalf("pending = %+v, %v; want *", items, err)
+		}
+		if err := s.ExpandAllPending(ctx, "a", items[0]); err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"i2@resync", "i4@resync", "i1@resync", "i3@resync", "i5@resync"}
+		if got := pendingIDs(t, s, "a"); !slices.Equal(got, want) {
+			t.Errorf("pending after expanding = %v, want %v (tp1's, tp2's, tp3's)", got, want)
+		}
+	})
+}
+
 // TestRecordPublication: accepted quantities replace the published ones
 // and clear their SKU's failure; a refused SKU keeps its quantities and is
 // recorded failed; the history keeps every entry in order.
