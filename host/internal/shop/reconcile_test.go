@@ -156,6 +156,34 @@ func TestReconcileLowersAtOnce(t *testing.T) {
 	}
 }
 
+// TestReconcileReadsLocations: a location deactivated whose webhook never
+// came: the reconciliation reads the locations again and lowers the SKUs
+// that counted its stock.
+func TestReconcileReadsLocations(t *testing.T) {
+	cat := generate(t, 4, 2, 3) // the third location is inactive
+	h := newReconcileHarness(t, cat, false)
+	a := singleWarehouse(cat)[2]
+	second := locationGID(cat.Locations[1].ID)
+	h.stock(a, 10)
+	if err := h.shopify.SetAvailable(a.InventoryItemID, second, 10); err != nil {
+		t.Fatal(err)
+	}
+	h.webhook(a)
+	h.sync()
+	if got := h.tiktokQuantity(a.TikTokID, h.main); got != 16 {
+		t.Fatalf("SKU a with two active locations of 10 = %d, want 16", got)
+	}
+	if err := h.shopify.SetLocationActive(second, false); err != nil { // no webhook
+		t.Fatal(err)
+	}
+	if repairs := h.reconcile(); repairs == 0 {
+		t.Error("repairs = 0, want SKU a's at least")
+	}
+	if got := h.tiktokQuantity(a.TikTokID, h.main); got != 8 {
+		t.Errorf("SKU a after the reconciliation = %d, want 8 (80%% of the active location's 10)", got)
+	}
+}
+
 // TestReconcileRaisesAfterGrace: an order TikTok took lowers its quantity
 // below the rule's before Shopify hears of it; the reconciliation leaves
 // it until it has stayed below for the grace, then raises it. A read-back
