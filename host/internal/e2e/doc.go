@@ -7,16 +7,18 @@
 //
 //   - after any sequence of stock, flag, location and settings changes,
 //     with webhooks duplicated, reordered and lost, once the sync is idle
-//     and the shop has been published again, every linked SKU's TikTok
-//     quantity is the rule's output (POST /v1/shops/{shop}/compute on the
-//     same levels), and publishing again calls TikTok zero times;
+//     and a reconciliation has run (POST /v1/shops/{shop}/sync/reconcile,
+//     with raise_grace 0), every linked SKU's TikTok quantity is the
+//     rule's output (POST /v1/shops/{shop}/compute on the same levels), and
+//     publishing or reconciling again calls TikTok's update zero times;
 //   - a quantity TikTok saw go down is never raised afterwards unless
 //     something that could raise it changed (TikTok's and Shopify's request
 //     logs, from the fakes, are the evidence);
 //   - TikTok failing (5xx, 429, connections dropped after the update was
 //     applied), Shopify throttling, a server killed with SIGKILL, two
 //     replicas on one PostgreSQL: the same property holds and no received
-//     webhook is lost;
+//     webhook is lost; replicas together keep within the shop's TikTok rate
+//     limit and Shopify's cost bucket;
 //   - a webhook that is not Shopify's changes nothing.
 //
 // The package has no code of its own: only its tests. They build the

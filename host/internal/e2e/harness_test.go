@@ -43,12 +43,6 @@ const adminToken = "e2e-admin-token-0123456789abcdef0123456789abcdef"
 // secretKey is every server's SYNCRULES_SECRET_KEY: replicas share it.
 const secretKey = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 
-// republishPath is the request that makes the server read and publish the
-// whole shop again: connect (which republishes every linked SKU) until the
-// resync and reconcile endpoints exist; then "sync/resync" or
-// "sync/reconcile", and converge needs no other change.
-const republishPath = "sync/connect"
-
 var (
 	binary     string // bin/syncrules built from this source
 	ruleModule string // the default rule module built from this source
@@ -158,6 +152,9 @@ type platformOptions struct {
 	// catalog reads do not take the test's time) rather than one that
 	// never does.
 	shopifyBucket bool
+	// shopifyStandard gives the fake Shopify the standard plan's cost
+	// bucket (1,000 points restoring 50 a second) instead.
+	shopifyStandard bool
 	// tiktokRateLimit is the fake's limit (0: none).
 	tiktokRateLimit float64
 	// shopifyAddr and tiktokAddr are where the fakes listen
@@ -175,8 +172,11 @@ func startPlatforms(tb tester, o platformOptions) *platforms {
 	}
 	sopt := shopifyfake.Options{Catalog: cat, ShopDomain: o.domain, MaxLoggedRequests: 1_000_000}
 	sopt.MaximumAvailable, sopt.RestoreRate = 1e9, 1e9
-	if o.shopifyBucket {
+	switch {
+	case o.shopifyBucket:
 		sopt.MaximumAvailable, sopt.RestoreRate = 10_000, 500
+	case o.shopifyStandard:
+		sopt.MaximumAvailable, sopt.RestoreRate = shopifyfake.DefaultMaximum, shopifyfake.DefaultRestoreRate
 	}
 	sf := shopifyfake.New(sopt)
 	if err := sf.Start(cmp.Or(o.shopifyAddr, "127.0.0.1:0")); err != nil {
@@ -219,7 +219,12 @@ type deployment struct {
 // deploy writes the servers' config, pointing at p's fakes (the config
 // names one Shopify and one TikTok base URL for every shop: a test with
 // several shops starts their fakes on the same addresses in turn), with
-// extra TOML appended, and serves the front.
+// extra TOML appended inside its [sync] table (more keys of it, then any
+// other table), and serves the front.
+//
+// raise_grace is 0: a reconciliation raises a TikTok quantity read back
+// below the rule's at once, so that one reconciliation converges (the
+// grace itself is tested in the shop package).
 func deploy(tb testing.TB, p *platforms, dsn string, extra string) *deployment {
 	tb.Helper()
 	d := &deployment{tb: tb, dir: tb.TempDir(), dsn: dsn}
@@ -238,6 +243,8 @@ bulk_above = 100000
 [tiktok]
 base_url = %q
 auth_base_url = %q
+[sync]
+raise_grace = "0s"
 %s`, filepath.Join(d.dir, "data"), ruleModule, dsn, p.shopify.URL(), p.tiktokURL, p.tiktokURL, extra)
 	if err := os.WriteFile(d.config, []byte(text), 0o600); err != nil {
 		tb.Fatal(err)
@@ -453,36 +460,48 @@ func (d *deployment) addShop(tb tester, id string, p *platforms, settings string
 	d.waitIdle(tb)
 }
 
-// republish makes the server read the whole shop again and publish what
-// differs, and waits until it has (if wait).
+// republish connects the shop again, which links new SKUs and reads
+// and publishes every linked SKU again, and waits until it has (and the
+// sync is idle, if wait).
 func (d *deployment) republish(tb tester, id string, wait bool) {
 	tb.Helper()
 	var run struct {
 		ID int64 `json:"id"`
 	}
-	d.must(tb, "POST", "/v1/shops/"+id+"/"+republishPath, "", &run)
-	if republishPath == "sync/connect" {
-		waitFor(tb, "the connect run of shop "+id, func() (bool, error) {
-			var st struct {
-				Run *struct {
-					ID    int64  `json:"id"`
-					State string `json:"state"`
-					Error string `json:"error"`
-				} `json:"run"`
-			}
-			d.must(tb, "GET", "/v1/shops/"+id+"/sync", "", &st)
-			switch {
-			case st.Run == nil || st.Run.ID < run.ID || st.Run.State == "running":
-				return false, nil
-			case st.Run.State != "succeeded":
-				tb.Fatalf("connect run %d of shop %s: %s %s", st.Run.ID, id, st.Run.State, st.Run.Error)
-			}
-			return true, nil
-		})
-	}
+	d.must(tb, "POST", "/v1/shops/"+id+"/sync/connect", "", &run)
+	waitFor(tb, "the connect run of shop "+id, func() (bool, error) {
+		var st struct {
+			Run *struct {
+				ID    int64  `json:"id"`
+				State string `json:"state"`
+				Error string `json:"error"`
+			} `json:"run"`
+		}
+		d.must(tb, "GET", "/v1/shops/"+id+"/sync", "", &st)
+		switch {
+		case st.Run == nil || st.Run.ID < run.ID || st.Run.State == "running":
+			return false, nil
+		case st.Run.State != "succeeded":
+			tb.Fatalf("connect run %d of shop %s: %s %s", st.Run.ID, id, st.Run.State, st.Run.Error)
+		}
+		return true, nil
+	})
 	if wait {
 		d.waitIdle(tb)
 	}
+}
+
+// reconcile runs the shop's reconciliation now and waits until it and
+// everything it queued have run. The sync must be idle before: a
+// reconciliation already running is not queued again.
+func (d *deployment) reconcile(tb tester, id string) {
+	tb.Helper()
+	if status, b := d.api(tb, "POST", "/v1/shops/"+id+"/sync/reconcile", ""); status != http.StatusAccepted {
+		tb.Fatalf("POST /v1/shops/%s/sync/reconcile: %d %s, want 202", id, status, b)
+	}
+	// The job is in the queue once the request is answered: idle waits
+	// for it too.
+	d.waitIdle(tb)
 }
 
 // openDB opens the deployment's store for the test to watch the queue.
@@ -656,19 +675,39 @@ func (d *deployment) checkPublished(tb tester, id string, p *platforms) {
 		}
 	}
 	if len(wrong) > 0 {
-		tb.Fatalf("after the sync went idle and republished, %d quantities differ from the rule's:\n%s", len(wrong), strings.Join(wrong, "\n"))
+		tb.Fatalf("after the sync went idle and reconciled, %d quantities differ from the rule's:\n%s", len(wrong), strings.Join(wrong, "\n"))
 	}
 }
 
-// checkNothingToPublish asserts that publishing the shop again, with
-// nothing changed, calls TikTok zero times.
+// checkNothingToPublish asserts that publishing the shop again, and
+// reconciling it again, with nothing changed, calls TikTok's update zero
+// times.
 func (d *deployment) checkNothingToPublish(tb tester, id string, p *platforms) {
 	tb.Helper()
 	before := updateCalls(tb, p.tiktok)
 	d.republish(tb, id, true)
 	if n := updateCalls(tb, p.tiktok) - before; n != 0 {
-		tb.Fatalf("republishing an unchanged shop made %d TikTok update calls, want 0", n)
+		tb.Fatalf("republishing an unchanged shop made %d TikTok update calls, want 0:\n%s", n, strings.Join(updateBodies(p.tiktok, before), "\n"))
 	}
+	d.reconcile(tb, id)
+	if n := updateCalls(tb, p.tiktok) - before; n != 0 {
+		tb.Fatalf("reconciling an unchanged shop made %d TikTok update calls, want 0:\n%s", n, strings.Join(updateBodies(p.tiktok, before), "\n"))
+	}
+}
+
+// updateBodies returns the update calls TikTok answered after the first
+// skip ones: path, status and body each.
+func updateBodies(tf *tiktokfake.Server, skip int) []string {
+	var out []string
+	for _, r := range tf.Requests() {
+		if r.Method != http.MethodPost || !strings.HasSuffix(r.Path, "/inventory/update") {
+			continue
+		}
+		if skip--; skip < 0 {
+			out = append(out, fmt.Sprintf("%s %s %d %s", r.Time.Format(time.StampMicro), r.Path, r.Status, r.Body))
+		}
+	}
+	return out
 }
 
 // event is a change the test made that could raise a quantity: of one

@@ -32,6 +32,10 @@ import (
 // tests: a benchmark measures the connector's memory, not the fakes'.
 const fakesEnv = "SYNCRULES_BENCH_FAKES"
 
+// fakesEndlessEnv, set, gives the fake Shopify an endless cost bucket: a
+// benchmark of the sync's memory need not wait for Shopify's pace.
+const fakesEndlessEnv = "SYNCRULES_BENCH_FAKES_ENDLESS"
+
 func TestMain(m *testing.M) {
 	if n := os.Getenv(fakesEnv); n != "" {
 		serveFakes(n)
@@ -57,7 +61,11 @@ func serveFakes(variants string) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	sf := shopifyfake.New(shopifyfake.Options{Catalog: cat}) // Shopify's standard bucket
+	sopt := shopifyfake.Options{Catalog: cat} // Shopify's standard bucket
+	if os.Getenv(fakesEndlessEnv) != "" {
+		sopt.MaximumAvailable, sopt.RestoreRate = 1e12, 1e12
+	}
+	sf := shopifyfake.New(sopt)
 	tf := tiktokfake.New(tiktokfake.Options{Catalog: cat})
 	for _, start := range []func(string) error{sf.Start, tf.Start} {
 		if err := start("127.0.0.1:0"); err != nil {
@@ -70,11 +78,12 @@ func serveFakes(variants string) {
 	io.Copy(io.Discard, os.Stdin)
 }
 
-// startFakes runs the fakes in a child process of this test binary.
-func startFakes(b *testing.B, variants int) fakesAddress {
+// startFakes runs the fakes in a child process of this test binary, with
+// more environment (fakesEndlessEnv) if given.
+func startFakes(b *testing.B, variants int, env ...string) fakesAddress {
 	b.Helper()
 	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), fakesEnv+"="+strconv.Itoa(variants))
+	cmd.Env = append(append(os.Environ(), fakesEnv+"="+strconv.Itoa(variants)), env...)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

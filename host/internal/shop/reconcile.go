@@ -106,16 +106,19 @@ func (s *Service) ReconcilePage(ctx context.Context, shopID, after string) (next
 		return "", 0, blocked(shopID, "its sync is paused; it is reconciled again once resumed")
 	}
 	if after == "" {
-		// Neither platform says when a warehouse is disabled: a
-		// reconciliation reads the shop's places again, and a change
-		// republishes the shop (the sync reads it, the pages below leave
-		// its pending items alone).
+		// A lost locations webhook leaves the stored locations and
+		// warehouses stale, and TikTok sends no notice when a warehouse is
+		// disabled: read them again, once per reconciliation, and
+		// republish the shop if they changed (the sync reads it; the pages
+		// below leave its pending items alone).
 		before := sh
-		if sh, stored, err = s.refreshConnection(ctx, sh); err != nil {
-			return "", 0, reauthorizeBlocked(shopID, err)
+		fresh, freshStored, err := s.refreshConnection(ctx, sh)
+		if err != nil {
+			return "", 0, reconcileError(shopID, stored.Version, err)
 		}
+		sh, stored = fresh, freshStored
 		if settings, err = DecodeSettings(stored.Doc); err != nil {
-			return "", 0, err
+			return "", 0, blocked(shopID, fmt.Sprintf("its settings (version %d) no longer validate: %v", stored.Version, err))
 		}
 		if !samePlaces(before, sh) {
 			s.log.Info("reconcile: the shop's locations or warehouses changed; republishing it", "shop", shopID)
@@ -131,16 +134,23 @@ func (s *Service) ReconcilePage(ctx context.Context, shopID, after string) (next
 	}
 	repairs, err = s.reconcile(ctx, &publisher{s: s, shop: sh, settings: settings, version: stored.Version}, targets)
 	s.metrics.Repaired(repairs)
+	if err != nil {
+		return "", repairs, reconcileError(shopID, stored.Version, err)
+	}
+	return next, repairs, nil
+}
+
+// reconcileError is a reconciliation's err, wrapping ErrSyncBlocked when
+// only a change to the shop can fix it.
+func reconcileError(shopID string, version int64, err error) error {
 	switch {
-	case err == nil:
-		return next, repairs, nil
 	case isBrokenSettings(err):
-		return "", repairs, blocked(shopID, fmt.Sprintf("its settings (version %d) no longer validate: %v", stored.Version, err))
+		return blocked(shopID, fmt.Sprintf("its settings (version %d) no longer validate: %v", version, err))
 	case errors.Is(err, tiktok.ErrReauthorize):
-		return "", repairs, blocked(shopID, fmt.Sprintf("TikTok Shop refused the refresh token: the seller must authorise the app again, "+
+		return blocked(shopID, fmt.Sprintf("TikTok Shop refused the refresh token: the seller must authorise the app again, "+
 			"then store the new tokens (PUT /v1/shops/%s/credentials)", shopID))
 	}
-	return "", repairs, err
+	return err
 }
 
 // reconcile compares TikTok's quantities of the targets with the rule's

@@ -156,6 +156,34 @@ func TestReconcileLowersAtOnce(t *testing.T) {
 	}
 }
 
+// TestReconcileReadsLocations: a location deactivated whose webhook never
+// came: the reconciliation reads the locations again and republishes the
+// shop, which lowers the SKUs that counted its stock.
+func TestReconcileReadsLocations(t *testing.T) {
+	cat := generate(t, 4, 2, 3) // the third location is inactive
+	h := newReconcileHarness(t, cat, false)
+	a := singleWarehouse(cat)[2]
+	second := locationGID(cat.Locations[1].ID)
+	h.stock(a, 10)
+	if err := h.shopify.SetAvailable(a.InventoryItemID, second, 10); err != nil {
+		t.Fatal(err)
+	}
+	h.webhook(a)
+	h.sync()
+	if got := h.tiktokQuantity(a.TikTokID, h.main); got != 16 {
+		t.Fatalf("SKU a with two active locations of 10 = %d, want 16", got)
+	}
+	if err := h.shopify.SetLocationActive(second, false); err != nil { // no webhook
+		t.Fatal(err)
+	}
+	h.reconcile()
+	// The changed places republish the shop: its sync publishes them.
+	h.sync()
+	if got := h.tiktokQuantity(a.TikTokID, h.main); got != 8 {
+		t.Errorf("SKU a after the reconciliation and the sync = %d, want 8 (80%% of the active location's 10)", got)
+	}
+}
+
 // TestReconcileRaisesAfterGrace: an order TikTok took lowers its quantity
 // below the rule's before Shopify hears of it; the reconciliation leaves
 // it until it has stayed below for the grace, then raises it. A read-back
@@ -318,32 +346,5 @@ func TestFirstPublicationComparesWithImport(t *testing.T) {
 		return e.SKUID == a.TikTokID && e.Outcome == shop.OutcomeAlreadyThere && e.Cause == "settings:1"
 	}) {
 		t.Errorf("no already_there entry for SKU %s caused by settings:1", a.TikTokID)
-	}
-}
-
-// TestReconcileRereadsPlaces: a location deactivated without a webhook
-// reaching the server is found by the next reconciliation, which
-// republishes the shop without that location's stock.
-func TestReconcileRereadsPlaces(t *testing.T) {
-	cat := generate(t, 4, 2, 3) // the third location is inactive
-	h := newReconcileHarness(t, cat, false)
-	a := singleWarehouse(cat)[2]
-	second := locationGID(cat.Locations[1].ID)
-	h.stock(a, 10)
-	if err := h.shopify.SetAvailable(a.InventoryItemID, second, 10); err != nil {
-		t.Fatal(err)
-	}
-	h.webhook(a)
-	h.sync()
-	if got := h.tiktokQuantity(a.TikTokID, h.main); got != 16 {
-		t.Fatalf("SKU a with two active locations of 10 = %d, want 16", got)
-	}
-	if err := h.shopify.SetLocationActive(second, false); err != nil {
-		t.Fatal(err)
-	}
-	h.reconcile()
-	h.sync()
-	if got := h.tiktokQuantity(a.TikTokID, h.main); got != 8 {
-		t.Errorf("SKU a after a reconciliation found the location deactivated = %d, want 8 (80%% of the other's 10)", got)
 	}
 }
