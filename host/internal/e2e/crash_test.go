@@ -25,7 +25,7 @@ func TestCrash(t *testing.T) {
 		catalog: catalog.Options{Products: 40, Variants: 2, Locations: 2, Seed: 3, WithoutConflicts: true},
 		domain:  "crash.myshopify.com",
 	})
-	d := deploy(t, p, "", fmt.Sprintf("job_timeout = %q\n", jobTimeout))
+	d := deploy(t, p, "", extraConfig{sync: fmt.Sprintf("job_timeout = %q\n", jobTimeout)})
 	first := d.start("first")
 	w := &world{d: d, p: p, shop: "crash"}
 	d.addShop(t, w.shop, p, `{"percentage":80}`)

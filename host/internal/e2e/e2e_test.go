@@ -135,7 +135,7 @@ func checkProperty(t *testing.T, dsn string, servers ...string) []*server {
 	// same addresses (the servers' config names them) and a shop of its
 	// own.
 	first := startPlatforms(t, platformOptions{catalog: catalogOptions, domain: "e2e-0.myshopify.com"})
-	d := deploy(t, first, dsn, "")
+	d := deploy(t, first, dsn, extraConfig{})
 	var started []*server
 	for _, name := range servers {
 		started = append(started, d.start(name))

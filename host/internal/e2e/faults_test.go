@@ -72,7 +72,7 @@ func TestFaults(t *testing.T) {
 		shopifyBucket: true,
 		tiktokFront:   flaky.wrap,
 	})
-	d := deploy(t, p, "", "")
+	d := deploy(t, p, "", extraConfig{})
 	d.start("server")
 	w := &world{d: d, p: p, shop: "faults"}
 	d.addShop(t, w.shop, p, `{"percentage":80}`)

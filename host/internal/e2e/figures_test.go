@@ -86,7 +86,7 @@ func TestFigureLag(t *testing.T) {
 			})
 			prepareStock(t, p)
 			extra, rateSays := figuresConfig(t)
-			d := deploy(t, p, dsn, extra)
+			d := deploy(t, p, dsn, extraConfig{tiktok: extra})
 			d.start("server")
 			d.addShop(t, "lag", p, `{"percentage":100}`)
 
@@ -169,7 +169,7 @@ func TestFigureResync(t *testing.T) {
 	})
 	extra, rateSays := figuresConfig(t)
 	t.Log(rateSays)
-	d := deploy(t, p, "", extra)
+	d := deploy(t, p, "", extraConfig{tiktok: extra})
 	d.start("server")
 	long := 30 * time.Minute
 	republishTimed := func(what string, settings bool) {

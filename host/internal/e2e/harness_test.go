@@ -225,7 +225,11 @@ type deployment struct {
 // raise_grace is 0: a reconciliation raises a TikTok quantity read back
 // below the rule's at once, so that one reconciliation converges (the
 // grace itself is tested in the shop package).
-func deploy(tb testing.TB, p *platforms, dsn string, extra string) *deployment {
+// extraConfig are keys a test adds to its servers' [tiktok] and [sync]
+// tables.
+type extraConfig struct{ tiktok, sync string }
+
+func deploy(tb testing.TB, p *platforms, dsn string, extra extraConfig) *deployment {
 	tb.Helper()
 	d := &deployment{tb: tb, dir: tb.TempDir(), dsn: dsn}
 	d.config = filepath.Join(d.dir, "config.toml")
@@ -243,9 +247,10 @@ bulk_above = 100000
 [tiktok]
 base_url = %q
 auth_base_url = %q
+%s
 [sync]
 raise_grace = "0s"
-%s`, filepath.Join(d.dir, "data"), ruleModule, dsn, p.shopify.URL(), p.tiktokURL, p.tiktokURL, extra)
+%s`, filepath.Join(d.dir, "data"), ruleModule, dsn, p.shopify.URL(), p.tiktokURL, p.tiktokURL, extra.tiktok, extra.sync)
 	if err := os.WriteFile(d.config, []byte(text), 0o600); err != nil {
 		tb.Fatal(err)
 	}

@@ -29,7 +29,7 @@ func TestForgedWebhooks(t *testing.T) {
 		catalog: catalog.Options{Products: 3, Variants: 2, Locations: 2, Seed: 5, WithoutConflicts: true},
 		domain:  "hmac.myshopify.com",
 	})
-	d := deploy(t, p, "", "")
+	d := deploy(t, p, "", extraConfig{})
 	d.start("server")
 	w := &world{d: d, p: p, shop: "hmac"}
 	d.addShop(t, w.shop, p, `{"percentage":100}`)

@@ -44,7 +44,7 @@ func TestReplicasRateLimits(t *testing.T) {
 		shopifyStandard: true,
 		tiktokRateLimit: limit,
 	})
-	d := deploy(t, p, storetest.FreshPostgres(t), "")
+	d := deploy(t, p, storetest.FreshPostgres(t), extraConfig{})
 	d.start("replica-a")
 	d.start("replica-b")
 	d.addShop(t, "limits", p, `{"percentage":80}`)
