@@ -34,15 +34,19 @@ func (s *Store) SyncTargets(ctx context.Context, id string, items []string) ([]s
 			args = append(args, item)
 			marks[i] = fmt.Sprintf("$%d", len(args))
 		}
+		// Unordered, so that the (shop, inventory_item_id, link_status)
+		// index finds each item: with ORDER BY v.id, SQLite's planner
+		// walked the link status index, in id order, through every linked
+		// variant of the shop, for every batch.
 		page, err := collect(ctx, s.db, scanSyncTarget, `SELECT `+syncTargetColumns+`
 			FROM catalog_variants v JOIN catalog_tiktok_skus k ON k.shop = v.shop AND k.id = v.link_sku_id
-			WHERE v.shop = $1 AND v.link_status = 'linked' AND v.inventory_item_id IN (`+strings.Join(marks, ", ")+`)
-			ORDER BY v.id`, args...)
+			WHERE v.shop = $1 AND v.link_status = 'linked' AND v.inventory_item_id IN (`+strings.Join(marks, ", ")+`)`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("read the sync targets of shop %q: %w", id, err)
 		}
 		out = append(out, page...)
 	}
+	slices.SortFunc(out, func(a, b shop.SyncTarget) int { return strings.Compare(a.Variant.ID, b.Variant.ID) })
 	return out, nil
 }
 

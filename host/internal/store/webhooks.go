@@ -206,11 +206,17 @@ func (s *Store) TakePending(ctx context.Context, id string, items []shop.Pending
 		for batch := range slices.Chunk(items, (maxParams-1)/2) {
 			args := []any{id}
 			conds := make([]string, len(batch))
+			items := make([]string, len(batch))
 			for i, p := range batch {
 				args = append(args, p.InventoryItemID, p.Seq)
 				conds[i] = fmt.Sprintf("(inventory_item_id = $%d AND seq <= $%d)", len(args)-1, len(args))
+				items[i] = fmt.Sprintf("$%d", len(args)-1)
 			}
-			if _, err := tx.ExecContext(ctx, `DELETE FROM sync_pending WHERE shop = $1 AND (`+strings.Join(conds, " OR ")+`)`, args...); err != nil {
+			// The IN list lets SQLite find each row by the primary key;
+			// with the ORs alone it scanned the shop's pending items for
+			// every batch.
+			if _, err := tx.ExecContext(ctx, `DELETE FROM sync_pending WHERE shop = $1 AND inventory_item_id IN (`+strings.Join(items, ", ")+`)
+				AND (`+strings.Join(conds, " OR ")+`)`, args...); err != nil {
 				return err
 			}
 		}
