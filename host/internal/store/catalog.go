@@ -352,23 +352,28 @@ func (s *Store) SetLinks(ctx context.Context, id string, variants map[string]sho
 // ErrNotFound if the shop does not exist.
 func (s *Store) VariantsAfter(ctx context.Context, id string, status shop.LinkStatus, after string, limit int) ([]shop.Variant, error) {
 	return catalogPage(ctx, s, "catalog_variants", `id, product_id, sku, tags, inventory_policy, inventory_item_id, tracked, available`,
-		func(r *sql.Rows) (shop.Variant, error) {
-			var v shop.Variant
-			var tags, available string
-			err := r.Scan(&v.ID, &v.ProductID, &v.SKU, &tags, &v.InventoryPolicy, &v.InventoryItemID, &v.Tracked, &available,
-				&v.Link.Status, &v.Link.VariantID, &v.Link.SKUID, &v.Link.TikTokProductID, &v.Link.Reason)
-			if err != nil {
-				return v, err
-			}
-			v.Tags, v.Available = []string{}, map[string]int{}
-			if err := json.Unmarshal([]byte(tags), &v.Tags); err != nil {
-				return v, fmt.Errorf("variant %s: stored tags: %w", v.ID, err)
-			}
-			if err := json.Unmarshal([]byte(available), &v.Available); err != nil {
-				return v, fmt.Errorf("variant %s: stored levels: %w", v.ID, err)
-			}
-			return v, nil
-		}, id, status, after, limit, "variants")
+		scanVariant, id, status, after, limit, "variants")
+}
+
+// scanVariant reads a catalog_variants row: its own columns, then its
+// link's (link_status, link_variant_id, link_sku_id, link_product_id,
+// link_reason).
+func scanVariant(r *sql.Rows) (shop.Variant, error) {
+	var v shop.Variant
+	var tags, available string
+	err := r.Scan(&v.ID, &v.ProductID, &v.SKU, &tags, &v.InventoryPolicy, &v.InventoryItemID, &v.Tracked, &available,
+		&v.Link.Status, &v.Link.VariantID, &v.Link.SKUID, &v.Link.TikTokProductID, &v.Link.Reason)
+	if err != nil {
+		return v, err
+	}
+	v.Tags, v.Available = []string{}, map[string]int{}
+	if err := json.Unmarshal([]byte(tags), &v.Tags); err != nil {
+		return v, fmt.Errorf("variant %s: stored tags: %w", v.ID, err)
+	}
+	if err := json.Unmarshal([]byte(available), &v.Available); err != nil {
+		return v, fmt.Errorf("variant %s: stored levels: %w", v.ID, err)
+	}
+	return v, nil
 }
 
 // TikTokSKUsAfter is VariantsAfter for the TikTok Shop SKUs.

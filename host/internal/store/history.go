@@ -191,23 +191,7 @@ func (s *Store) CatalogVariant(ctx context.Context, id, variant string) (shop.Va
 	if err := checkText(variant); err != nil {
 		return shop.Variant{}, false, fmt.Errorf("catalog variant: %w", err)
 	}
-	list, err := collect(ctx, s.db, func(r *sql.Rows) (shop.Variant, error) {
-		var v shop.Variant
-		var tags, available string
-		err := r.Scan(&v.ID, &v.ProductID, &v.SKU, &tags, &v.InventoryPolicy, &v.InventoryItemID, &v.Tracked, &available,
-			&v.Link.Status, &v.Link.VariantID, &v.Link.SKUID, &v.Link.TikTokProductID, &v.Link.Reason)
-		if err != nil {
-			return v, err
-		}
-		v.Tags, v.Available = []string{}, map[string]int{}
-		if err := json.Unmarshal([]byte(tags), &v.Tags); err != nil {
-			return v, fmt.Errorf("variant %s: stored tags: %w", v.ID, err)
-		}
-		if err := json.Unmarshal([]byte(available), &v.Available); err != nil {
-			return v, fmt.Errorf("variant %s: stored levels: %w", v.ID, err)
-		}
-		return v, nil
-	}, `SELECT id, product_id, sku, tags, inventory_policy, inventory_item_id, tracked, available,
+	list, err := collect(ctx, s.db, scanVariant, `SELECT id, product_id, sku, tags, inventory_policy, inventory_item_id, tracked, available,
 			link_status, link_variant_id, link_sku_id, link_product_id, link_reason
 		FROM catalog_variants WHERE shop = $1 AND id = $2`, id, variant)
 	if err != nil {
