@@ -434,23 +434,32 @@ func TestSyncShopSettingsChange(t *testing.T) {
 	}
 }
 
+// publishAtTwoLocations stocks a single-warehouse SKU with 10 at each of
+// the catalog's first two (active) locations and publishes it (80% of 20),
+// and returns it with the second location's global id.
+func (h *syncHarness) publishAtTwoLocations(cat *catalog.Catalog) (catalog.Link, string) {
+	h.t.Helper()
+	a := singleWarehouse(cat)[2]
+	second := locationGID(cat.Locations[1].ID)
+	h.stock(a, 10)
+	if err := h.shopify.SetAvailable(a.InventoryItemID, second, 10); err != nil {
+		h.t.Fatal(err)
+	}
+	h.webhook(a)
+	h.sync()
+	if got := h.tiktokQuantity(a.TikTokID, h.main); got != 16 {
+		h.t.Fatalf("SKU a with two active locations of 10 = %d, want 16", got)
+	}
+	return a, second
+}
+
 // TestSyncShopLocationDeactivated: a locations webhook marks every item
 // pending; the sync reads the locations again and stops counting the
 // stock of the one deactivated.
 func TestSyncShopLocationDeactivated(t *testing.T) {
 	cat := generate(t, 4, 2, 3) // the third location is inactive
 	h := newSyncHarness(t, cat, false)
-	a := singleWarehouse(cat)[2]
-	second := locationGID(cat.Locations[1].ID)
-	h.stock(a, 10)
-	if err := h.shopify.SetAvailable(a.InventoryItemID, second, 10); err != nil {
-		t.Fatal(err)
-	}
-	h.webhook(a)
-	h.sync()
-	if got := h.tiktokQuantity(a.TikTokID, h.main); got != 16 {
-		t.Fatalf("SKU a with two active locations of 10 = %d, want 16", got)
-	}
+	a, second := h.publishAtTwoLocations(cat)
 	if err := h.shopify.SetLocationActive(second, false); err != nil {
 		t.Fatal(err)
 	}

@@ -162,17 +162,7 @@ func TestReconcileLowersAtOnce(t *testing.T) {
 func TestReconcileReadsLocations(t *testing.T) {
 	cat := generate(t, 4, 2, 3) // the third location is inactive
 	h := newReconcileHarness(t, cat, false)
-	a := singleWarehouse(cat)[2]
-	second := locationGID(cat.Locations[1].ID)
-	h.stock(a, 10)
-	if err := h.shopify.SetAvailable(a.InventoryItemID, second, 10); err != nil {
-		t.Fatal(err)
-	}
-	h.webhook(a)
-	h.sync()
-	if got := h.tiktokQuantity(a.TikTokID, h.main); got != 16 {
-		t.Fatalf("SKU a with two active locations of 10 = %d, want 16", got)
-	}
+	a, second := h.publishAtTwoLocations(cat)
 	if err := h.shopify.SetLocationActive(second, false); err != nil { // no webhook
 		t.Fatal(err)
 	}
