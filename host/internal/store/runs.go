@@ -11,9 +11,17 @@ import (
 	"github.com/syncrules/syncrules/host/internal/shop"
 )
 
-// interruptedError is the error of a running run found stale by StartRun:
-// its process stopped without finishing it.
-const interruptedError = "the process running it stopped; connect again"
+// interruptedError is the error of a running run of kind found stale by
+// StartRun: its process stopped without finishing it. A connect must be
+// run again; a republishing run's items stay pending, and the shop's sync
+// job publishes them when it runs again (a crashed server's job is taken
+// back), so connecting again would only redo the catalog.
+func interruptedError(kind string) string {
+	if kind == shop.RunKindResync || kind == shop.RunKindSettings {
+		return "the process running it stopped; the items it had not published stay pending and are published when the shop's sync job runs again"
+	}
+	return "the process running it stopped; connect again"
+}
 
 // StartRun stores a new running run of r.Shop with r's kind, phase,
 // progress and token, and returns it with its ID and times. A shop has at
@@ -57,7 +65,7 @@ func (s *Store) StartRun(ctx context.Context, r shop.Run) (shop.Run, error) {
 			return keep
 		default:
 			if _, err := tx.ExecContext(ctx, `UPDATE runs SET state = $2, error = $3, updated = $4, finished = $4 WHERE id = $1`,
-				running, string(shop.RunInterrupted), interruptedError, micros(t)); err != nil {
+				running, string(shop.RunInterrupted), interruptedError(kind), micros(t)); err != nil {
 				return err
 			}
 		}
