@@ -84,8 +84,11 @@ func viewRun(r Run, now time.Time) RunView {
 	if r.State == RunRunning && now.Sub(r.Updated) > StaleRunAfter {
 		v.State, v.Error = RunInterrupted, interruptedStale
 		if r.Kind == RunKindResync || r.Kind == RunKindSettings {
-			// The queue's job may still catch up: it is retried.
-			v.Error = "the run made no progress for a while (its job is waiting for a retry, or the server stopped): its items stay pending; resync again if it does not move"
+			// The queue's job may still catch up: it is retried, or
+			// taken back from a crashed server.
+			v.Error = "the run made no progress for a while: its job is waiting for a retry, or the server running it stopped " +
+				"(a server takes the job back at start on SQLite, 2 × job_timeout + 1 min after it started on PostgreSQL); " +
+				"its items stay pending and the run goes on then; resync again if it does not move"
 		}
 	}
 	if r.State == RunSucceeded {
