@@ -15,7 +15,8 @@
 //     something that could raise it changed (TikTok's and Shopify's request
 //     logs, from the fakes, are the evidence);
 //   - TikTok failing (5xx, 429, connections dropped after the update was
-//     applied), Shopify throttling, a server killed with SIGKILL, two
+//     applied), Shopify throttling, a server killed with SIGKILL (in a webhook
+//     burst, or in a 10,000-SKU resync, whose run then goes on), two
 //     replicas on one PostgreSQL: the same property holds and no received
 //     webhook is lost; replicas together keep within the shop's TikTok rate
 //     limit and Shopify's cost bucket;
