@@ -112,4 +112,3 @@ func (p *sharedPacer) release(ctx context.Context, tk ticket) error {
 	}
 	return p.bucket.Cancel(ctx, tk.cost)
 }
-
