@@ -320,12 +320,14 @@ func (c *Client) query(ctx context.Context, op string, estimate float64, q strin
 		start := c.now()
 		ans, err := c.post(ctx, op, body)
 		// The bucket's account is kept even when the request was cancelled.
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.timeout)
 		var perr error
 		if ans != nil && ans.Extensions.Cost != nil {
-			perr = c.pacer.observe(context.WithoutCancel(ctx), op, *ans.Extensions.Cost, tk, c.now())
+			perr = c.pacer.observe(pctx, op, *ans.Extensions.Cost, tk, c.now())
 		} else {
-			perr = c.pacer.release(context.WithoutCancel(ctx), tk)
+			perr = c.pacer.release(pctx, tk)
 		}
+		cancel()
 		if perr != nil {
 			c.log.Warn("shopify: the shared cost bucket was not updated; it refills by itself", "op", op, "err", perr)
 		}
