@@ -247,7 +247,15 @@ func drain(sw *httpapi.Switch, srv *http.Server, served <-chan error, period tim
 // the commands that act on the server's store as it would (sync) use them
 // too.
 func shopOptions(cfg config.Config, db *store.Store, h *host, sealer *secret.Sealer, log *slog.Logger) shop.Options {
+	// Replicas share a PostgreSQL database, and must share each shop's
+	// Shopify cost bucket; on SQLite one process serves a data folder, and
+	// keeps it in memory.
+	var buckets shop.ShopifyBuckets
+	if db.Dialect() == store.Postgres {
+		buckets = db
+	}
 	return shop.Options{
+		ShopifyBuckets: buckets,
 		Store:          db,
 		Compute:        h.svc,
 		Sealer:         sealer,

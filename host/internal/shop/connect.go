@@ -232,6 +232,7 @@ func (s *Service) checkPlatforms(ctx context.Context, sh Shop, creds map[string]
 
 	sopt := s.platforms.Shopify
 	sopt.Domain, sopt.AccessToken = sh.ShopifyDomain, creds["shopify/access_token"]
+	sopt.Pacer = s.shopifyPacer(sh.ShopifyDomain)
 	if sopt.Logger == nil {
 		sopt.Logger = s.log
 	}

@@ -74,6 +74,8 @@ type harnessOptions struct {
 	// shopifyBucket keeps the fake Shopify's own cost bucket (Shopify's
 	// standard 1000 points, 50 a second) instead of an endless one.
 	shopifyBucket bool
+	// shopifyMax and shopifyRate, if set, size the fake Shopify's bucket.
+	shopifyMax, shopifyRate float64
 }
 
 // lockedBuffer collects the service's logs.
@@ -111,6 +113,9 @@ func newHarness(t testing.TB, cat *catalog.Catalog, o harnessOptions) *harness {
 	fo := shopifyfake.Options{Catalog: cat, MaximumAvailable: 1e9, RestoreRate: 1e9}
 	if o.shopifyBucket {
 		fo.MaximumAvailable, fo.RestoreRate = 0, 0
+	}
+	if o.shopifyMax > 0 {
+		fo.MaximumAvailable, fo.RestoreRate = o.shopifyMax, o.shopifyRate
 	}
 	h.shopify = shopifyfake.New(fo)
 	if err := h.shopify.Start("127.0.0.1:0"); err != nil {

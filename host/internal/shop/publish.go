@@ -791,6 +791,7 @@ func (s *Service) syncClients(ctx context.Context, sh Shop) (platformClients, er
 	}
 	sopt := s.platforms.Shopify
 	sopt.Domain, sopt.AccessToken = sh.ShopifyDomain, creds["shopify/access_token"]
+	sopt.Pacer = s.shopifyPacer(sh.ShopifyDomain)
 	if sopt.Logger == nil {
 		sopt.Logger = s.log
 	}

@@ -61,6 +61,10 @@ type Options struct {
 	RaiseGrace time.Duration
 	// Clock tells reconciliations the time; time.Now if nil. Set by tests.
 	Clock func() time.Time
+	// ShopifyBuckets, if set, keep each shop's Shopify cost bucket for
+	// every replica (serve sets the store on PostgreSQL); nil keeps it in
+	// this process's memory.
+	ShopifyBuckets ShopifyBuckets
 }
 
 // Platforms configure the clients of Shopify and TikTok Shop: where they
@@ -88,10 +92,12 @@ type Service struct {
 	clock      func() time.Time
 
 	platforms Platforms
-	// mu guards tiktokApps and closed.
-	mu         sync.Mutex
-	tiktokApps map[string]tiktokApp // by app key
-	closed     bool
+	// mu guards tiktokApps, shopifyPacers and closed.
+	mu             sync.Mutex
+	tiktokApps     map[string]tiktokApp     // by app key
+	shopifyPacers  map[string]shopify.Pacer // by myshopify domain
+	shopifyBuckets ShopifyBuckets
+	closed         bool
 	// runCtx lives as long as the Service: the runs started in this
 	// process run under it, not under the request that started them.
 	runCtx    context.Context
@@ -117,7 +123,8 @@ func New(opt Options) *Service {
 	runCtx, cancel := context.WithCancel(context.Background())
 	return &Service{metrics: opt.SyncMetrics, raiseGrace: opt.RaiseGrace, clock: opt.Clock, store: opt.Store, compute: opt.Compute, sealer: opt.Sealer, plugins: opt.Plugins, quota: opt.PluginQuota,
 		timeout: opt.ComputeTimeout, admin: opt.AdminToken, queue: opt.Queue, log: opt.Logger,
-		platforms: opt.Platforms, tiktokApps: map[string]tiktokApp{}, runCtx: runCtx, cancelRun: cancel}
+		platforms: opt.Platforms, tiktokApps: map[string]tiktokApp{}, runCtx: runCtx, cancelRun: cancel,
+		shopifyPacers: map[string]shopify.Pacer{}, shopifyBuckets: opt.ShopifyBuckets}
 }
 
 // Close cancels the runs this process is running, records them

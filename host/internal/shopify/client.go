@@ -47,6 +47,9 @@ type Options struct {
 	// Logger gets a debug line per request and a warning per retry;
 	// nil is slog.Default().
 	Logger *slog.Logger
+	// Pacer keeps the shop's cost bucket; clients given the same Pacer
+	// share it. nil is one of the client's own (NewPacer).
+	Pacer Pacer
 }
 
 // DefaultAPIVersion is the Admin API release spoken when Options leave it
@@ -84,7 +87,7 @@ type Client struct {
 	pollInterval time.Duration
 	http         *http.Client
 	log          *slog.Logger
-	bucket       *bucket
+	pacer        Pacer
 
 	// now and sleep are the clock, replaced in tests.
 	now   func() time.Time
@@ -127,6 +130,9 @@ func New(o Options) (*Client, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.Pacer == nil {
+		o.Pacer = NewPacer()
+	}
 	return &Client{
 		endpoint:     base + "/admin/api/" + o.APIVersion + "/graphql.json",
 		token:        o.AccessToken,
@@ -135,7 +141,7 @@ func New(o Options) (*Client, error) {
 		pollInterval: o.BulkPollInterval,
 		http:         o.HTTPClient,
 		log:          o.Logger,
-		bucket:       newBucket(),
+		pacer:        o.Pacer,
 		now:          time.Now,
 		sleep:        sleepCtx,
 	}, nil
@@ -307,16 +313,23 @@ func (c *Client) query(ctx context.Context, op string, estimate float64, q strin
 	for {
 		var tk ticket
 		if !c.noPacing {
-			if tk, err = c.bucket.take(ctx, op, estimate, true, c.now, c.sleep); err != nil {
+			if tk, err = c.pacer.take(ctx, op, estimate, true, c.now, c.sleep); err != nil {
 				return fmt.Errorf("shopify: %s: waiting for the cost bucket: %w", op, err)
 			}
 		}
 		start := c.now()
 		ans, err := c.post(ctx, op, body)
+		// The bucket's account is kept even when the request was cancelled.
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.timeout)
+		var perr error
 		if ans != nil && ans.Extensions.Cost != nil {
-			c.bucket.observe(op, *ans.Extensions.Cost, tk, c.now())
+			perr = c.pacer.observe(pctx, op, *ans.Extensions.Cost, tk, c.now())
 		} else {
-			c.bucket.release(tk)
+			perr = c.pacer.release(pctx, tk)
+		}
+		cancel()
+		if perr != nil {
+			c.log.Warn("shopify: the shared cost bucket was not updated; it refills by itself", "op", op, "err", perr)
 		}
 		if err != nil {
 			if !isTransient(err) || ctx.Err() != nil {
@@ -346,7 +359,7 @@ func (c *Client) query(ctx context.Context, op string, estimate float64, q strin
 				c.log.Warn("shopify: throttled; waiting for the bucket to refill", "op", op, "times", throttled)
 				if c.noPacing {
 					// Without pacing the retry still waits for the refill.
-					if _, err := c.bucket.take(ctx, op, estimate, false, c.now, c.sleep); err != nil {
+					if _, err := c.pacer.take(ctx, op, estimate, false, c.now, c.sleep); err != nil {
 						return fmt.Errorf("shopify: %s: waiting for the cost bucket: %w", op, err)
 					}
 				}

@@ -22,7 +22,9 @@
 // answer reports (extensions.cost.throttleStatus). The client keeps a mirror
 // of that bucket and waits, before sending a query, until it holds the
 // query's cost, so that a steady stream of requests is not throttled; a
-// THROTTLED answer still waits for the refill and is retried. 5xx answers
+// THROTTLED answer still waits for the refill and is retried. Clients given
+// one Pacer share the mirror (NewPacer, in one process); NewSharedPacer
+// keeps the bucket in a SharedBucket that several processes reserve from. 5xx answers
 // and dropped connections are retried with jittered backoff; the errors
 // Shopify returns come back typed (*QueryError, *UserErrors, *StatusError,
 // *BulkError).

@@ -48,7 +48,29 @@ type ticket struct {
 	// paced: the request waited for the bucket and took its cost. An
 	// unpaced request's answer is taken at its word.
 	paced bool
+	// probe: the request went out unpaced, alone, to learn a shared
+	// bucket no answer had reported yet.
+	probe bool
 }
+
+// Pacer keeps a shop's cost bucket for the clients that share it: each
+// waits, before it sends a query, until the bucket holds the query's cost.
+// NewPacer keeps it in memory, for the clients of one process;
+// NewSharedPacer keeps it where several processes see it.
+type Pacer interface {
+	// take waits until the bucket holds op's cost and, if reserve, takes
+	// it out; the ticket says what it took, for observe or release.
+	take(ctx context.Context, op string, estimate float64, reserve bool,
+		now func() time.Time, sleep func(context.Context, time.Duration) error) (ticket, error)
+	// observe takes the answer to the request that took tk, arrived at at.
+	observe(ctx context.Context, op string, c cost, tk ticket, at time.Time) error
+	// release ends the request that took tk and got no answer.
+	release(ctx context.Context, tk ticket) error
+}
+
+// NewPacer returns a cost bucket kept in memory: the clients of one
+// process that share it pace themselves together.
+func NewPacer() Pacer { return newBucket() }
 
 func newBucket() *bucket {
 	return &bucket{costs: map[string]float64{}, changed: make(chan struct{})}
@@ -160,7 +182,7 @@ func (b *bucket) take(ctx context.Context, op string, estimate float64, reserve 
 // Shopify refunds; all of it if THROTTLED) goes back, so under steady
 // overlapping load, where few answers are fresh, the mirror does not
 // drift low.
-func (b *bucket) observe(op string, c cost, tk ticket, at time.Time) {
+func (b *bucket) observe(_ context.Context, op string, c cost, tk ticket, at time.Time) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	defer b.signal()
@@ -172,14 +194,14 @@ func (b *bucket) observe(op string, c cost, tk ticket, at time.Time) {
 	ts := c.ThrottleStatus
 	if ts == nil || ts.MaximumAvailable <= 0 {
 		b.inflight = max(b.inflight-tk.cost, 0)
-		return
+		return nil
 	}
 	if !b.known || !tk.paced || fresh {
 		b.inflight = max(b.inflight-tk.cost, 0)
 		b.known = true
 		b.max, b.rate = ts.MaximumAvailable, ts.RestoreRate
 		b.avail, b.at = ts.CurrentlyAvailable-b.inflight, at
-		return
+		return nil
 	}
 	// A clock read before another request's take may be behind b.at.
 	at = later(at, b.at)
@@ -187,6 +209,7 @@ func (b *bucket) observe(op string, c cost, tk ticket, at time.Time) {
 	b.inflight = max(b.inflight-tk.cost, 0)
 	b.max, b.rate = ts.MaximumAvailable, ts.RestoreRate
 	b.avail, b.at = min(own, ts.CurrentlyAvailable-b.inflight), at
+	return nil
 }
 
 func later(a, b time.Time) time.Time {
@@ -198,10 +221,11 @@ func later(a, b time.Time) time.Time {
 
 // release ends the request that took tk and got no answer. The points
 // stay spent in the mirror: Shopify may have charged them.
-func (b *bucket) release(tk ticket) {
+func (b *bucket) release(_ context.Context, tk ticket) error {
 	b.mu.Lock()
 	b.inflight = max(b.inflight-tk.cost, 0)
 	b.ended++
 	b.signal()
 	b.mu.Unlock()
+	return nil
 }

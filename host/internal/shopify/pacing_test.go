@@ -140,7 +140,7 @@ func TestBucketWaitsForWhatItLacks(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			clock := &fakeClock{t: start}
 			b := newBucket()
-			b.observe("q", cost{RequestedQueryCost: tc.cost, ThrottleStatus: &throttleStatus{1000, tc.current, tc.rate}}, ticket{}, start)
+			b.observe(context.Background(), "q", cost{RequestedQueryCost: tc.cost, ThrottleStatus: &throttleStatus{1000, tc.current, tc.rate}}, ticket{}, start)
 			clock.t = start.Add(tc.elapsed)
 			if _, err := b.take(context.Background(), "q", 1, true, clock.now, clock.sleep); err != nil {
 				t.Fatal(err)
@@ -197,7 +197,7 @@ func playBucket(t *testing.T, actual float64, script []string) (waited time.Dura
 	clock := &fakeClock{t: time.Unix(1e9, 0)}
 	shop := &simShop{max: 100, rate: 10, level: 100, at: clock.now()}
 	b := newBucket()
-	b.observe("q", cost{ThrottleStatus: &throttleStatus{shop.max, shop.level, shop.rate}}, ticket{}, clock.now())
+	b.observe(context.Background(), "q", cost{ThrottleStatus: &throttleStatus{shop.max, shop.level, shop.rate}}, ticket{}, clock.now())
 	var (
 		tickets = map[string]ticket{}
 		pending = map[string]bool{} // sent, not arrived
@@ -224,9 +224,9 @@ func playBucket(t *testing.T, actual float64, script []string) (waited time.Dura
 			reports[arg] = c
 			delete(pending, arg)
 		case "answer":
-			b.observe("q", reports[arg], tickets[arg], clock.now())
+			b.observe(context.Background(), "q", reports[arg], tickets[arg], clock.now())
 		case "lose":
-			b.release(tickets[arg])
+			b.release(context.Background(), tickets[arg])
 			delete(pending, arg)
 		case "wait":
 			d, err := time.ParseDuration(arg)
