@@ -22,7 +22,7 @@ import (
 func TestBurstCoalesces(t *testing.T) {
 	// Long enough for a hundred webhooks to be recorded on a loaded
 	// machine; the configuration takes at most 5 s.
-	window := min(2*time.Second*slowtest.Factor, 5*time.Second)
+	window := min(3*time.Second*slowtest.Factor, 5*time.Second)
 	for _, engine := range []string{"sqlite", "postgres"} {
 		t.Run(engine, func(t *testing.T) {
 			dsn := ""
