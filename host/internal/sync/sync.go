@@ -12,6 +12,8 @@
 // a second, then it yields its worker and runs again when one is free), and
 // ends only in a transaction that finds none of the shop's items pending
 // (Options.Pending), so a change recorded while it ran is never left behind.
+// With Options.Coalesce, it first lets a burst of webhooks gather
+// (coalesce.go).
 //
 // Usage:
 //
@@ -379,9 +381,10 @@ type shopSyncWorker struct {
 	complete func(ctx context.Context, job *river.Job[shopSyncArgs]) (bool, error)
 	// turn is maxTurn, or less under a short JobTimeout.
 	turn time.Duration
+	log  *slog.Logger
+
 	// burst waits for a burst of webhooks to gather (coalesce.go).
 	burst coalescer
-	log   *slog.Logger
 }
 
 func (w *shopSyncWorker) Work(ctx context.Context, job *river.Job[shopSyncArgs]) error {
