@@ -273,7 +273,7 @@ func Default() Config {
 			Burst:          5,
 		},
 		Sync: Sync{Workers: 10, JobTimeout: Duration{time.Minute}, HistoryDays: 90,
-			ReconcileInterval: Duration{time.Hour}, RaiseGrace: Duration{15 * time.Minute}, Coalesce: Duration{150 * time.Millisecond}},
+			ReconcileInterval: Duration{time.Hour}, RaiseGrace: Duration{15 * time.Minute}, Coalesce: Duration{100 * time.Millisecond}},
 		Engine: Engine{MaxMemoryMiB: 1024, RecycleMemoryMiB: 64},
 		// The limits on each plugin are the engine's defaults, which
 		// sdktest.Check applies too (sandbox.go); these are the server's.
