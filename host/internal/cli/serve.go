@@ -130,6 +130,9 @@ func serve(ctx context.Context, e *env, args []string) error {
 		SyncShop:   func(ctx context.Context, id string) (bool, error) { return shops.SyncShop(ctx, id) },
 		Pending:    db.HasPendingTx,
 		Metrics:    h.metrics,
+		// A burst of webhooks gathers before its items are read.
+		Coalesce:     cfg.Sync.Coalesce.Duration,
+		PendingSince: db.PendingSince,
 		// One cleanup per cluster: every replica configures it, River's
 		// leader runs it.
 		HistoryDays: cfg.Sync.HistoryDays,
@@ -156,7 +159,7 @@ func serve(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	log.Info("sync queue started", "workers", cfg.Sync.Workers, "job_timeout", cfg.Sync.JobTimeout.Duration,
-		"reconcile_interval", cfg.Sync.ReconcileInterval.Duration, "raise_grace", cfg.Sync.RaiseGrace.Duration)
+		"reconcile_interval", cfg.Sync.ReconcileInterval.Duration, "raise_grace", cfg.Sync.RaiseGrace.Duration, "coalesce", cfg.Sync.Coalesce.Duration)
 	api := httpapi.New(httpapi.Options{
 		Shops:             shops,
 		DefaultRule:       httpapi.DefaultRule{SHA256: h.defaultRule.SHA256(), ABIVersion: h.defaultRule.ABIVersion()},

@@ -79,6 +79,10 @@ type Sync struct {
 	// must stay below before a reconciliation raises it: TikTok lowers its
 	// stock for an order before Shopify hears of it.
 	RaiseGrace Duration `toml:"raise_grace"`
+	// Coalesce is how long a shop's job lets a burst of webhooks gather
+	// before it reads their items from Shopify: it takes them once the
+	// oldest was received this long ago. 0 takes them at once.
+	Coalesce Duration `toml:"coalesce"`
 }
 
 // Store chooses the database of shops, settings, tokens and credentials.
@@ -269,7 +273,7 @@ func Default() Config {
 			Burst:          5,
 		},
 		Sync: Sync{Workers: 10, JobTimeout: Duration{time.Minute}, HistoryDays: 90,
-			ReconcileInterval: Duration{time.Hour}, RaiseGrace: Duration{15 * time.Minute}},
+			ReconcileInterval: Duration{time.Hour}, RaiseGrace: Duration{15 * time.Minute}, Coalesce: Duration{100 * time.Millisecond}},
 		Engine: Engine{MaxMemoryMiB: 1024, RecycleMemoryMiB: 64},
 		// The limits on each plugin are the engine's defaults, which
 		// sdktest.Check applies too (sandbox.go); these are the server's.
@@ -438,6 +442,9 @@ func (c Config) Validate() error {
 		{c.Sync.HistoryDays < 1, "sync.history_days", "must be at least 1"},
 		{c.Sync.ReconcileInterval.Duration < time.Minute, "sync.reconcile_interval", "must be at least 1m: each shop's reconciliation reads its whole catalog back"},
 		{c.Sync.RaiseGrace.Duration < 0, "sync.raise_grace", "must be 0 (raise at the next reconciliation) or more"},
+		{c.Sync.Coalesce.Duration < 0 || c.Sync.Coalesce.Duration > 5*time.Second, "sync.coalesce",
+			"must be 0 (off) up to 5s: every webhook's change waits up to this long before it is read, and the target is TikTok within 1 s"},
+		{c.Sync.Coalesce.Duration > c.Sync.JobTimeout.Duration/4, "sync.coalesce", "must be at most a quarter of sync.job_timeout: a shop's job waits it out within its timeout"},
 	} {
 		if ch.bad {
 			return &invalidError{Key: ch.key, Msg: ch.msg}

@@ -109,6 +109,11 @@ func TestParse(t *testing.T) {
 			}, ""},
 		{"reconciliation every second", "[sync]\nreconcile_interval = \"1s\"", nil, "sync.reconcile_interval: must be at least 1m"},
 		{"negative raise grace", "[sync]\nraise_grace = \"-1m\"", nil, "sync.raise_grace: must be 0"},
+		{"coalescing off", "[sync]\ncoalesce = \"0s\"", func(c Config) bool { return c.Sync.Coalesce.Duration == 0 }, ""},
+		{"coalescing window", "[sync]\ncoalesce = \"300ms\"", func(c Config) bool { return c.Sync.Coalesce.Duration == 300*time.Millisecond }, ""},
+		{"negative coalescing", "[sync]\ncoalesce = \"-1ms\"", nil, "sync.coalesce: must be 0 (off) up to 5s"},
+		{"coalescing over the lag", "[sync]\ncoalesce = \"10s\"", nil, "sync.coalesce: must be 0 (off) up to 5s"},
+		{"coalescing over the job's timeout", "[sync]\njob_timeout = \"2s\"\ncoalesce = \"1s\"", nil, "sync.coalesce: must be at most a quarter of sync.job_timeout"},
 		{"negative quota", "[sandbox]\npartner_versions = -1", nil, "sandbox.partner_versions"},
 		{"budgets and quotas", "[sandbox]\ninteractive_calls = 3\nsync_calls = 2\npartner_versions = 5\npartner_mib = 10\nworker_max_processes = 1",
 			func(c Config) bool {

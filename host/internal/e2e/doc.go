@@ -20,7 +20,9 @@
 //     replicas on one PostgreSQL: the same property holds and no received
 //     webhook is lost; replicas together keep within the shop's TikTok rate
 //     limit and Shopify's cost bucket;
-//   - a webhook that is not Shopify's changes nothing.
+//   - a webhook that is not Shopify's changes nothing;
+//   - a burst of webhooks for one item within the coalescing window costs
+//     one Shopify read and at most one TikTok call.
 //
 // The package has no code of its own: only its tests. They build the
 // binary once per run (go build, the default rule module from source), so

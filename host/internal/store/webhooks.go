@@ -190,6 +190,29 @@ func (s *Store) PendingItems(ctx context.Context, id string, limit int) ([]shop.
 	return items, nil
 }
 
+// PendingSince returns when the oldest webhook that left one of the
+// shop's items pending was received, if every pending item was left by a
+// webhook received after cutoff: the sync, coalescing a burst, waits for
+// it to age. It returns the zero time, nothing to wait for, when an item
+// was received at or before cutoff, when one was left pending by no
+// webhook (a resync, a settings change: nothing to coalesce), or when none
+// is pending.
+func (s *Store) PendingSince(ctx context.Context, id string, cutoff time.Time) (time.Time, error) {
+	// The EXISTS stops at the first item due, usually the first row read
+	// (a resync's items have no receipt); the MIN reads the whole burst
+	// only when every item is young, so when there are few.
+	var since int64
+	err := s.db.QueryRowContext(ctx, `SELECT CASE WHEN EXISTS (SELECT 1 FROM sync_pending WHERE shop = $1 AND since <= $2) THEN 0
+		ELSE (SELECT COALESCE(MIN(since), 0) FROM sync_pending WHERE shop = $1) END`, id, micros(cutoff)).Scan(&since)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("read when the pending items of shop %q were received: %w", id, err)
+	}
+	if since == 0 {
+		return time.Time{}, nil
+	}
+	return fromMicros(since), nil
+}
+
 // TakePending deletes the pending items given whose seq is still at most
 // the one given: an item a webhook named again since stays pending.
 // Items not pending are ignored.

@@ -12,6 +12,8 @@
 // a second, then it yields its worker and runs again when one is free), and
 // ends only in a transaction that finds none of the shop's items pending
 // (Options.Pending), so a change recorded while it ran is never left behind.
+// With Options.Coalesce, it first lets a burst of webhooks gather
+// (coalesce.go).
 //
 // Usage:
 //
@@ -124,6 +126,16 @@ type Options struct {
 	// counted as running and EnqueueTx added nothing, is not left behind.
 	// Required.
 	Pending func(ctx context.Context, tx any, shop string) (bool, error)
+	// Coalesce is the coalescing window (coalesce.go): a shop's job calls
+	// SyncShop only once the oldest webhook its pending items wait for
+	// was received at least this long ago, so that a burst of webhooks
+	// costs one read. 0 calls it at once.
+	Coalesce time.Duration
+	// PendingSince returns when the oldest webhook the shop's pending
+	// items wait for was received, if all were received after cutoff;
+	// the zero time if one is due (received at or before cutoff, or left
+	// pending by no webhook) or none is pending. Required if Coalesce > 0.
+	PendingSince func(ctx context.Context, shop string, cutoff time.Time) (time.Time, error)
 	// Reconcile reconciles a page of the shop's linked variants, those
 	// after the variant id given, and returns the last one it took ("" once
 	// none remain) and how many quantities it repaired. An error wrapping
@@ -190,8 +202,11 @@ func Open(ctx context.Context, opt Options) (*Queue, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}
-	if opt.Workers < 0 || opt.JobTimeout < 0 || opt.RetryDelay < 0 || opt.ReconcileInterval < 0 || opt.HistoryDays < 0 {
-		return nil, errors.New("sync: Workers, JobTimeout, RetryDelay, ReconcileInterval and HistoryDays must not be negative")
+	if opt.Workers < 0 || opt.JobTimeout < 0 || opt.RetryDelay < 0 || opt.ReconcileInterval < 0 || opt.HistoryDays < 0 || opt.Coalesce < 0 {
+		return nil, errors.New("sync: Workers, JobTimeout, RetryDelay, ReconcileInterval, HistoryDays and Coalesce must not be negative")
+	}
+	if opt.Coalesce > 0 && opt.PendingSince == nil {
+		return nil, errors.New("sync: Options.PendingSince is required when Coalesce is set: the job reads when its items' webhooks were received")
 	}
 	if opt.ReconcileInterval == 0 {
 		opt.ReconcileInterval = DefaultReconcileInterval
@@ -367,12 +382,18 @@ type shopSyncWorker struct {
 	// turn is maxTurn, or less under a short JobTimeout.
 	turn time.Duration
 	log  *slog.Logger
+
+	// burst waits for a burst of webhooks to gather (coalesce.go).
+	burst coalescer
 }
 
 func (w *shopSyncWorker) Work(ctx context.Context, job *river.Job[shopSyncArgs]) error {
 	start := time.Now()
 	warned := false
 	for {
+		if err := w.burst.wait(ctx, job.Args.Shop); err != nil {
+			return err
+		}
 		more, err := w.syncShop(ctx, job.Args.Shop)
 		if errors.Is(err, shop.ErrSyncBlocked) {
 			// Retrying cannot help until someone fixes the shop, and
@@ -442,6 +463,7 @@ func newEngine[TDriver riverdriver.Driver[TTx], TTx any](driver TDriver, opt Opt
 		syncShop: opt.SyncShop,
 		complete: completeUnlessPending[TDriver](begin, end, opt.Pending),
 		turn:     min(maxTurn, opt.JobTimeout/4),
+		burst:    coalescer{window: opt.Coalesce, pendingSince: opt.PendingSince},
 		log:      opt.Logger,
 	})
 	periodic := cleanupJobs(workers, opt)
