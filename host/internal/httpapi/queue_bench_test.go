@@ -21,7 +21,14 @@ import (
 // multiple of the idle one's (x-idle), and the jobs still queued when it
 // ended.
 //
-//	go test -run '^$' -bench AuthQueueLoad -benchtime 2s ./host/internal/httpapi/
+// Each request alternates with the same request to a twin server with no
+// queue (its own store file, in the same process), timed apart (x-twin:
+// this server's time as a multiple of the twin's). The twin shares the CPU
+// the queue takes but not its database, so x-twin is what the database
+// adds, and x-idle what the database and the CPU add; x-twin also holds
+// when other processes load the machine, which moves x-idle.
+//
+//	go test -run '^$' -bench AuthQueueLoad -count 6 ./host/internal/httpapi/
 func BenchmarkAuthQueueLoad(b *testing.B) {
 	const jobs = 10_000
 	const jobWork = 50 * time.Millisecond
@@ -31,6 +38,10 @@ func BenchmarkAuthQueueLoad(b *testing.B) {
 	s.putShop(b, "bench", seedShopBody)
 	s.putSettings(b, "bench", `{"percentage":80,"mappings":[{"location":"A","warehouse":"alpha"}]}`)
 	stored := s.createToken(b, "shop:bench")
+	twin := newServer(b, loadRule(b), serverConfig{})
+	twin.putShop(b, "bench", seedShopBody)
+	twin.putSettings(b, "bench", `{"percentage":80,"mappings":[{"location":"A","warehouse":"alpha"}]}`)
+	twinStored := twin.createToken(b, "shop:bench")
 	for i := range jobs {
 		if _, err := st.PutShop(ctx, shop.Shop{ID: loadShop(i), Name: "Load"}, nil); err != nil {
 			b.Fatal(err)
@@ -73,20 +84,33 @@ func BenchmarkAuthQueueLoad(b *testing.B) {
 		`"items":[{"id":"v","available":{"A":985}}]}`)
 	items := []byte(`{"items":[{"id":"v","available":{"A":985}}]}`)
 	client := &http.Client{Transport: s.transport}
+	twinClient := &http.Client{Transport: twin.transport}
 	cases := []struct {
-		name, token, path string
-		body              []byte
+		name, token, twinToken, path string
+		body                         []byte
 	}{
-		{"env-token", testAdminToken, "/v1/compute", inline},
-		{"stored-token", stored, "/v1/compute", inline},
-		{"stored-shop", stored, "/v1/shops/bench/compute", items},
+		{"env-token", testAdminToken, testAdminToken, "/v1/compute", inline},
+		{"stored-token", stored, twinStored, "/v1/compute", inline},
+		{"stored-shop", stored, twinStored, "/v1/shops/bench/compute", items},
+	}
+	// post times a request to s and, untimed, the same to the twin, and
+	// reports x-twin when b ends.
+	post := func(b *testing.B, path, token, twinToken string, body []byte) {
+		var twinTime time.Duration
+		for b.Loop() {
+			s.postRaw(b, client, path, token, body)
+			b.StopTimer()
+			start := time.Now()
+			twin.postRaw(b, twinClient, path, twinToken, body)
+			twinTime += time.Since(start)
+			b.StartTimer()
+		}
+		b.ReportMetric(float64(b.Elapsed())/float64(twinTime), "x-twin")
 	}
 	idle := map[string]float64{}
 	for _, bc := range cases {
 		b.Run("idle/"+bc.name, func(b *testing.B) {
-			for b.Loop() {
-				s.postRaw(b, client, bc.path, bc.token, bc.body)
-			}
+			post(b, bc.path, bc.token, bc.twinToken, bc.body)
 			idle[bc.name] = float64(b.Elapsed().Nanoseconds()) / float64(b.N)
 		})
 	}
@@ -108,9 +132,7 @@ func BenchmarkAuthQueueLoad(b *testing.B) {
 	}
 	for _, bc := range cases {
 		b.Run(fmt.Sprintf("queue-%d/%s", jobs, bc.name), func(b *testing.B) {
-			for b.Loop() {
-				s.postRaw(b, client, bc.path, bc.token, bc.body)
-			}
+			post(b, bc.path, bc.token, bc.twinToken, bc.body)
 			if base := idle[bc.name]; base > 0 {
 				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/base, "x-idle")
 			}

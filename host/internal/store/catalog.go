@@ -26,7 +26,7 @@ func (s *Store) ShopByDomain(ctx context.Context, domain string) (shop.Shop, err
 	if domain == "" || checkText(domain) != nil {
 		return shop.Shop{}, notFound
 	}
-	sh, err := scanShop(s.db.QueryRowContext(ctx, `SELECT `+shopColumns+` FROM shops WHERE shopify_domain = $1`, domain))
+	sh, err := scanShop(s.read.QueryRowContext(ctx, `SELECT `+shopColumns+` FROM shops WHERE shopify_domain = $1`, domain))
 	if errors.Is(err, sql.ErrNoRows) {
 		return shop.Shop{}, notFound
 	}
@@ -242,14 +242,14 @@ func (s *Store) VariantKeys(ctx context.Context, id string, after shop.VariantKe
 	if err := checkText(after.SKU, after.ID); err != nil {
 		return nil, fmt.Errorf("read variant keys: %w", err)
 	}
-	keys, err := collect(ctx, s.db, func(r *sql.Rows) (shop.VariantKey, error) {
+	keys, err := collect(ctx, s.read, func(r *sql.Rows) (shop.VariantKey, error) {
 		var k shop.VariantKey
 		err := r.Scan(&k.ID, &k.SKU)
 		return k, err
 	}, `SELECT id, sku FROM catalog_variants WHERE shop = $1 AND (sku > $2 OR (sku = $2 AND id > $3))
 		ORDER BY sku, id LIMIT $4`, id, after.SKU, after.ID, pageLimit(limit))
 	if err == nil && len(keys) == 0 {
-		err = shopExists(ctx, s.db, id)
+		err = shopExists(ctx, s.read, id)
 	}
 	switch {
 	case errors.Is(err, ErrNotFound):
@@ -268,14 +268,14 @@ func (s *Store) SKUKeys(ctx context.Context, id string, after shop.SKUKey, limit
 	if err := checkText(after.SellerSKU, after.ID); err != nil {
 		return nil, fmt.Errorf("read SKU keys: %w", err)
 	}
-	keys, err := collect(ctx, s.db, func(r *sql.Rows) (shop.SKUKey, error) {
+	keys, err := collect(ctx, s.read, func(r *sql.Rows) (shop.SKUKey, error) {
 		var k shop.SKUKey
 		err := r.Scan(&k.ID, &k.ProductID, &k.SellerSKU)
 		return k, err
 	}, `SELECT id, product_id, seller_sku FROM catalog_tiktok_skus WHERE shop = $1 AND (seller_sku > $2 OR (seller_sku = $2 AND id > $3))
 		ORDER BY seller_sku, id LIMIT $4`, id, after.SellerSKU, after.ID, pageLimit(limit))
 	if err == nil && len(keys) == 0 {
-		err = shopExists(ctx, s.db, id)
+		err = shopExists(ctx, s.read, id)
 	}
 	switch {
 	case errors.Is(err, ErrNotFound):
@@ -413,9 +413,9 @@ func catalogPage[T any](ctx context.Context, s *Store, table, columns string, sc
 		query += ` AND link_status = $4`
 		args = append(args, string(status))
 	}
-	page, err := collect(ctx, s.db, scan, query+` ORDER BY id LIMIT $3`, args...)
+	page, err := collect(ctx, s.read, scan, query+` ORDER BY id LIMIT $3`, args...)
 	if err == nil && len(page) == 0 {
-		err = shopExists(ctx, s.db, id) // none, or no shop?
+		err = shopExists(ctx, s.read, id) // none, or no shop?
 	}
 	switch {
 	case errors.Is(err, ErrNotFound):

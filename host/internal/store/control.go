@@ -146,7 +146,7 @@ func (s *Store) SyncCounts(ctx context.Context, id string, failures int) (shop.S
 	}
 	var c shop.SyncCounts
 	var last sql.NullInt64
-	err := s.db.QueryRowContext(ctx, `SELECT
+	err := s.read.QueryRowContext(ctx, `SELECT
 			(SELECT COUNT(*) FROM sync_pending WHERE shop = $1 AND inventory_item_id <> $2),
 			EXISTS (SELECT 1 FROM sync_pending WHERE shop = $1 AND inventory_item_id = $2),
 			(SELECT COUNT(*) FROM sync_failures WHERE shop = $1),
@@ -162,7 +162,7 @@ func (s *Store) SyncCounts(ctx context.Context, id string, failures int) (shop.S
 		c.LastPublished = fromMicros(last.Int64)
 	}
 	if failures > 0 && c.Failing > 0 {
-		c.Failures, err = collect(ctx, s.db, func(r *sql.Rows) (shop.SKUFailureAt, error) {
+		c.Failures, err = collect(ctx, s.read, func(r *sql.Rows) (shop.SKUFailureAt, error) {
 			var f shop.SKUFailureAt
 			var at int64
 			err := r.Scan(&f.SKUID, &f.Code, &f.Message, &f.RequestID, &at)
@@ -184,7 +184,7 @@ func (s *Store) LinkedItems(ctx context.Context, id string) (int64, error) {
 		return 0, shopNotFound(id)
 	}
 	var n int64
-	err := s.db.QueryRowContext(ctx, `SELECT COUNT(DISTINCT inventory_item_id) FROM catalog_variants
+	err := s.read.QueryRowContext(ctx, `SELECT COUNT(DISTINCT inventory_item_id) FROM catalog_variants
 		WHERE shop = $1 AND link_status = 'linked' AND inventory_item_id <> ''`, id).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("count the linked items of shop %q: %w", id, err)

@@ -69,7 +69,7 @@ func (s *Store) Credentials(ctx context.Context, id string) ([]shop.SealedCreden
 	if checkText(id) != nil {
 		return nil, shopNotFound(id) // no shop can have that id
 	}
-	creds, err := collect(ctx, s.db, func(r *sql.Rows) (shop.SealedCredential, error) {
+	creds, err := collect(ctx, s.read, func(r *sql.Rows) (shop.SealedCredential, error) {
 		var c shop.SealedCredential
 		var updated int64
 		err := r.Scan(&c.Group, &c.Name, &c.Sealed, &updated)
@@ -77,7 +77,7 @@ func (s *Store) Credentials(ctx context.Context, id string) ([]shop.SealedCreden
 		return c, err
 	}, `SELECT grp, name, sealed, updated FROM shop_credentials WHERE shop = $1 ORDER BY grp, name`, id)
 	if err == nil && len(creds) == 0 {
-		err = shopExists(ctx, s.db, id) // none, or no shop?
+		err = shopExists(ctx, s.read, id) // none, or no shop?
 	}
 	switch {
 	case errors.Is(err, ErrNotFound):
@@ -101,7 +101,7 @@ func (s *Store) DeleteCredentials(ctx context.Context, id string) error {
 	if n, err := res.RowsAffected(); err != nil {
 		return fmt.Errorf("delete credentials of shop %q: %w", id, err)
 	} else if n == 0 {
-		if err := shopExists(ctx, s.db, id); err != nil {
+		if err := shopExists(ctx, s.read, id); err != nil {
 			if errors.Is(err, ErrNotFound) {
 				return err
 			}

@@ -113,10 +113,10 @@ func (s *Store) SyncHistoryPage(ctx context.Context, id string, f shop.HistoryFi
 		add("at >= $%d", micros(f.Since))
 	}
 	args = append(args, pageLimit(limit))
-	list, err := collect(ctx, s.db, scanHistory, `SELECT `+historyColumns+` FROM sync_history
+	list, err := collect(ctx, s.read, scanHistory, `SELECT `+historyColumns+` FROM sync_history
 		WHERE `+strings.Join(where, " AND ")+fmt.Sprintf(` ORDER BY id DESC LIMIT $%d`, len(args)), args...)
 	if err == nil && len(list) == 0 {
-		err = shopExists(ctx, s.db, id)
+		err = shopExists(ctx, s.read, id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read the sync history of shop %q: %w", id, err)
@@ -131,12 +131,12 @@ func (s *Store) SyncHistoryEntry(ctx context.Context, id string, entry int64) (s
 	if checkText(id) != nil {
 		return shop.HistoryEntry{}, false, shopNotFound(id)
 	}
-	list, err := collect(ctx, s.db, scanHistory, `SELECT `+historyColumns+` FROM sync_history WHERE shop = $1 AND id = $2`, id, entry)
+	list, err := collect(ctx, s.read, scanHistory, `SELECT `+historyColumns+` FROM sync_history WHERE shop = $1 AND id = $2`, id, entry)
 	if err != nil {
 		return shop.HistoryEntry{}, false, fmt.Errorf("read sync history entry %d of shop %q: %w", entry, id, err)
 	}
 	if len(list) == 0 {
-		return shop.HistoryEntry{}, false, shopExists(ctx, s.db, id)
+		return shop.HistoryEntry{}, false, shopExists(ctx, s.read, id)
 	}
 	return list[0], true, nil
 }
@@ -165,7 +165,7 @@ func (s *Store) PublishedAt(ctx context.Context, id string, skus []string) (map[
 		key shop.PublishKey
 		q   shop.PublishedQuantity
 	}
-	list, err := collect(ctx, s.db, func(r *sql.Rows) (row, error) {
+	list, err := collect(ctx, s.read, func(r *sql.Rows) (row, error) {
 		var x row
 		var at int64
 		err := r.Scan(&x.key.SKUID, &x.key.WarehouseID, &x.q.Quantity, &at)
@@ -191,14 +191,14 @@ func (s *Store) CatalogVariant(ctx context.Context, id, variant string) (shop.Va
 	if err := checkText(variant); err != nil {
 		return shop.Variant{}, false, fmt.Errorf("catalog variant: %w", err)
 	}
-	list, err := collect(ctx, s.db, scanVariant, `SELECT id, product_id, sku, tags, inventory_policy, inventory_item_id, tracked, available,
+	list, err := collect(ctx, s.read, scanVariant, `SELECT id, product_id, sku, tags, inventory_policy, inventory_item_id, tracked, available,
 			link_status, link_variant_id, link_sku_id, link_product_id, link_reason
 		FROM catalog_variants WHERE shop = $1 AND id = $2`, id, variant)
 	if err != nil {
 		return shop.Variant{}, false, fmt.Errorf("read variant %s of shop %q: %w", variant, id, err)
 	}
 	if len(list) == 0 {
-		return shop.Variant{}, false, shopExists(ctx, s.db, id)
+		return shop.Variant{}, false, shopExists(ctx, s.read, id)
 	}
 	return list[0], true, nil
 }

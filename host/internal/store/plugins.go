@@ -39,7 +39,7 @@ func (s *Store) PluginOwner(ctx context.Context, name string) (string, error) {
 		return "", nil
 	}
 	var owner string
-	err := s.db.QueryRowContext(ctx, `SELECT partner FROM plugin_owners WHERE plugin = $1`, name).Scan(&owner)
+	err := s.read.QueryRowContext(ctx, `SELECT partner FROM plugin_owners WHERE plugin = $1`, name).Scan(&owner)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	}
@@ -185,7 +185,7 @@ func (s *Store) Plugin(ctx context.Context, name, version string) (registry.Info
 		return registry.Info{}, nil, fmt.Errorf("plugin %s %s: %w", name, version, registry.ErrNotFound)
 	}
 	var module []byte
-	in, err := scanPlugin(s.db.QueryRowContext(ctx, `SELECT `+pluginColumns+`, m.module FROM plugin_versions v
+	in, err := scanPlugin(s.read.QueryRowContext(ctx, `SELECT `+pluginColumns+`, m.module FROM plugin_versions v
 		JOIN plugin_modules m ON m.sha256 = v.sha256 LEFT JOIN plugin_owners o ON o.plugin = v.plugin
 		WHERE v.plugin = $1 AND v.version = $2`, name, version), &module)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -200,7 +200,7 @@ func (s *Store) Plugin(ctx context.Context, name, version string) (registry.Info
 // Plugins returns every stored version, without bytes, by name and
 // version.
 func (s *Store) Plugins(ctx context.Context) ([]registry.Info, error) {
-	list, err := collect(ctx, s.db, func(r *sql.Rows) (registry.Info, error) { return scanPlugin(r) },
+	list, err := collect(ctx, s.read, func(r *sql.Rows) (registry.Info, error) { return scanPlugin(r) },
 		`SELECT `+pluginColumns+` FROM plugin_versions v LEFT JOIN plugin_owners o ON o.plugin = v.plugin ORDER BY v.plugin, v.version`)
 	if err != nil {
 		return nil, fmt.Errorf("list plugins: %w", err)
@@ -231,7 +231,7 @@ func (s *Store) PluginsAfter(ctx context.Context, after string, owners []string,
 		owned = ` JOIN plugin_owners po ON po.plugin = p.plugin AND po.partner IN (` + strings.Join(marks, ", ") + `)`
 	}
 	bytewise := s.collateBytes()
-	list, err := collect(ctx, s.db, func(r *sql.Rows) (registry.Info, error) { return scanPlugin(r) },
+	list, err := collect(ctx, s.read, func(r *sql.Rows) (registry.Info, error) { return scanPlugin(r) },
 		`SELECT `+pluginColumns+` FROM plugin_versions v LEFT JOIN plugin_owners o ON o.plugin = v.plugin
 		WHERE v.plugin IN (SELECT p.plugin FROM plugin_versions p`+owned+`
 			WHERE p.plugin`+bytewise+` > $1 GROUP BY p.plugin ORDER BY p.plugin`+bytewise+` LIMIT $2)

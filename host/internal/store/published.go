@@ -38,7 +38,7 @@ func (s *Store) SyncTargets(ctx context.Context, id string, items []string) ([]s
 		// index finds each item: with ORDER BY v.id, SQLite's planner
 		// walked the link status index, in id order, through every linked
 		// variant of the shop, for every batch.
-		page, err := collect(ctx, s.db, scanSyncTarget, `SELECT `+syncTargetColumns+`
+		page, err := collect(ctx, s.read, scanSyncTarget, `SELECT `+syncTargetColumns+`
 			FROM catalog_variants v JOIN catalog_tiktok_skus k ON k.shop = v.shop AND k.id = v.link_sku_id
 			WHERE v.shop = $1 AND v.link_status = 'linked' AND v.inventory_item_id IN (`+strings.Join(marks, ", ")+`)`, args...)
 		if err != nil {
@@ -128,7 +128,7 @@ func (s *Store) Published(ctx context.Context, id string, skus []string) (map[sh
 			args = append(args, sku)
 			marks[i] = fmt.Sprintf("$%d", len(args))
 		}
-		rows, err := s.db.QueryContext(ctx, `SELECT sku_id, warehouse_id, quantity FROM published
+		rows, err := s.read.QueryContext(ctx, `SELECT sku_id, warehouse_id, quantity FROM published
 			WHERE shop = $1 AND sku_id IN (`+strings.Join(marks, ", ")+`)`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("read the published quantities of shop %q: %w", id, err)
@@ -158,7 +158,7 @@ func (s *Store) SyncFailures(ctx context.Context, id string) ([]shop.SKUFailure,
 	if checkText(id) != nil {
 		return nil, shopNotFound(id)
 	}
-	list, err := collect(ctx, s.db, func(r *sql.Rows) (shop.SKUFailure, error) {
+	list, err := collect(ctx, s.read, func(r *sql.Rows) (shop.SKUFailure, error) {
 		var f shop.SKUFailure
 		err := r.Scan(&f.SKUID, &f.Code, &f.Message, &f.RequestID)
 		return f, err
@@ -244,10 +244,10 @@ func (s *Store) SyncHistory(ctx context.Context, id string, after int64, limit i
 	if checkText(id) != nil {
 		return nil, shopNotFound(id)
 	}
-	list, err := collect(ctx, s.db, scanHistory, `SELECT `+historyColumns+`
+	list, err := collect(ctx, s.read, scanHistory, `SELECT `+historyColumns+`
 		FROM sync_history WHERE shop = $1 AND id > $2 ORDER BY id LIMIT $3`, id, after, pageLimit(limit))
 	if err == nil && len(list) == 0 {
-		err = shopExists(ctx, s.db, id)
+		err = shopExists(ctx, s.read, id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read the sync history of shop %q: %w", id, err)

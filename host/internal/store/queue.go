@@ -16,7 +16,7 @@ const queueConns = 4
 
 // OpenQueueDB opens a second handle on the SQLite file, for the job queue
 // (host/internal/sync), so that the queue's own work never waits for, nor
-// holds, the single connection the API's queries share. Like the store's,
+// holds, the single writing connection the API's writes share. Like the store's,
 // its transactions start IMMEDIATE and it waits up to 5 s for the write
 // lock. The caller closes it. On PostgreSQL the queue uses Pool instead,
 // and OpenQueueDB refuses.

@@ -52,7 +52,7 @@ func (s *Store) LinkedTargets(ctx context.Context, id, after string, limit int) 
 	if err := checkText(after); err != nil {
 		return nil, fmt.Errorf("linked variants: %w", err)
 	}
-	out, err := collect(ctx, s.db, scanSyncTarget, `SELECT `+syncTargetColumns+`
+	out, err := collect(ctx, s.read, scanSyncTarget, `SELECT `+syncTargetColumns+`
 		FROM catalog_variants v JOIN catalog_tiktok_skus k ON k.shop = v.shop AND k.id = v.link_sku_id
 		WHERE v.shop = $1 AND v.link_status = 'linked' AND v.id > $2
 		ORDER BY v.id LIMIT $3`, id, after, pageLimit(limit))
@@ -79,7 +79,7 @@ func (s *Store) LastReadBack(ctx context.Context, id string, skuIDs []string) (m
 			args = append(args, sku)
 			marks[i] = fmt.Sprintf("$%d", len(args))
 		}
-		list, err := collect(ctx, s.db, func(r *sql.Rows) (shop.ReadBack, error) {
+		list, err := collect(ctx, s.read, func(r *sql.Rows) (shop.ReadBack, error) {
 			var rb shop.ReadBack
 			var at int64
 			var below sql.NullInt64
@@ -169,7 +169,7 @@ func (s *Store) PendingAmong(ctx context.Context, id string, items []string) (ma
 			args = append(args, item)
 			marks[i] = fmt.Sprintf("$%d", len(args))
 		}
-		list, err := collect(ctx, s.db, func(r *sql.Rows) (string, error) {
+		list, err := collect(ctx, s.read, func(r *sql.Rows) (string, error) {
 			var item string
 			return item, r.Scan(&item)
 		}, `SELECT inventory_item_id FROM sync_pending WHERE shop = $1 AND inventory_item_id IN (`+strings.Join(marks, ", ")+`)`, args...)
@@ -200,7 +200,7 @@ type ReconcileState struct {
 // ReconcileStates returns the reconciliation of every connected shop, by
 // shop id.
 func (s *Store) ReconcileStates(ctx context.Context) ([]ReconcileState, error) {
-	list, err := collect(ctx, s.db, func(r *sql.Rows) (ReconcileState, error) {
+	list, err := collect(ctx, s.read, func(r *sql.Rows) (ReconcileState, error) {
 		var st ReconcileState
 		var started sql.NullInt64
 		var after sql.NullString

@@ -8,8 +8,8 @@ import (
 
 // pruneBatch is how many rows one DELETE of a prune removes. A prune
 // deletes in batches, each its own statement, so that on SQLite, where
-// the API and the cleanup share one connection, a request waits for one
-// batch at most, not for a whole day of history.
+// the API's writes and the cleanup share one connection, a write waits for
+// one batch at most, not for a whole day of history.
 var pruneBatch = 5000
 
 // PruneSyncHistory deletes the sync history entries recorded before a

@@ -156,11 +156,11 @@ func (s *Store) latestRun(ctx context.Context, id string, state shop.RunState) (
 	var stored, phase, counts string
 	var started, updated int64
 	var finished sql.NullInt64
-	err := s.db.QueryRowContext(ctx, `SELECT `+runColumns+` FROM runs WHERE shop = $1 AND ($2 = '' OR state = $2)
+	err := s.read.QueryRowContext(ctx, `SELECT `+runColumns+` FROM runs WHERE shop = $1 AND ($2 = '' OR state = $2)
 		ORDER BY id DESC LIMIT 1`, id, string(state)).
 		Scan(&r.ID, &r.Shop, &r.Kind, &stored, &phase, &r.Done, &r.Total, &counts, &r.Error, &r.Token, &started, &updated, &finished)
 	if errors.Is(err, sql.ErrNoRows) {
-		if err := shopExists(ctx, s.db, id); err != nil {
+		if err := shopExists(ctx, s.read, id); err != nil {
 			if errors.Is(err, ErrNotFound) {
 				return shop.Run{}, err
 			}

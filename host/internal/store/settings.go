@@ -27,7 +27,7 @@ func (s *Store) PutSettings(ctx context.Context, id string, p shop.SettingsWrite
 	}
 	for range maxAttempts {
 		var revision int64
-		sh, err := scanShop(s.db.QueryRowContext(ctx, `SELECT `+shopColumns+`, revision FROM shops WHERE id = $1`, id), &revision)
+		sh, err := scanShop(s.read.QueryRowContext(ctx, `SELECT `+shopColumns+`, revision FROM shops WHERE id = $1`, id), &revision)
 		if errors.Is(err, sql.ErrNoRows) {
 			return shop.StoredSettings{}, shopNotFound(id)
 		}
@@ -116,7 +116,7 @@ func (s *Store) Settings(ctx context.Context, id string) (shop.StoredSettings, e
 	if checkText(id) != nil {
 		return shop.StoredSettings{}, shopNotFound(id)
 	}
-	cur, err := readSettings(ctx, s.db, id)
+	cur, err := readSettings(ctx, s.read, id)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return shop.StoredSettings{}, fmt.Errorf("read settings of shop %q: %w", id, err)
 	}
@@ -155,7 +155,7 @@ func (s *Store) SettingsHistory(ctx context.Context, id string, before int64, li
 	if limit <= 0 {
 		limit = 1<<31 - 1
 	}
-	history, err := collect(ctx, s.db, func(r *sql.Rows) (shop.StoredSettings, error) {
+	history, err := collect(ctx, s.read, func(r *sql.Rows) (shop.StoredSettings, error) {
 		v := shop.StoredSettings{Shop: id}
 		var doc string
 		var created int64
@@ -165,7 +165,7 @@ func (s *Store) SettingsHistory(ctx context.Context, id string, before int64, li
 	}, `SELECT version, doc, created, token FROM settings_history
 		WHERE shop = $1 AND version < $2 ORDER BY version DESC LIMIT $3`, id, before, int64(limit))
 	if err == nil && len(history) == 0 {
-		err = shopExists(ctx, s.db, id) // no versions, or no shop?
+		err = shopExists(ctx, s.read, id) // no versions, or no shop?
 	}
 	switch {
 	case errors.Is(err, ErrNotFound):
@@ -182,7 +182,7 @@ func (s *Store) PluginUsers(ctx context.Context, name, version string) ([]string
 	if checkText(name, version) != nil {
 		return nil, nil
 	}
-	shops, err := collect(ctx, s.db, func(r *sql.Rows) (string, error) {
+	shops, err := collect(ctx, s.read, func(r *sql.Rows) (string, error) {
 		var id string
 		err := r.Scan(&id)
 		return id, err

@@ -29,7 +29,7 @@ func (s *Store) PutShop(ctx context.Context, sh shop.Shop, check func(current sh
 		return false, err
 	}
 	for range maxAttempts {
-		current, err := readSettings(ctx, s.db, sh.ID)
+		current, err := readSettings(ctx, s.read, sh.ID)
 		exists := err == nil
 		switch {
 		case errors.Is(err, ErrNotFound):
@@ -191,7 +191,7 @@ func (s *Store) Shop(ctx context.Context, id string) (shop.Shop, error) {
 	if checkText(id) != nil {
 		return shop.Shop{}, shopNotFound(id)
 	}
-	sh, err := scanShop(s.db.QueryRowContext(ctx, `SELECT `+shopColumns+` FROM shops WHERE id = $1`, id))
+	sh, err := scanShop(s.read.QueryRowContext(ctx, `SELECT `+shopColumns+` FROM shops WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return shop.Shop{}, shopNotFound(id)
 	}
@@ -203,7 +203,7 @@ func (s *Store) Shop(ctx context.Context, id string) (shop.Shop, error) {
 
 // Shops returns every shop, ordered by id.
 func (s *Store) Shops(ctx context.Context) ([]shop.Shop, error) {
-	shops, err := collect(ctx, s.db, func(r *sql.Rows) (shop.Shop, error) { return scanShop(r) },
+	shops, err := collect(ctx, s.read, func(r *sql.Rows) (shop.Shop, error) { return scanShop(r) },
 		`SELECT `+shopColumns+` FROM shops ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("list shops: %w", err)
@@ -218,7 +218,7 @@ func (s *Store) ShopsAfter(ctx context.Context, after string, limit int) ([]shop
 	if err := checkText(after); err != nil {
 		return nil, fmt.Errorf("list shops: %w", err)
 	}
-	shops, err := collect(ctx, s.db, func(r *sql.Rows) (shop.Shop, error) { return scanShop(r) },
+	shops, err := collect(ctx, s.read, func(r *sql.Rows) (shop.Shop, error) { return scanShop(r) },
 		`SELECT `+shopColumns+` FROM shops WHERE id > $1 ORDER BY id LIMIT $2`, after, pageLimit(limit))
 	if err != nil {
 		return nil, fmt.Errorf("list shops: %w", err)

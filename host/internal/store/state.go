@@ -19,7 +19,7 @@ func (s *Store) ShopSettings(ctx context.Context, id string) (shop.Shop, shop.St
 	cur := shop.StoredSettings{Shop: id}
 	var doc, token sql.NullString
 	var created sql.NullInt64
-	sh, err := scanShop(s.db.QueryRowContext(ctx, `SELECT `+shopColumnsOfS+`,
+	sh, err := scanShop(s.read.QueryRowContext(ctx, `SELECT `+shopColumnsOfS+`,
 			s.settings_version, h.doc, h.created, h.token
 		FROM shops s LEFT JOIN settings_history h ON h.shop = s.id AND h.version = s.settings_version
 		WHERE s.id = $1`, id), &cur.Version, &doc, &created, &token)

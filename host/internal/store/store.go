@@ -83,7 +83,14 @@ func (e *NoStoreError) Error() string { return "no store at " + e.Path }
 
 // Store is the service's database. It is safe for concurrent use.
 type Store struct {
-	db      *sql.DB
+	db *sql.DB
+	// read serves the reads made outside a transaction. On SQLite it is a
+	// pool of query-only connections beside db's single writer: WAL lets
+	// them read while a write is in progress, so a token lookup never
+	// queues behind a write, nor behind a write transaction waiting for
+	// the lock another handle (the job queue's) holds. On PostgreSQL it
+	// is db.
+	read    *sql.DB
 	pool    *pgxpool.Pool // nil on SQLite
 	dialect string
 	log     *slog.Logger
@@ -155,18 +162,32 @@ func (s *Store) openSQLite(path string, existing bool) error {
 		return fmt.Errorf("store: create the database file: %w", err)
 	}
 	f.Close()
-	// One connection: SQLite has one writer anyway, and a single connection
-	// makes the immediate transactions queue in database/sql instead of
-	// spinning on busy_timeout. busy_timeout covers other processes.
+	// One connection for writes: SQLite has one writer anyway, and a
+	// single connection makes the immediate transactions queue in
+	// database/sql instead of spinning on busy_timeout. busy_timeout covers
+	// other handles (the queue's) and processes. Reads go to s.read.
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return fmt.Errorf("store: open SQLite %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(1)
-	s.db, s.dialect = db, SQLite
+	// The readers: query_only refuses a write sent here by mistake. They
+	// set no journal mode: the writer's connection made the file WAL.
+	read, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)&_pragma=query_only(1)")
+	if err != nil {
+		db.Close()
+		return fmt.Errorf("store: open SQLite %s for reading: %w", path, err)
+	}
+	read.SetMaxOpenConns(readConns)
+	read.SetMaxIdleConns(readConns) // reopening one parses the schema again
+	s.db, s.read, s.dialect = db, read, SQLite
 	return nil
 }
+
+// readConns is how many reads may run at once on SQLite: a few more than
+// the cores, since a read also waits for its page reads and its caller.
+const readConns = 4
 
 func (s *Store) openPostgres(ctx context.Context, dsn string) error {
 	cfg, err := pgxpool.ParseConfig(dsn)
@@ -179,6 +200,7 @@ func (s *Store) openPostgres(ctx context.Context, dsn string) error {
 		return fmt.Errorf("store: connect to PostgreSQL: %w", err)
 	}
 	s.db, s.pool, s.dialect = stdlib.OpenDBFromPool(pool), pool, Postgres
+	s.read = s.db
 	s.lockShop, s.lockShare = " FOR UPDATE", " FOR SHARE"
 	return nil
 }
@@ -186,6 +208,9 @@ func (s *Store) openPostgres(ctx context.Context, dsn string) error {
 // Close closes the database.
 func (s *Store) Close() error {
 	err := s.db.Close()
+	if s.read != s.db {
+		err = errors.Join(err, s.read.Close())
+	}
 	if s.pool != nil {
 		s.pool.Close()
 	}

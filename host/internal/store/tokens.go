@@ -55,7 +55,7 @@ func scanToken(row interface{ Scan(...any) error }) (shop.Token, error) {
 
 // TokenByHash returns the token with this hash, or ErrNotFound.
 func (s *Store) TokenByHash(ctx context.Context, hash [32]byte) (shop.Token, error) {
-	t, err := scanToken(s.db.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE hash = $1`, hash[:]))
+	t, err := scanToken(s.read.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE hash = $1`, hash[:]))
 	if errors.Is(err, sql.ErrNoRows) {
 		return shop.Token{}, fmt.Errorf("token: %w", ErrNotFound)
 	}
@@ -67,7 +67,7 @@ func (s *Store) TokenByHash(ctx context.Context, hash [32]byte) (shop.Token, err
 
 // Tokens returns every token, oldest first.
 func (s *Store) Tokens(ctx context.Context) ([]shop.Token, error) {
-	tokens, err := collect(ctx, s.db, func(r *sql.Rows) (shop.Token, error) { return scanToken(r) },
+	tokens, err := collect(ctx, s.read, func(r *sql.Rows) (shop.Token, error) { return scanToken(r) },
 		`SELECT `+tokenColumns+` FROM tokens ORDER BY created, id`)
 	if err != nil {
 		return nil, fmt.Errorf("list tokens: %w", err)
@@ -88,7 +88,7 @@ func (s *Store) TokensAfter(ctx context.Context, after shop.TokenKey, limit int)
 			ORDER BY created, id LIMIT $1`
 		args = append(args, micros(after.Created), after.ID)
 	}
-	tokens, err := collect(ctx, s.db, func(r *sql.Rows) (shop.Token, error) { return scanToken(r) }, query, args...)
+	tokens, err := collect(ctx, s.read, func(r *sql.Rows) (shop.Token, error) { return scanToken(r) }, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list tokens: %w", err)
 	}

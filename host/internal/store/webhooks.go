@@ -169,7 +169,7 @@ func (s *Store) PendingItems(ctx context.Context, id string, limit int) ([]shop.
 	if checkText(id) != nil {
 		return nil, shopNotFound(id)
 	}
-	items, err := collect(ctx, s.db, func(r *sql.Rows) (shop.PendingItem, error) {
+	items, err := collect(ctx, s.read, func(r *sql.Rows) (shop.PendingItem, error) {
 		var p shop.PendingItem
 		var since int64
 		err := r.Scan(&p.InventoryItemID, &p.Seq, &p.Cause, &since)
@@ -179,7 +179,7 @@ func (s *Store) PendingItems(ctx context.Context, id string, limit int) ([]shop.
 		return p, err
 	}, `SELECT inventory_item_id, seq, cause, since FROM sync_pending WHERE shop = $1 ORDER BY seq LIMIT $2`, id, pageLimit(limit))
 	if err == nil && len(items) == 0 {
-		err = shopExists(ctx, s.db, id)
+		err = shopExists(ctx, s.read, id)
 	}
 	switch {
 	case errors.Is(err, ErrNotFound):
@@ -258,7 +258,7 @@ func (s *Store) ProductInventoryItems(ctx context.Context, id, productID string)
 	if checkText(id, productID) != nil {
 		return nil, nil
 	}
-	items, err := collect(ctx, s.db, func(r *sql.Rows) (string, error) {
+	items, err := collect(ctx, s.read, func(r *sql.Rows) (string, error) {
 		var item string
 		err := r.Scan(&item)
 		return item, err
