@@ -202,7 +202,7 @@ func (s *Store) PendingSince(ctx context.Context, id string, cutoff time.Time) (
 	// (a resync's items have no receipt); the MIN reads the whole burst
 	// only when every item is young, so when there are few.
 	var since int64
-	err := s.db.QueryRowContext(ctx, `SELECT CASE WHEN EXISTS (SELECT 1 FROM sync_pending WHERE shop = $1 AND since <= $2) THEN 0
+	err := s.read.QueryRowContext(ctx, `SELECT CASE WHEN EXISTS (SELECT 1 FROM sync_pending WHERE shop = $1 AND since <= $2) THEN 0
 		ELSE (SELECT COALESCE(MIN(since), 0) FROM sync_pending WHERE shop = $1) END`, id, micros(cutoff)).Scan(&since)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("read when the pending items of shop %q were received: %w", id, err)
