@@ -18,9 +18,10 @@ import (
 // minutes each, so not part of make test.
 const figuresEnv = "SYNCRULES_E2E_FIGURES"
 
-// figuresRateEnv sets the TikTok client's per-shop rate (tiktok.rate,
-// with a burst of a fifth of it) for the figures; unset, the client's
-// default. The fake's own limit is off.
+// figuresRateEnv fixes the TikTok client's per-shop rate (tiktok.rate and
+// max_rate, with a burst of a fifth of it) for the figures; unset, the
+// client's default, which climbs from rate to max_rate. The fake's own
+// limit is off.
 const figuresRateEnv = "SYNCRULES_E2E_TIKTOK_RATE"
 
 // figuresConfig is the [tiktok] keys of figuresRateEnv, and what they
@@ -28,13 +29,13 @@ const figuresRateEnv = "SYNCRULES_E2E_TIKTOK_RATE"
 func figuresConfig(t *testing.T) (extra, says string) {
 	v := os.Getenv(figuresRateEnv)
 	if v == "" {
-		return "", "the TikTok client's default rate"
+		return "", "the TikTok client's default rate (10 requests/s per shop, climbing to 50)"
 	}
 	r, err := strconv.ParseFloat(v, 64)
 	if err != nil || r <= 0 {
 		t.Fatalf("%s=%q: want a positive number of requests a second", figuresRateEnv, v)
 	}
-	return fmt.Sprintf("rate = %g\nburst = %d\n", r, max(1, int(r/5))), fmt.Sprintf("TikTok client at %g requests/s per shop", r)
+	return fmt.Sprintf("rate = %g\nmax_rate = %g\nburst = %d\n", r, r, max(1, int(r/5))), fmt.Sprintf("TikTok client fixed at %g requests/s per shop", r)
 }
 
 func needFigures(t *testing.T) {
