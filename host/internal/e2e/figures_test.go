@@ -144,6 +144,15 @@ func TestFigureLag(t *testing.T) {
 				}
 				lags = append(lags, bySKU[h.sku][i].time.Sub(h.at))
 			}
+			// The client's pace starts at [tiktok] rate and climbs while
+			// calls queue: the first 10 s are the climb, the rest steady.
+			var steady []time.Duration
+			for i, h := range hooks {
+				if h.at.Sub(start) >= 10*time.Second {
+					steady = append(steady, lags[i])
+				}
+			}
+			slices.Sort(steady)
 			slices.Sort(lags)
 			pct := func(p float64) time.Duration { return lags[min(len(lags)-1, int(p*float64(len(lags))))] }
 			delivered := 0
@@ -152,9 +161,10 @@ func TestFigureLag(t *testing.T) {
 					delivered++
 				}
 			}
-			t.Logf("%s, %s: %d webhooks in %v (%d accepted), %d TikTok update calls: lag p50 %v, p99 %v, max %v",
+			t.Logf("%s, %s: %d webhooks in %v (%d accepted), %d TikTok update calls: lag p50 %v, p99 %v, max %v; after the first 10 s p99 %v",
 				engine, rateSays, len(hooks), sendTook.Round(time.Millisecond), delivered, calls,
-				pct(0.50).Round(time.Millisecond), pct(0.99).Round(time.Millisecond), lags[len(lags)-1].Round(time.Millisecond))
+				pct(0.50).Round(time.Millisecond), pct(0.99).Round(time.Millisecond), lags[len(lags)-1].Round(time.Millisecond),
+				steady[min(len(steady)-1, int(0.99*float64(len(steady))))].Round(time.Millisecond))
 		})
 	}
 }
