@@ -8,7 +8,7 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// TestPlatformsTakeTheTikTokRate: [tiktok] rate and burst reach the TikTok
+// TestPlatformsTakeTheTikTokRate: [tiktok] rate, max_rate and burst reach the TikTok
 // client's options, which pace every shop's calls; the defaults are the
 // client's own.
 func TestPlatformsTakeTheTikTokRate(t *testing.T) {
@@ -16,10 +16,12 @@ func TestPlatformsTakeTheTikTokRate(t *testing.T) {
 		name      string
 		toml      string
 		wantRate  rate.Limit
+		wantMax   rate.Limit
 		wantBurst int
 	}{
-		{"defaults", "", 10, 5},
-		{"raised", "[tiktok]\nrate = 60.0\nburst = 12", 60, 12},
+		{"defaults", "", 10, 50, 5},
+		{"raised", "[tiktok]\nrate = 60.0\nmax_rate = 100.0\nburst = 12", 60, 100, 12},
+		{"fixed", "[tiktok]\nrate = 20.0\nmax_rate = 20.0", 20, 20, 5},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg, err := config.Parse("config.toml", tc.toml)
@@ -27,8 +29,8 @@ func TestPlatformsTakeTheTikTokRate(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := platformsOf(cfg, slog.New(slog.DiscardHandler)).TikTok
-			if got.Rate != tc.wantRate || got.Burst != tc.wantBurst {
-				t.Errorf("tiktok.Options rate %v, burst %d; want %v, %d", got.Rate, got.Burst, tc.wantRate, tc.wantBurst)
+			if got.Rate != tc.wantRate || got.MaxRate != tc.wantMax || got.Burst != tc.wantBurst {
+				t.Errorf("tiktok.Options rate %v, max rate %v, burst %d; want %v, %v, %d", got.Rate, got.MaxRate, got.Burst, tc.wantRate, tc.wantMax, tc.wantBurst)
 			}
 		})
 	}

@@ -286,6 +286,7 @@ func platformsOf(cfg config.Config, log *slog.Logger) shop.Platforms {
 			AuthBaseURL:    cfg.TikTok.AuthBaseURL,
 			RequestTimeout: cfg.TikTok.RequestTimeout.Duration,
 			Rate:           rate.Limit(cfg.TikTok.Rate),
+			MaxRate:        rate.Limit(cfg.TikTok.MaxRate),
 			Burst:          cfg.TikTok.Burst,
 			Logger:         log,
 		},

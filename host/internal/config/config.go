@@ -52,11 +52,13 @@ type TikTok struct {
 	BaseURL        string   `toml:"base_url"`
 	AuthBaseURL    string   `toml:"auth_base_url"`
 	RequestTimeout Duration `toml:"request_timeout"`
-	// Rate is the requests a second each shop starts at and climbs back
-	// to after TikTok answers 429 (the client halves it then); Burst how
-	// many may go at once. TikTok does not publish its per-shop limits.
-	Rate  float64 `toml:"rate"`
-	Burst int     `toml:"burst"`
+	// Rate is the requests a second each shop starts at; while the shop
+	// has more to send the rate climbs, up to MaxRate, until TikTok
+	// answers 429 (the client halves it then). Burst is how many may go
+	// at once. TikTok does not publish its per-shop limits.
+	Rate    float64 `toml:"rate"`
+	MaxRate float64 `toml:"max_rate"`
+	Burst   int     `toml:"burst"`
 }
 
 // Sync configures the connector's background work: the job queue that
@@ -270,6 +272,7 @@ func Default() Config {
 			AuthBaseURL:    "https://auth.tiktok-shops.com",
 			RequestTimeout: Duration{30 * time.Second},
 			Rate:           10,
+			MaxRate:        50,
 			Burst:          5,
 		},
 		Sync: Sync{Workers: 10, JobTimeout: Duration{time.Minute}, HistoryDays: 90,
@@ -436,6 +439,8 @@ func (c Config) Validate() error {
 		{!isOrigin(c.TikTok.AuthBaseURL), "tiktok.auth_base_url", "must be an origin such as \"https://auth.tiktok-shops.com\""},
 		{c.TikTok.RequestTimeout.Duration <= 0, "tiktok.request_timeout", "must be positive"},
 		{!(c.TikTok.Rate > 0), "tiktok.rate", "must be positive (requests a second per shop)"},
+		{!(c.TikTok.MaxRate >= c.TikTok.Rate) || math.IsInf(c.TikTok.MaxRate, 0), "tiktok.max_rate",
+			fmt.Sprintf("must be at least tiktok.rate (%g): raise it, or set it to %g to keep the rate from climbing", c.TikTok.Rate, c.TikTok.Rate)},
 		{c.TikTok.Burst < 1, "tiktok.burst", "must be at least 1"},
 		{c.Sync.Workers < 1, "sync.workers", "must be at least 1"},
 		{c.Sync.JobTimeout.Duration <= 0, "sync.job_timeout", "must be positive"},

@@ -18,9 +18,10 @@ import (
 // minutes each, so not part of make test.
 const figuresEnv = "SYNCRULES_E2E_FIGURES"
 
-// figuresRateEnv sets the TikTok client's per-shop rate (tiktok.rate,
-// with a burst of a fifth of it) for the figures; unset, the client's
-// default. The fake's own limit is off.
+// figuresRateEnv fixes the TikTok client's per-shop rate (tiktok.rate and
+// max_rate, with a burst of a fifth of it) for the figures; unset, the
+// client's default, which climbs from rate to max_rate. The fake's own
+// limit is off.
 const figuresRateEnv = "SYNCRULES_E2E_TIKTOK_RATE"
 
 // figuresConfig is the [tiktok] keys of figuresRateEnv, and what they
@@ -28,13 +29,13 @@ const figuresRateEnv = "SYNCRULES_E2E_TIKTOK_RATE"
 func figuresConfig(t *testing.T) (extra, says string) {
 	v := os.Getenv(figuresRateEnv)
 	if v == "" {
-		return "", "the TikTok client's default rate"
+		return "", "the TikTok client's default rate (10 requests/s per shop, climbing to 50)"
 	}
 	r, err := strconv.ParseFloat(v, 64)
 	if err != nil || r <= 0 {
 		t.Fatalf("%s=%q: want a positive number of requests a second", figuresRateEnv, v)
 	}
-	return fmt.Sprintf("rate = %g\nburst = %d\n", r, max(1, int(r/5))), fmt.Sprintf("TikTok client at %g requests/s per shop", r)
+	return fmt.Sprintf("rate = %g\nmax_rate = %g\nburst = %d\n", r, r, max(1, int(r/5))), fmt.Sprintf("TikTok client fixed at %g requests/s per shop", r)
 }
 
 func needFigures(t *testing.T) {
@@ -143,6 +144,15 @@ func TestFigureLag(t *testing.T) {
 				}
 				lags = append(lags, bySKU[h.sku][i].time.Sub(h.at))
 			}
+			// The client's pace starts at [tiktok] rate and climbs while
+			// calls queue: the first 10 s are the climb, the rest steady.
+			var steady []time.Duration
+			for i, h := range hooks {
+				if h.at.Sub(start) >= 10*time.Second {
+					steady = append(steady, lags[i])
+				}
+			}
+			slices.Sort(steady)
 			slices.Sort(lags)
 			pct := func(p float64) time.Duration { return lags[min(len(lags)-1, int(p*float64(len(lags))))] }
 			delivered := 0
@@ -151,9 +161,10 @@ func TestFigureLag(t *testing.T) {
 					delivered++
 				}
 			}
-			t.Logf("%s, %s: %d webhooks in %v (%d accepted), %d TikTok update calls: lag p50 %v, p99 %v, max %v",
+			t.Logf("%s, %s: %d webhooks in %v (%d accepted), %d TikTok update calls: lag p50 %v, p99 %v, max %v; after the first 10 s p99 %v",
 				engine, rateSays, len(hooks), sendTook.Round(time.Millisecond), delivered, calls,
-				pct(0.50).Round(time.Millisecond), pct(0.99).Round(time.Millisecond), lags[len(lags)-1].Round(time.Millisecond))
+				pct(0.50).Round(time.Millisecond), pct(0.99).Round(time.Millisecond), lags[len(lags)-1].Round(time.Millisecond),
+				steady[min(len(steady)-1, int(0.99*float64(len(steady))))].Round(time.Millisecond))
 		})
 	}
 }

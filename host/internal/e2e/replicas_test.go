@@ -43,7 +43,7 @@ func TestReplicasRateLimits(t *testing.T) {
 		shopifyStandard: true,
 		tiktokRateLimit: limit,
 	})
-	d := deploy(t, p, storetest.FreshPostgres(t), extraConfig{})
+	d := deploy(t, p, storetest.FreshPostgres(t), extraConfig{tiktok: "max_rate = 10.0\n"}) // the default rate, fixed: no climb past the fake's limit
 	d.start("replica-a")
 	d.start("replica-b")
 	d.addShop(t, "limits", p, `{"percentage":80}`)

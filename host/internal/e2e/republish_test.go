@@ -20,7 +20,7 @@ func TestWholeShopRepublishCallsEachProductOnce(t *testing.T) {
 		domain:  "republish.myshopify.com",
 	})
 	// The client's rate raised, so the test does not wait on it.
-	d := deploy(t, p, "", extraConfig{tiktok: "rate = 200\nburst = 50\n"})
+	d := deploy(t, p, "", extraConfig{tiktok: "rate = 200\nmax_rate = 200\nburst = 50\n"})
 	d.start("server")
 	d.must(t, "PUT", "/v1/shops/republish", `{"name":"republish","shopify_domain":"`+p.shopify.ShopDomain()+`"}`, nil)
 	tokens := p.tiktok.Tokens()

@@ -39,10 +39,12 @@ type Options struct {
 	// RetryBase and RetryMax shape the backoff between attempts: a random
 	// wait up to RetryBase×2^(attempt-1), capped at RetryMax (500 ms, 30 s).
 	RetryBase, RetryMax time.Duration
-	// Rate is the requests per second a shop starts at and climbs back to
-	// (10), Burst how many may go at once (5), MinRate the floor that
-	// rate-limited answers halve it to (0.5).
+	// Rate is the requests per second a shop starts at (10); while the
+	// shop has more to send, its rate climbs to MaxRate (50, and at least
+	// Rate). Burst is how many may go at once (5), MinRate the floor that
+	// rate-limited answers halve the rate to (0.5).
 	Rate    rate.Limit
+	MaxRate rate.Limit
 	Burst   int
 	MinRate rate.Limit
 	// RefreshBefore: an access token expiring within this is renewed
@@ -58,6 +60,10 @@ const (
 	// maxAnswerBytes bounds an answer read into memory. The largest are
 	// product pages of 100 products with their SKUs: a few MiB.
 	maxAnswerBytes = 64 << 20
+	// defaultMaxRate bounds a shop's climb: TikTok publishes no limit, and
+	// 50 a second is the one partners report (RATIONALE.md, "Why does the
+	// TikTok pace climb until TikTok says no?"); a lower one answers 429.
+	defaultMaxRate = 50
 )
 
 // Client calls the TikTok Shop Open API (version 202309) for one app. It is
@@ -110,6 +116,10 @@ func New(opt Options) (*Client, error) {
 	if opt.Rate <= 0 {
 		opt.Rate = 10
 	}
+	if opt.MaxRate <= 0 {
+		opt.MaxRate = defaultMaxRate
+	}
+	opt.MaxRate = max(opt.MaxRate, opt.Rate)
 	if opt.Burst <= 0 {
 		opt.Burst = 5
 	}
@@ -134,7 +144,7 @@ func New(opt Options) (*Client, error) {
 }
 
 func (c *Client) newLimiter() *adaptiveLimiter {
-	return newAdaptiveLimiter(c.opt.Rate, c.opt.MinRate, c.opt.Burst, c.opt.Now)
+	return newAdaptiveLimiter(c.opt.Rate, c.opt.MaxRate, c.opt.MinRate, c.opt.Burst, c.opt.Now)
 }
 
 // Shop is the calls of one shop: its cipher (empty before the shop is
@@ -231,7 +241,6 @@ func (c *Client) send(ctx context.Context, req call, out any) (string, error) {
 		}
 		env, err := c.attempt(ctx, req, attempt)
 		if err == nil {
-			req.limiter.succeeded()
 			if out != nil && len(env.Data) > 0 && string(env.Data) != "null" {
 				if err := json.Unmarshal(env.Data, out); err != nil {
 					return env.RequestID, fmt.Errorf("tiktok: %s: the answer's data does not have the expected shape: %w [request_id %s]", req.path, err, env.RequestID)

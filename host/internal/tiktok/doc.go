@@ -22,7 +22,8 @@
 //
 // Every request is signed (Sign) with a fresh timestamp, has a timeout
 // (Options.RequestTimeout), and waits for the shop's rate limiter, which
-// halves its rate when TikTok answers 429 or 36009002 and climbs back slowly.
+// climbs while the shop has more to send and halves when TikTok answers 429
+// or 36009002.
 // Transient failures — rate limits, TikTok's internal errors (36009003), 5xx
 // statuses, failed connections and timed-out attempts — are retried with
 // random ("full jitter") exponential backoff, each attempt signed again;

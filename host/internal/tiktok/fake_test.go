@@ -202,8 +202,6 @@ func TestFakeTransientFaultsAreRetriedSignedAfresh(t *testing.T) {
 	if len(slices.Compact(slices.Sorted(slices.Values(stamps)))) != len(stamps) {
 		t.Fatalf("attempts reused a timestamp: %v", stamps)
 	}
-	// The test clock moves a second a reading, so the rate has already
-	// started to climb back from the halving.
 	if after := shop.lim.limit(); after >= before {
 		t.Fatalf("rate %v after a 429, want below %v", after, before)
 	}
