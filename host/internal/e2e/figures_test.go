@@ -171,7 +171,7 @@ func TestFigureLag(t *testing.T) {
 
 // TestFigureResync: a shop of 3,400 products of 3 variants (10,200 SKUs)
 // published whole, with every quantity changed (the first publication,
-// the fake's rate limit off), then again with nothing to change.
+// the fake's rate limit off), then resynced with nothing to change.
 func TestFigureResync(t *testing.T) {
 	needFigures(t)
 	p := startPlatforms(t, platformOptions{
@@ -185,19 +185,18 @@ func TestFigureResync(t *testing.T) {
 	long := 30 * time.Minute
 	republishTimed := func(what string, settings bool) {
 		calls := updateCalls(t, p.tiktok)
-		start := time.Now()
 		var synced time.Time
 		if settings {
 			d.must(t, "PUT", "/v1/shops/resync/settings", `{"percentage":80}`, nil)
 			synced = time.Now()
 		} else {
-			d.republish(t, "resync", false)
+			d.must(t, "POST", "/v1/shops/resync/sync/resync", "", nil)
 			synced = time.Now()
 		}
 		waitWithin(t, long, what, func() (bool, error) { return idle(d.store) })
-		t.Logf("%s: %d TikTok update calls for %d products; %v in all, %v of it the sync after the %s",
-			what, updateCalls(t, p.tiktok)-calls, len(p.catalog.Products), time.Since(start).Round(time.Millisecond),
-			time.Since(synced).Round(time.Millisecond), map[bool]string{true: "settings save", false: "connect run"}[settings])
+		t.Logf("%s: %d TikTok update calls for %d products; %v after the %s",
+			what, updateCalls(t, p.tiktok)-calls, len(p.catalog.Products),
+			time.Since(synced).Round(time.Millisecond), map[bool]string{true: "settings save", false: "POST sync/resync"}[settings])
 	}
 	d.must(t, "PUT", "/v1/shops/resync", `{"name":"resync","shopify_domain":"`+p.shopify.ShopDomain()+`"}`, nil)
 	tokens := p.tiktok.Tokens()
