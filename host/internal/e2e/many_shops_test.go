@@ -250,7 +250,8 @@ func TestManyShops(t *testing.T) {
 
 // TestFigureManyShops: shop B's webhook → TikTok accepted lag while shop
 // A resyncs 100,000 SKUs (25,000 products of 4 variants, nothing to
-// change), against B's lag with A idle, in the same run. B has 20 SKUs
+// change), from the resync's request to its end, against B's lag with A
+// idle, in the same run. B has 20 SKUs
 // (prepared as in TestFigureLag) and receives 10 webhooks a second, each
 // raising one SKU's stock to a new high.
 func TestFigureManyShops(t *testing.T) {
@@ -304,8 +305,14 @@ func TestFigureManyShops(t *testing.T) {
 			}
 			idleLags := measure(send(func(i int) bool { return i >= 30*rate }))
 
-			run := d.startResync(t, "big")
+			// From the resync's request on: its first step, marking every
+			// item pending, is part of it.
+			var started struct {
+				ID int64 `json:"id"`
+			}
 			resyncStart := time.Now()
+			d.must(t, "POST", "/v1/shops/big/sync/resync", "", &started)
+			run := started.ID
 			during := send(func(int) bool { r := d.latestRun(t, "big"); return r.ID != run || r.State != "running" })
 			resyncTook := time.Since(resyncStart)
 			d.waitRunEnd(t, "big", run, deadline)

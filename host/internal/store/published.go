@@ -76,29 +76,16 @@ func (s *Store) ExpandAllPending(ctx context.Context, id string, all shop.Pendin
 	if !all.Since.IsZero() {
 		since = micros(all.Since)
 	}
+	if s.dialect == SQLite {
+		if err := s.expandInChunks(ctx, id, linked, all.Cause, since); err != nil {
+			return fmt.Errorf("expand the pending items of shop %q: %w", id, err)
+		}
+	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		if s.dialect == Postgres {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO sync_pending (shop, inventory_item_id, seq, cause, since)
 				SELECT $1, item, nextval('sync_pending_seq'), $2, $3 FROM (`+linked+`) d ORDER BY product, item
 				ON CONFLICT (shop, inventory_item_id) DO NOTHING`, id, all.Cause, since); err != nil {
-				return err
-			}
-		} else {
-			var n int64
-			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM (`+linked+`)`, id).Scan(&n); err != nil {
-				return err
-			}
-			// The transaction is IMMEDIATE: the counter's values taken are
-			// this transaction's alone.
-			var last int64
-			if err := tx.QueryRowContext(ctx, `UPDATE sync_pending_seq SET last = last + $1 WHERE id = 1 RETURNING last`, n).Scan(&last); err != nil {
-				return fmt.Errorf("next seq: %w", err)
-			}
-			// WHERE true: SQLite's parser needs it before ON CONFLICT in
-			// an INSERT … SELECT.
-			if _, err := tx.ExecContext(ctx, `INSERT INTO sync_pending (shop, inventory_item_id, seq, cause, since)
-				SELECT $1, item, $2 + ROW_NUMBER() OVER (ORDER BY product, item), $3, $4 FROM (`+linked+`) WHERE true
-				ON CONFLICT (shop, inventory_item_id) DO NOTHING`, id, last-n, all.Cause, since); err != nil {
 				return err
 			}
 		}
@@ -110,6 +97,66 @@ func (s *Store) ExpandAllPending(ctx context.Context, id string, all shop.Pendin
 		return fmt.Errorf("expand the pending items of shop %q: %w", id, err)
 	}
 	return nil
+}
+
+// expandChunk is how many items a SQLite expansion marks pending per
+// transaction. Set by tests.
+var expandChunk = 2000
+
+// expandInChunks is ExpandAllPending's insert on SQLite, expandChunk items
+// a transaction in (product, item) order: SQLite has one writer, and in one
+// transaction a shop of 100,000 items held the write lock for over 5 s,
+// during which every other shop's webhook waited for the store and the
+// queue's fetches failed with SQLITE_BUSY. Between chunks they go first.
+// Nothing takes the shop's items meanwhile (its job is the one expanding),
+// and an expansion cut short is done again whole: items already pending
+// keep their seq.
+func (s *Store) expandInChunks(ctx context.Context, id, linked, cause string, since int64) error {
+	var product, item string // the last item marked, in (product, item) order
+	for {
+		// Read outside the write transaction: WAL lets the queue's handle
+		// write meanwhile.
+		type linkedItem struct{ item, product string }
+		chunk, err := collect(ctx, s.db, func(r *sql.Rows) (linkedItem, error) {
+			var l linkedItem
+			err := r.Scan(&l.item, &l.product)
+			return l, err
+		}, `SELECT item, product FROM (SELECT item, COALESCE(product, '') AS product FROM (`+linked+`))
+			WHERE (product, item) > ($2, $3) ORDER BY product, item LIMIT $4`, id, product, item, expandChunk)
+		if err != nil || len(chunk) == 0 {
+			return err
+		}
+		err = s.inTx(ctx, func(tx *sql.Tx) error {
+			// The transaction is IMMEDIATE: the counter's values taken are
+			// this transaction's alone.
+			var last int64
+			if err := tx.QueryRowContext(ctx, `UPDATE sync_pending_seq SET last = last + $1 WHERE id = 1 RETURNING last`, len(chunk)).Scan(&last); err != nil {
+				return fmt.Errorf("next seq: %w", err)
+			}
+			seq := last - int64(len(chunk))
+			for batch := range slices.Chunk(chunk, maxParams-3) {
+				args := []any{id, cause, since}
+				values := make([]string, len(batch))
+				for j, l := range batch {
+					args = append(args, l.item)
+					seq++
+					values[j] = fmt.Sprintf("($1, $%d, %d, $2, $3)", len(args), seq)
+				}
+				if _, err := tx.ExecContext(ctx, `INSERT INTO sync_pending (shop, inventory_item_id, seq, cause, since) VALUES `+
+					strings.Join(values, ", ")+` ON CONFLICT (shop, inventory_item_id) DO NOTHING`, args...); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		product, item = chunk[len(chunk)-1].product, chunk[len(chunk)-1].item
+		if len(chunk) < expandChunk {
+			return nil
+		}
+	}
 }
 
 // Published returns the quantities last published for the SKUs given.
