@@ -13,29 +13,6 @@ import (
 	"github.com/syncrules/syncrules/host/internal/store/storetest"
 )
 
-// runStatus is the latest run as GET /v1/shops/{shop}/sync shows it.
-type runStatus struct {
-	ID    int64  `json:"id"`
-	Kind  string `json:"kind"`
-	State string `json:"state"`
-	Done  int64  `json:"done"`
-	Total int64  `json:"total"`
-	Error string `json:"error"`
-}
-
-// latestRun reads the shop's latest run from a running server.
-func (d *deployment) latestRun(tb tester, shop string) runStatus {
-	tb.Helper()
-	var st struct {
-		Run *runStatus `json:"run"`
-	}
-	d.must(tb, "GET", "/v1/shops/"+shop+"/sync", "", &st)
-	if st.Run == nil {
-		tb.Fatalf("shop %s has no run", shop)
-	}
-	return *st.Run
-}
-
 // TestCrashResync: the server killed with SIGKILL in the middle of a
 // resync of 10,200 SKUs (3,400 products, the catalog of the resync
 // figure) that has quantities to lower, while webhooks arrive, then

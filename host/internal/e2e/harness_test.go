@@ -141,6 +141,9 @@ type platforms struct {
 	// tiktokURL is where the server reaches TikTok: the fake, or a proxy
 	// in front of it.
 	tiktokURL string
+	// shopifyURL is where the server reaches Shopify: the fake, or a
+	// front of several shops' fakes (many_shops_test.go).
+	shopifyURL string
 }
 
 // platformOptions tune the fakes; zero values take the test defaults.
@@ -162,6 +165,10 @@ type platformOptions struct {
 	shopifyAddr, tiktokAddr string
 	// tiktokFront wraps the handler the server reaches TikTok through.
 	tiktokFront func(http.Handler) http.Handler
+	// shopifyToken and tiktokAppKey are the credentials the fakes accept
+	// ("": their defaults): distinct ones tell shops apart behind one
+	// front (many_shops_test.go).
+	shopifyToken, tiktokAppKey string
 }
 
 func startPlatforms(tb tester, o platformOptions) *platforms {
@@ -170,7 +177,7 @@ func startPlatforms(tb tester, o platformOptions) *platforms {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	sopt := shopifyfake.Options{Catalog: cat, ShopDomain: o.domain, MaxLoggedRequests: 1_000_000}
+	sopt := shopifyfake.Options{Catalog: cat, ShopDomain: o.domain, AccessToken: o.shopifyToken, MaxLoggedRequests: 1_000_000}
 	sopt.MaximumAvailable, sopt.RestoreRate = 1e9, 1e9
 	switch {
 	case o.shopifyBucket:
@@ -183,12 +190,12 @@ func startPlatforms(tb tester, o platformOptions) *platforms {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { sf.Close() })
-	tf := tiktokfake.New(tiktokfake.Options{Catalog: cat, RateLimit: o.tiktokRateLimit, RateBurst: 10, MaxLoggedRequests: 1_000_000})
+	tf := tiktokfake.New(tiktokfake.Options{Catalog: cat, AppKey: o.tiktokAppKey, RateLimit: o.tiktokRateLimit, RateBurst: 10, MaxLoggedRequests: 1_000_000})
 	if err := tf.Start(cmp.Or(o.tiktokAddr, "127.0.0.1:0")); err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { tf.Close() })
-	p := &platforms{catalog: cat, shopify: sf, tiktok: tf, tiktokURL: tf.URL()}
+	p := &platforms{catalog: cat, shopify: sf, tiktok: tf, tiktokURL: tf.URL(), shopifyURL: sf.URL()}
 	if o.tiktokFront != nil {
 		target, _ := url.Parse(tf.URL())
 		l, err := fakes.Listen("127.0.0.1:0", o.tiktokFront(httputil.NewSingleHostReverseProxy(target)))
@@ -250,7 +257,7 @@ auth_base_url = %q
 %s
 [sync]
 raise_grace = "0s"
-%s`, filepath.Join(d.dir, "data"), ruleModule, dsn, p.shopify.URL(), p.tiktokURL, p.tiktokURL, extra.tiktok, extra.sync)
+%s`, filepath.Join(d.dir, "data"), ruleModule, dsn, p.shopifyURL, p.tiktokURL, p.tiktokURL, extra.tiktok, extra.sync)
 	if err := os.WriteFile(d.config, []byte(text), 0o600); err != nil {
 		tb.Fatal(err)
 	}
@@ -812,4 +819,28 @@ func checkWebhooksProcessed(tb tester, p *platforms) {
 	if accepted == 0 {
 		tb.Fatal("no inventory level webhook was accepted: nothing was tested")
 	}
+}
+
+// runStatus is the latest run as GET /v1/shops/{shop}/sync shows it.
+type runStatus struct {
+	ID    int64  `json:"id"`
+	Kind  string `json:"kind"`
+	State string `json:"state"`
+	Done  int64  `json:"done"`
+	Total int64  `json:"total"`
+	Error string `json:"error"`
+}
+
+// latestRun reads the shop's latest run from a running server (zero if
+// none).
+func (d *deployment) latestRun(tb tester, shop string) runStatus {
+	tb.Helper()
+	var st struct {
+		Run *runStatus `json:"run"`
+	}
+	d.must(tb, "GET", "/v1/shops/"+shop+"/sync", "", &st)
+	if st.Run == nil {
+		return runStatus{}
+	}
+	return *st.Run
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -76,29 +77,16 @@ func (s *Store) ExpandAllPending(ctx context.Context, id string, all shop.Pendin
 	if !all.Since.IsZero() {
 		since = micros(all.Since)
 	}
+	if s.dialect == SQLite {
+		if err := s.expandInChunks(ctx, id, all.Cause, since); err != nil {
+			return fmt.Errorf("expand the pending items of shop %q: %w", id, err)
+		}
+	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		if s.dialect == Postgres {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO sync_pending (shop, inventory_item_id, seq, cause, since)
 				SELECT $1, item, nextval('sync_pending_seq'), $2, $3 FROM (`+linked+`) d ORDER BY product, item
 				ON CONFLICT (shop, inventory_item_id) DO NOTHING`, id, all.Cause, since); err != nil {
-				return err
-			}
-		} else {
-			var n int64
-			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM (`+linked+`)`, id).Scan(&n); err != nil {
-				return err
-			}
-			// The transaction is IMMEDIATE: the counter's values taken are
-			// this transaction's alone.
-			var last int64
-			if err := tx.QueryRowContext(ctx, `UPDATE sync_pending_seq SET last = last + $1 WHERE id = 1 RETURNING last`, n).Scan(&last); err != nil {
-				return fmt.Errorf("next seq: %w", err)
-			}
-			// WHERE true: SQLite's parser needs it before ON CONFLICT in
-			// an INSERT … SELECT.
-			if _, err := tx.ExecContext(ctx, `INSERT INTO sync_pending (shop, inventory_item_id, seq, cause, since)
-				SELECT $1, item, $2 + ROW_NUMBER() OVER (ORDER BY product, item), $3, $4 FROM (`+linked+`) WHERE true
-				ON CONFLICT (shop, inventory_item_id) DO NOTHING`, id, last-n, all.Cause, since); err != nil {
 				return err
 			}
 		}
@@ -108,6 +96,78 @@ func (s *Store) ExpandAllPending(ctx context.Context, id string, all shop.Pendin
 	})
 	if err != nil {
 		return fmt.Errorf("expand the pending items of shop %q: %w", id, err)
+	}
+	return nil
+}
+
+// expandChunk is how many items a SQLite expansion reads per query and
+// marks pending per transaction. Set by tests.
+var expandChunk = 2000
+
+// expandInChunks is ExpandAllPending's insert on SQLite, in short
+// statements: SQLite has one writer and the store one connection, and the
+// single INSERT … SELECT, for a shop of 100,000 items, held both for about
+// 10 s, during which every other shop's webhook waited (or timed out) and
+// the queue's fetches failed with SQLITE_BUSY. It reads the linked items
+// expandChunk at a time along the item index, sorts them by (product,
+// item) in memory (about 8 MB at 100,000: keyset pages in that order would
+// each sort the whole shop, without an index on the product), and marks
+// them pending expandChunk a transaction; other shops' queries go in
+// between. Nothing takes the shop's items meanwhile (its job is the one
+// expanding), and an expansion cut short is done again whole: items
+// already pending keep their seq.
+func (s *Store) expandInChunks(ctx context.Context, id, cause string, since int64) error {
+	type linkedItem struct{ item, product string }
+	var items []linkedItem
+	for after := ""; ; {
+		page, err := collect(ctx, s.db, func(r *sql.Rows) (linkedItem, error) {
+			var l linkedItem
+			var product sql.NullString
+			err := r.Scan(&l.item, &product)
+			l.product = product.String
+			return l, err
+		}, `SELECT inventory_item_id, MIN(link_product_id) FROM catalog_variants
+			WHERE shop = $1 AND inventory_item_id > $2 AND link_status = 'linked'
+			GROUP BY inventory_item_id ORDER BY inventory_item_id LIMIT $3`, id, after, expandChunk)
+		if err != nil {
+			return err
+		}
+		items = append(items, page...)
+		if len(page) < expandChunk {
+			break
+		}
+		after = page[len(page)-1].item
+	}
+	slices.SortFunc(items, func(a, b linkedItem) int {
+		return cmp.Or(strings.Compare(a.product, b.product), strings.Compare(a.item, b.item))
+	})
+	for chunk := range slices.Chunk(items, expandChunk) {
+		err := s.inTx(ctx, func(tx *sql.Tx) error {
+			// The transaction is IMMEDIATE: the counter's values taken are
+			// this transaction's alone.
+			var last int64
+			if err := tx.QueryRowContext(ctx, `UPDATE sync_pending_seq SET last = last + $1 WHERE id = 1 RETURNING last`, len(chunk)).Scan(&last); err != nil {
+				return fmt.Errorf("next seq: %w", err)
+			}
+			seq := last - int64(len(chunk))
+			for batch := range slices.Chunk(chunk, maxParams-3) {
+				args := []any{id, cause, since}
+				values := make([]string, len(batch))
+				for j, l := range batch {
+					args = append(args, l.item)
+					seq++
+					values[j] = fmt.Sprintf("($1, $%d, %d, $2, $3)", len(args), seq)
+				}
+				if _, err := tx.ExecContext(ctx, `INSERT INTO sync_pending (shop, inventory_item_id, seq, cause, since) VALUES `+
+					strings.Join(values, ", ")+` ON CONFLICT (shop, inventory_item_id) DO NOTHING`, args...); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }

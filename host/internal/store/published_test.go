@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"testing"
@@ -75,8 +76,21 @@ func TestExpandAllPending(t *testing.T) {
 // TestExpandAllPendingGroupsProducts: the expanded items are numbered by
 // TikTok product, then item, whatever their item ids: a SyncShop batch
 // takes items in seq order, so a product's variants land in one batch and
-// cost one TikTok call, not one per batch they are scattered over.
+// cost one TikTok call, not one per batch they are scattered over. On
+// SQLite the order holds across the expansion's transactions too (chunks
+// of 2 cut through products).
 func TestExpandAllPendingGroupsProducts(t *testing.T) {
+	for _, chunk := range []int{0, 2} {
+		t.Run(fmt.Sprintf("chunk=%d", chunk), func(t *testing.T) {
+			if chunk > 0 {
+				t.Cleanup(store.SetExpandChunk(chunk))
+			}
+			expandGroupsProducts(t)
+		})
+	}
+}
+
+func expandGroupsProducts(t *testing.T) {
 	forEachDB(t, func(t *testing.T, s *store.Store) {
 		ctx := t.Context()
 		mustPutShop(t, s, "a")
