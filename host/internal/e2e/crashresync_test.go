@@ -61,7 +61,7 @@ func crashResync(t *testing.T, dsn string) {
 	// The fake's rate limit is off and the client's far above TikTok's:
 	// the test is about the crash, not the pacing.
 	d := deploy(t, p, dsn, extraConfig{
-		tiktok: "rate = 5000\nburst = 1000\n",
+		tiktok: "rate = 5000\nmax_rate = 5000\nburst = 1000\n",
 		sync:   fmt.Sprintf("job_timeout = %q\n", jobTimeout),
 	})
 	first := d.start("first")

@@ -16,7 +16,7 @@ import (
 // manyShopsTikTok lifts the TikTok client's per-shop pace for these
 // tests: the big shop's first publication is one call per product, which
 // at the default 10 a second would take minutes before anything is tested.
-const manyShopsTikTok = "rate = 1000\nburst = 200\n"
+const manyShopsTikTok = "rate = 1000\nmax_rate = 1000\nburst = 200\n"
 
 // deployShops deploys servers that reach every shop's fakes at one
 // Shopify and one TikTok base URL, as they reach the real platforms: a
