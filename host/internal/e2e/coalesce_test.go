@@ -12,7 +12,6 @@ import (
 	"github.com/syncrules/syncrules/host/internal/fakes/catalog"
 	"github.com/syncrules/syncrules/host/internal/fakes/shopifyfake"
 	"github.com/syncrules/syncrules/host/internal/slowtest"
-	"github.com/syncrules/syncrules/host/internal/store/storetest"
 )
 
 // TestBurstCoalesces: a hundred signed webhooks for one inventory item,
@@ -23,70 +22,64 @@ func TestBurstCoalesces(t *testing.T) {
 	// Long enough for a hundred webhooks to be recorded on a loaded
 	// machine; the configuration takes at most 5 s.
 	window := min(3*time.Second*slowtest.Factor, 5*time.Second)
-	for _, engine := range []string{"sqlite", "postgres"} {
-		t.Run(engine, func(t *testing.T) {
-			dsn := ""
-			if engine == "postgres" {
-				dsn = storetest.FreshPostgres(t)
-			}
-			p := startPlatforms(t, platformOptions{
-				catalog: catalog.Options{Products: 2, Variants: 2, Locations: 2, Seed: 13, WithoutConflicts: true},
-				domain:  "burst.myshopify.com",
-			})
-			prepareStock(t, p) // every item's stock counts, at the first location
-			d := deploy(t, p, dsn, extraConfig{sync: fmt.Sprintf("coalesce = %q\n", window)})
-			d.start("server")
-			d.addShop(t, "burst", p, `{"percentage":80}`)
-
-			// The stock changes in Shopify with its webhook lost: only the
-			// test's burst tells the server.
-			if err := p.shopify.SetWebhooks(shopifyfake.WebhookSettings{}); err != nil {
-				t.Fatal(err)
-			}
-			item, loc := p.catalog.Links[0].InventoryItemID, p.catalog.Locations[0].ID
-			if err := p.shopify.SetAvailable(item, loc, 37); err != nil {
-				t.Fatal(err)
-			}
-			readsBefore, callsBefore := len(levelReads(p.shopify)[item]), updateCalls(t, p.tiktok)
-
-			body := fmt.Appendf(nil, `{"inventory_item_id":%s,"location_id":%s,"available":37,"updated_at":"2026-12-07T00:00:00Z"}`, item, loc)
-			mac := sign(p.shopify.WebhookSecret(), body)
-			var (
-				wg       sync.WaitGroup
-				fire     = make(chan struct{})
-				mu       sync.Mutex
-				failures []string
-			)
-			for i := range 100 {
-				wg.Go(func() {
-					<-fire
-					if err := postSigned(d.webhookURL(), p.shopify.ShopDomain(), fmt.Sprintf("burst-%d", i), mac, body); err != nil {
-						mu.Lock()
-						failures = append(failures, err.Error())
-						mu.Unlock()
-					}
-				})
-			}
-			sent := time.Now()
-			close(fire)
-			wg.Wait()
-			if took := time.Since(sent); took >= window {
-				t.Fatalf("sending the burst took %s, longer than the window %s: raise SYNCRULES_TEST_SLOWDOWN", took, window)
-			}
-			if len(failures) > 0 {
-				t.Fatalf("%d of the burst's webhooks failed: %s", len(failures), strings.Join(failures, "; "))
-			}
-			d.waitIdle(t)
-
-			if reads := len(levelReads(p.shopify)[item]) - readsBefore; reads != 1 {
-				t.Errorf("the burst cost %d Shopify nodes queries for its item, want 1", reads)
-			}
-			if calls := updateCalls(t, p.tiktok) - callsBefore; calls > 1 {
-				t.Errorf("the burst cost %d TikTok update calls, want at most 1:\n%s", calls, strings.Join(updateBodies(p.tiktok, callsBefore), "\n"))
-			}
-			d.checkPublished(t, "burst", p)
+	onEachEngine(t, func(t *testing.T, engine, dsn string) {
+		p := startPlatforms(t, platformOptions{
+			catalog: catalog.Options{Products: 2, Variants: 2, Locations: 2, Seed: 13, WithoutConflicts: true},
+			domain:  "burst.myshopify.com",
 		})
-	}
+		prepareStock(t, p) // every item's stock counts, at the first location
+		d := deploy(t, p, dsn, extraConfig{sync: fmt.Sprintf("coalesce = %q\n", window)})
+		d.start("server")
+		d.addShop(t, "burst", p, `{"percentage":80}`)
+
+		// The stock changes in Shopify with its webhook lost: only the
+		// test's burst tells the server.
+		if err := p.shopify.SetWebhooks(shopifyfake.WebhookSettings{}); err != nil {
+			t.Fatal(err)
+		}
+		item, loc := p.catalog.Links[0].InventoryItemID, p.catalog.Locations[0].ID
+		if err := p.shopify.SetAvailable(item, loc, 37); err != nil {
+			t.Fatal(err)
+		}
+		readsBefore, callsBefore := len(levelReads(p.shopify)[item]), updateCalls(t, p.tiktok)
+
+		body := fmt.Appendf(nil, `{"inventory_item_id":%s,"location_id":%s,"available":37,"updated_at":"2026-12-07T00:00:00Z"}`, item, loc)
+		mac := sign(p.shopify.WebhookSecret(), body)
+		var (
+			wg       sync.WaitGroup
+			fire     = make(chan struct{})
+			mu       sync.Mutex
+			failures []string
+		)
+		for i := range 100 {
+			wg.Go(func() {
+				<-fire
+				if err := postSigned(d.webhookURL(), p.shopify.ShopDomain(), fmt.Sprintf("burst-%d", i), mac, body); err != nil {
+					mu.Lock()
+					failures = append(failures, err.Error())
+					mu.Unlock()
+				}
+			})
+		}
+		sent := time.Now()
+		close(fire)
+		wg.Wait()
+		if took := time.Since(sent); took >= window {
+			t.Fatalf("sending the burst took %s, longer than the window %s: raise SYNCRULES_TEST_SLOWDOWN", took, window)
+		}
+		if len(failures) > 0 {
+			t.Fatalf("%d of the burst's webhooks failed: %s", len(failures), strings.Join(failures, "; "))
+		}
+		d.waitIdle(t)
+
+		if reads := len(levelReads(p.shopify)[item]) - readsBefore; reads != 1 {
+			t.Errorf("the burst cost %d Shopify nodes queries for its item, want 1", reads)
+		}
+		if calls := updateCalls(t, p.tiktok) - callsBefore; calls > 1 {
+			t.Errorf("the burst cost %d TikTok update calls, want at most 1:\n%s", calls, strings.Join(updateBodies(p.tiktok, callsBefore), "\n"))
+		}
+		d.checkPublished(t, "burst", p)
+	})
 }
 
 // postSigned sends an inventory level webhook as Shopify would and wants

@@ -2,7 +2,6 @@ package e2e_test
 
 import (
 	"fmt"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -10,7 +9,6 @@ import (
 	"github.com/syncrules/syncrules/host/internal/fakes/catalog"
 	"github.com/syncrules/syncrules/host/internal/fakes/shopifyfake"
 	"github.com/syncrules/syncrules/host/internal/slowtest"
-	"github.com/syncrules/syncrules/host/internal/store/storetest"
 )
 
 // TestCrashResync: the server killed with SIGKILL in the middle of a
@@ -27,15 +25,9 @@ import (
 // "interrupted" meanwhile (no progress for over a minute) before it
 // moves again.
 func TestCrashResync(t *testing.T) {
-	for _, engine := range []string{"sqlite", "postgres"} {
-		t.Run(engine, func(t *testing.T) {
-			dsn := ""
-			if engine == "postgres" {
-				dsn = storetest.FreshPostgres(t)
-			}
-			crashResync(t, dsn)
-		})
-	}
+	onEachEngine(t, func(t *testing.T, engine, dsn string) {
+		crashResync(t, dsn)
+	})
 }
 
 func crashResync(t *testing.T, dsn string) {
@@ -143,12 +135,7 @@ func crashResync(t *testing.T, dsn string) {
 	for j := i + 10; j < i+60; j++ {
 		change(j)
 	}
-	lost := 0
-	for _, dl := range p.shopify.Deliveries() {
-		if dl.Status != http.StatusOK {
-			lost++
-		}
-	}
+	lost := refusedDeliveries(p)
 	if lost == 0 {
 		t.Fatal("no webhook arrived while the server was down")
 	}

@@ -11,7 +11,6 @@ import (
 
 	"github.com/syncrules/syncrules/host/internal/fakes/catalog"
 	"github.com/syncrules/syncrules/host/internal/fakes/shopifyfake"
-	"github.com/syncrules/syncrules/host/internal/store/storetest"
 )
 
 // figuresEnv runs the figures of BENCHMARKS.md ("The sync, end to end"):
@@ -75,98 +74,92 @@ func prepareStock(t *testing.T, p *platforms) {
 // quantity or a later one.
 func TestFigureLag(t *testing.T) {
 	needFigures(t)
-	for _, engine := range []string{"sqlite", "postgres"} {
-		t.Run(engine, func(t *testing.T) {
-			dsn := ""
-			if engine == "postgres" {
-				dsn = storetest.FreshPostgres(t)
-			}
-			p := startPlatforms(t, platformOptions{
-				catalog: catalog.Options{Products: 10, Variants: 10, Locations: 2, Seed: 9, WithoutConflicts: true},
-				domain:  "lag.myshopify.com",
-			})
-			prepareStock(t, p)
-			extra, rateSays := figuresConfig(t)
-			d := deploy(t, p, dsn, extraConfig{tiktok: extra})
-			d.start("server")
-			d.addShop(t, "lag", p, `{"percentage":100}`)
-
-			const rate, duration = 100, 60 * time.Second
-			st := p.shopify.State()
-			loc := st.Locations[0].ID
-			sku := map[string]string{} // inventory item → TikTok SKU
-			for _, l := range p.catalog.Links {
-				sku[l.InventoryItemID] = l.TikTokID
-			}
-			type sent struct {
-				sku      string
-				quantity int
-				at       time.Time
-			}
-			var (
-				mu    sync.Mutex
-				hooks []sent
-				wg    sync.WaitGroup
-				slots = make(chan struct{}, 20)
-			)
-			start := time.Now()
-			total := int(duration.Seconds()) * rate
-			for i := range total {
-				time.Sleep(time.Until(start.Add(time.Duration(i) * time.Second / rate))) // pacing the load, not synchronising
-				v := st.Variants[i%len(st.Variants)]
-				q := i/len(st.Variants) + 1 // each SKU's stock rises at every webhook
-				slots <- struct{}{}
-				wg.Go(func() {
-					defer func() { <-slots }()
-					at := time.Now()
-					if err := p.shopify.SetAvailable(v.InventoryItemID, loc, q); err != nil {
-						t.Error(err)
-						return
-					}
-					mu.Lock()
-					hooks = append(hooks, sent{sku[v.InventoryItemID], q, at})
-					mu.Unlock()
-				})
-			}
-			wg.Wait()
-			sendTook := time.Since(start)
-			d.waitIdle(t)
-			ups, calls := acceptedUpdates(t, p.tiktok)
-			bySKU := map[string][]update{}
-			for _, u := range ups {
-				bySKU[u.sku] = append(bySKU[u.sku], u)
-			}
-			var lags []time.Duration
-			for _, h := range hooks {
-				i := slices.IndexFunc(bySKU[h.sku], func(u update) bool { return u.quantity >= h.quantity && !u.time.Before(h.at) })
-				if i < 0 {
-					t.Fatalf("SKU %s never reached %d on TikTok", h.sku, h.quantity)
-				}
-				lags = append(lags, bySKU[h.sku][i].time.Sub(h.at))
-			}
-			// The client's pace starts at [tiktok] rate and climbs while
-			// calls queue: the first 10 s are the climb, the rest steady.
-			var steady []time.Duration
-			for i, h := range hooks {
-				if h.at.Sub(start) >= 10*time.Second {
-					steady = append(steady, lags[i])
-				}
-			}
-			slices.Sort(steady)
-			slices.Sort(lags)
-			pct := func(p float64) time.Duration { return lags[min(len(lags)-1, int(p*float64(len(lags))))] }
-			delivered := 0
-			for _, dl := range p.shopify.Deliveries() {
-				if dl.Status == 200 {
-					delivered++
-				}
-			}
-			t.Logf("%s, %s: %d webhooks in %v (%d accepted), %d TikTok update calls: lag p50 %v, p99 %v, max %v; after the first 10 s p99 %v",
-				engine, rateSays, len(hooks), sendTook.Round(time.Millisecond), delivered, calls,
-				pct(0.50).Round(time.Millisecond), pct(0.99).Round(time.Millisecond), lags[len(lags)-1].Round(time.Millisecond),
-				steady[min(len(steady)-1, int(0.99*float64(len(steady))))].Round(time.Millisecond))
+	onEachEngine(t, func(t *testing.T, engine, dsn string) {
+		p := startPlatforms(t, platformOptions{
+			catalog: catalog.Options{Products: 10, Variants: 10, Locations: 2, Seed: 9, WithoutConflicts: true},
+			domain:  "lag.myshopify.com",
 		})
-	}
+		prepareStock(t, p)
+		extra, rateSays := figuresConfig(t)
+		d := deploy(t, p, dsn, extraConfig{tiktok: extra})
+		d.start("server")
+		d.addShop(t, "lag", p, `{"percentage":100}`)
+
+		const rate, duration = 100, 60 * time.Second
+		st := p.shopify.State()
+		loc := st.Locations[0].ID
+		sku := map[string]string{} // inventory item → TikTok SKU
+		for _, l := range p.catalog.Links {
+			sku[l.InventoryItemID] = l.TikTokID
+		}
+		type sent struct {
+			sku      string
+			quantity int
+			at       time.Time
+		}
+		var (
+			mu    sync.Mutex
+			hooks []sent
+			wg    sync.WaitGroup
+			slots = make(chan struct{}, 20)
+		)
+		start := time.Now()
+		total := int(duration.Seconds()) * rate
+		for i := range total {
+			time.Sleep(time.Until(start.Add(time.Duration(i) * time.Second / rate))) // pacing the load, not synchronising
+			v := st.Variants[i%len(st.Variants)]
+			q := i/len(st.Variants) + 1 // each SKU's stock rises at every webhook
+			slots <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-slots }()
+				at := time.Now()
+				if err := p.shopify.SetAvailable(v.InventoryItemID, loc, q); err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				hooks = append(hooks, sent{sku[v.InventoryItemID], q, at})
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		sendTook := time.Since(start)
+		d.waitIdle(t)
+		ups, calls := acceptedUpdates(t, p.tiktok)
+		bySKU := map[string][]update{}
+		for _, u := range ups {
+			bySKU[u.sku] = append(bySKU[u.sku], u)
+		}
+		var lags []time.Duration
+		for _, h := range hooks {
+			i := slices.IndexFunc(bySKU[h.sku], func(u update) bool { return u.quantity >= h.quantity && !u.time.Before(h.at) })
+			if i < 0 {
+				t.Fatalf("SKU %s never reached %d on TikTok", h.sku, h.quantity)
+			}
+			lags = append(lags, bySKU[h.sku][i].time.Sub(h.at))
+		}
+		// The client's pace starts at [tiktok] rate and climbs while
+		// calls queue: the first 10 s are the climb, the rest steady.
+		var steady []time.Duration
+		for i, h := range hooks {
+			if h.at.Sub(start) >= 10*time.Second {
+				steady = append(steady, lags[i])
+			}
+		}
+		slices.Sort(steady)
+		slices.Sort(lags)
+		pct := func(p float64) time.Duration { return lags[min(len(lags)-1, int(p*float64(len(lags))))] }
+		delivered := 0
+		for _, dl := range p.shopify.Deliveries() {
+			if dl.Status == 200 {
+				delivered++
+			}
+		}
+		t.Logf("%s, %s: %d webhooks in %v (%d accepted), %d TikTok update calls: lag p50 %v, p99 %v, max %v; after the first 10 s p99 %v",
+			engine, rateSays, len(hooks), sendTook.Round(time.Millisecond), delivered, calls,
+			pct(0.50).Round(time.Millisecond), pct(0.99).Round(time.Millisecond), lags[len(lags)-1].Round(time.Millisecond),
+			steady[min(len(steady)-1, int(0.99*float64(len(steady))))].Round(time.Millisecond))
+	})
 }
 
 // TestFigureResync: a shop of 3,400 products of 3 variants (10,200 SKUs)

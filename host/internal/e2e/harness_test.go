@@ -33,6 +33,7 @@ import (
 	"github.com/syncrules/syncrules/host/internal/fakes/shopifyfake"
 	"github.com/syncrules/syncrules/host/internal/fakes/tiktokfake"
 	"github.com/syncrules/syncrules/host/internal/slowtest"
+	"github.com/syncrules/syncrules/host/internal/store/storetest"
 	"github.com/syncrules/syncrules/host/wasmbuild"
 	"pgregory.net/rapid"
 )
@@ -843,4 +844,32 @@ func (d *deployment) latestRun(tb tester, shop string) runStatus {
 		return runStatus{}
 	}
 	return *st.Run
+}
+
+// refusedDeliveries counts the webhooks the fake Shopify delivered that
+// were not answered 200 (the server was down, or refused them): Shopify
+// would deliver them again later.
+func refusedDeliveries(p *platforms) int {
+	n := 0
+	for _, dl := range p.shopify.Deliveries() {
+		if dl.Status != http.StatusOK {
+			n++
+		}
+	}
+	return n
+}
+
+// onEachEngine runs test as a subtest on SQLite (dsn "": the server's
+// default store) and on a fresh PostgreSQL database, which is skipped
+// without SYNCRULES_TEST_POSTGRES.
+func onEachEngine(t *testing.T, test func(t *testing.T, engine, dsn string)) {
+	for _, engine := range []string{"sqlite", "postgres"} {
+		t.Run(engine, func(t *testing.T) {
+			dsn := ""
+			if engine == "postgres" {
+				dsn = storetest.FreshPostgres(t)
+			}
+			test(t, engine, dsn)
+		})
+	}
 }

@@ -10,7 +10,6 @@ import (
 
 	"github.com/syncrules/syncrules/host/internal/fakes"
 	"github.com/syncrules/syncrules/host/internal/fakes/catalog"
-	"github.com/syncrules/syncrules/host/internal/store/storetest"
 )
 
 // manyShopsTikTok lifts the TikTok client's per-shop pace for these
@@ -171,59 +170,62 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 	return sorted[min(len(sorted)-1, int(p*float64(len(sorted))))]
 }
 
+// deployBigAndSmall starts one server for two shops: A ("big", products
+// of 4 variants, nothing to change when published) and B ("small",
+// products of 2 variants with stock), their platforms seeded from seed.
+func deployBigAndSmall(t *testing.T, dsn string, bigProducts, smallProducts int, seed uint64) (*deployment, *platforms, *platforms) {
+	t.Helper()
+	big := startPlatforms(t, platformOptions{
+		catalog: catalog.Options{Products: bigProducts, Variants: 4, Locations: 2, Seed: seed, WithoutConflicts: true},
+		domain:  "big.myshopify.com", shopifyToken: "shpat_big", tiktokAppKey: "big-app-key",
+	})
+	small := startPlatforms(t, platformOptions{
+		catalog: catalog.Options{Products: smallProducts, Variants: 2, Locations: 2, Seed: seed + 1, WithoutConflicts: true},
+		domain:  "small.myshopify.com", shopifyToken: "shpat_small", tiktokAppKey: "small-app-key",
+	})
+	prepareEmpty(t, big)
+	prepareStock(t, small)
+	d := deployShops(t, dsn, extraConfig{tiktok: manyShopsTikTok}, big, small)
+	d.start("server")
+	return d, big, small
+}
+
 // TestManyShops: one server, two shops. While shop A's resync of 10,000
 // SKUs is in progress, stock changes of shop B reach B's TikTok: B's
 // webhooks do not wait for A's run. Both shops then converge on the
 // rule's output.
 func TestManyShops(t *testing.T) {
-	for _, engine := range []string{"sqlite", "postgres"} {
-		t.Run(engine, func(t *testing.T) {
-			dsn := ""
-			if engine == "postgres" {
-				dsn = storetest.FreshPostgres(t)
-			}
-			big := startPlatforms(t, platformOptions{
-				catalog: catalog.Options{Products: 2500, Variants: 4, Locations: 2, Seed: 21, WithoutConflicts: true},
-				domain:  "big.myshopify.com", shopifyToken: "shpat_big", tiktokAppKey: "big-app-key",
-			})
-			small := startPlatforms(t, platformOptions{
-				catalog: catalog.Options{Products: 5, Variants: 2, Locations: 2, Seed: 22, WithoutConflicts: true},
-				domain:  "small.myshopify.com", shopifyToken: "shpat_small", tiktokAppKey: "small-app-key",
-			})
-			prepareEmpty(t, big)
-			prepareStock(t, small)
-			d := deployShops(t, dsn, extraConfig{tiktok: manyShopsTikTok}, big, small)
-			d.start("server")
-			start := time.Now()
-			d.addShop(t, "big", big, `{"percentage":100}`)
-			t.Logf("shop A: %d SKUs connected and published in %v", len(big.catalog.Links), time.Since(start).Round(time.Millisecond))
-			d.addShop(t, "small", small, `{"percentage":100}`)
+	onEachEngine(t, func(t *testing.T, engine, dsn string) {
+		d, big, small := deployBigAndSmall(t, dsn, 2500, 5, 21)
+		start := time.Now()
+		d.addShop(t, "big", big, `{"percentage":100}`)
+		t.Logf("shop A: %d SKUs connected and published in %v", len(big.catalog.Links), time.Since(start).Round(time.Millisecond))
+		d.addShop(t, "small", small, `{"percentage":100}`)
 
-			start = time.Now()
-			run := d.startResync(t, "big")
-			b := newRaiser(small)
-			for i := range len(small.catalog.Links) {
-				b.raise(t, i)
-			}
-			waitFor(t, "shop B's new quantities at its TikTok", func() (bool, error) {
-				_, ok := lags(t, small, b.sent)
-				return ok, nil
-			})
-			r := d.latestRun(t, "big")
-			if r.ID != run || r.State != "running" {
-				t.Fatalf("shop B's %d changes reached its TikTok only after shop A's resync ended (run %d: %s): B waited for A", len(b.sent), r.ID, r.State)
-			}
-			bLags, _ := lags(t, small, b.sent)
-			t.Logf("shop B's %d changes accepted by its TikTok (slowest after %v) while shop A's resync was at %d of %d SKUs",
-				len(b.sent), bLags[len(bLags)-1].Round(time.Millisecond), r.Done, r.Total)
-
-			d.waitRunEnd(t, "big", run, deadline)
-			t.Logf("shop A's resync took %v", time.Since(start).Round(time.Millisecond))
-			d.waitIdle(t)
-			d.checkPublished(t, "big", big)
-			d.checkPublished(t, "small", small)
+		start = time.Now()
+		run := d.startResync(t, "big")
+		b := newRaiser(small)
+		for i := range len(small.catalog.Links) {
+			b.raise(t, i)
+		}
+		waitFor(t, "shop B's new quantities at its TikTok", func() (bool, error) {
+			_, ok := lags(t, small, b.sent)
+			return ok, nil
 		})
-	}
+		r := d.latestRun(t, "big")
+		if r.ID != run || r.State != "running" {
+			t.Fatalf("shop B's %d changes reached its TikTok only after shop A's resync ended (run %d: %s): B waited for A", len(b.sent), r.ID, r.State)
+		}
+		bLags, _ := lags(t, small, b.sent)
+		t.Logf("shop B's %d changes accepted by its TikTok (slowest after %v) while shop A's resync was at %d of %d SKUs",
+			len(b.sent), bLags[len(bLags)-1].Round(time.Millisecond), r.Done, r.Total)
+
+		d.waitRunEnd(t, "big", run, deadline)
+		t.Logf("shop A's resync took %v", time.Since(start).Round(time.Millisecond))
+		d.waitIdle(t)
+		d.checkPublished(t, "big", big)
+		d.checkPublished(t, "small", small)
+	})
 }
 
 // TestFigureManyShops: shop B's webhook → TikTok accepted lag while shop
@@ -237,86 +239,69 @@ func TestFigureManyShops(t *testing.T) {
 	// Connecting and first publishing 100,000 SKUs takes minutes.
 	defer func(d time.Duration) { deadline = d }(deadline)
 	deadline = 30 * time.Minute
-	for _, engine := range []string{"sqlite", "postgres"} {
-		t.Run(engine, func(t *testing.T) {
-			dsn := ""
-			if engine == "postgres" {
-				dsn = storetest.FreshPostgres(t)
-			}
-			big := startPlatforms(t, platformOptions{
-				catalog: catalog.Options{Products: 25_000, Variants: 4, Locations: 2, Seed: 31, WithoutConflicts: true},
-				domain:  "big.myshopify.com", shopifyToken: "shpat_big", tiktokAppKey: "big-app-key",
-			})
-			small := startPlatforms(t, platformOptions{
-				catalog: catalog.Options{Products: 10, Variants: 2, Locations: 2, Seed: 32, WithoutConflicts: true},
-				domain:  "small.myshopify.com", shopifyToken: "shpat_small", tiktokAppKey: "small-app-key",
-			})
-			prepareEmpty(t, big)
-			prepareStock(t, small)
-			d := deployShops(t, dsn, extraConfig{tiktok: manyShopsTikTok}, big, small)
-			d.start("server")
-			start := time.Now()
-			d.addShop(t, "big", big, `{"percentage":100}`)
-			t.Logf("%s: shop A's %d SKUs connected and published in %v", engine, len(big.catalog.Links), time.Since(start).Round(time.Second))
-			d.addShop(t, "small", small, `{"percentage":100}`)
+	onEachEngine(t, func(t *testing.T, engine, dsn string) {
+		d, big, small := deployBigAndSmall(t, dsn, 25_000, 10, 31)
+		start := time.Now()
+		d.addShop(t, "big", big, `{"percentage":100}`)
+		t.Logf("%s: shop A's %d SKUs connected and published in %v", engine, len(big.catalog.Links), time.Since(start).Round(time.Second))
+		d.addShop(t, "small", small, `{"percentage":100}`)
 
-			const rate = 10 // shop B's webhooks a second
-			b := newRaiser(small)
-			// send raises B's stock at rate until stop says to end, and
-			// returns the changes it made.
-			// Each raise in a goroutine of its own, as Shopify sends
-			// webhooks whether or not the last was answered: a stalled
-			// server then delays every webhook due meanwhile, not one.
-			send := func(stop func(i int) bool) []sentChange {
-				var (
-					mu  sync.Mutex
-					out []sentChange
-					wg  sync.WaitGroup
-				)
-				begin := time.Now()
-				for i := 0; !stop(i); i++ {
-					time.Sleep(time.Until(begin.Add(time.Duration(i) * time.Second / rate))) // pacing the load, not synchronising
-					wg.Go(func() {
-						c := b.raise(t, i)
-						mu.Lock()
-						out = append(out, c)
-						mu.Unlock()
-					})
-				}
-				wg.Wait()
-				return out
+		const rate = 10 // shop B's webhooks a second
+		b := newRaiser(small)
+		// send raises B's stock at rate until stop says to end, and
+		// returns the changes it made.
+		// Each raise in a goroutine of its own, as Shopify sends
+		// webhooks whether or not the last was answered: a stalled
+		// server then delays every webhook due meanwhile, not one.
+		send := func(stop func(i int) bool) []sentChange {
+			var (
+				mu  sync.Mutex
+				out []sentChange
+				wg  sync.WaitGroup
+			)
+			begin := time.Now()
+			for i := 0; !stop(i); i++ {
+				time.Sleep(time.Until(begin.Add(time.Duration(i) * time.Second / rate))) // pacing the load, not synchronising
+				wg.Go(func() {
+					c := b.raise(t, i)
+					mu.Lock()
+					out = append(out, c)
+					mu.Unlock()
+				})
 			}
-			measure := func(changes []sentChange) []time.Duration {
-				d.waitIdle(t)
-				l, ok := lags(t, small, changes)
-				if !ok {
-					t.Fatal("a change of shop B never reached its TikTok")
-				}
-				return l
+			wg.Wait()
+			return out
+		}
+		measure := func(changes []sentChange) []time.Duration {
+			d.waitIdle(t)
+			l, ok := lags(t, small, changes)
+			if !ok {
+				t.Fatal("a change of shop B never reached its TikTok")
 			}
-			idleLags := measure(send(func(i int) bool { return i >= 30*rate }))
+			return l
+		}
+		idleLags := measure(send(func(i int) bool { return i >= 30*rate }))
 
-			// From the resync's request on: its first step, marking every
-			// item pending, is part of it.
-			var started struct {
-				ID int64 `json:"id"`
-			}
-			resyncStart := time.Now()
-			d.must(t, "POST", "/v1/shops/big/sync/resync", "", &started)
-			run := started.ID
-			during := send(func(int) bool { r := d.latestRun(t, "big"); return r.ID != run || r.State != "running" })
-			resyncTook := time.Since(resyncStart)
-			d.waitRunEnd(t, "big", run, deadline)
-			if len(during) < 10*rate {
-				t.Fatalf("shop A's resync lasted %v: too short to measure beside it", resyncTook)
-			}
-			busyLags := measure(during)
-			ms := func(d time.Duration) string { return fmt.Sprint(d.Round(time.Millisecond)) }
-			t.Logf("%s: shop B, %d webhooks with A idle: lag p50 %s, p99 %s, max %s; %d webhooks during A's resync of %d SKUs (%v): p50 %s, p99 %s, max %s; ratio p50 %.2f×, p99 %.2f×",
-				engine, len(idleLags), ms(percentile(idleLags, 0.5)), ms(percentile(idleLags, 0.99)), ms(idleLags[len(idleLags)-1]),
-				len(busyLags), len(big.catalog.Links), resyncTook.Round(time.Second), ms(percentile(busyLags, 0.5)), ms(percentile(busyLags, 0.99)), ms(busyLags[len(busyLags)-1]),
-				float64(percentile(busyLags, 0.5))/float64(percentile(idleLags, 0.5)),
-				float64(percentile(busyLags, 0.99))/float64(percentile(idleLags, 0.99)))
-		})
-	}
+		// From the resync's request on: its first step, marking every
+		// item pending, is part of it.
+		var started struct {
+			ID int64 `json:"id"`
+		}
+		resyncStart := time.Now()
+		d.must(t, "POST", "/v1/shops/big/sync/resync", "", &started)
+		run := started.ID
+		during := send(func(int) bool { r := d.latestRun(t, "big"); return r.ID != run || r.State != "running" })
+		resyncTook := time.Since(resyncStart)
+		d.waitRunEnd(t, "big", run, deadline)
+		if len(during) < 10*rate {
+			t.Fatalf("shop A's resync lasted %v: too short to measure beside it", resyncTook)
+		}
+		busyLags := measure(during)
+		ms := func(d time.Duration) string { return fmt.Sprint(d.Round(time.Millisecond)) }
+		t.Logf("%s: shop B, %d webhooks with A idle: lag p50 %s, p99 %s, max %s; %d webhooks during A's resync of %d SKUs (%v): p50 %s, p99 %s, max %s; ratio p50 %.2f×, p99 %.2f×",
+			engine, len(idleLags), ms(percentile(idleLags, 0.5)), ms(percentile(idleLags, 0.99)), ms(idleLags[len(idleLags)-1]),
+			len(busyLags), len(big.catalog.Links), resyncTook.Round(time.Second), ms(percentile(busyLags, 0.5)), ms(percentile(busyLags, 0.99)), ms(busyLags[len(busyLags)-1]),
+			float64(percentile(busyLags, 0.5))/float64(percentile(idleLags, 0.5)),
+			float64(percentile(busyLags, 0.99))/float64(percentile(idleLags, 0.99)))
+	})
 }

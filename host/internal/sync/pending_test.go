@@ -73,28 +73,7 @@ func TestRecordedWebhooksAreAllTaken(t *testing.T) {
 		}
 		wg.Wait()
 
-		deadline := time.NewTimer(wait)
-		defer deadline.Stop()
-		tick := time.NewTicker(10 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			left, err := s.PendingItems(ctx, shopID, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			st, err := q.Stats(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(left) == 0 && st.ByQueue[sync.QueueWebhooks].Available == 0 && st.ByQueue[sync.QueueWebhooks].Running == 0 {
-				break
-			}
-			select {
-			case <-tick.C:
-			case <-deadline.C:
-				t.Fatalf("still pending after %s: %+v, queue %+v", wait, left, st)
-			}
-		}
+		waitIdle(t, s, q, shopID)
 		mu.Lock()
 		defer mu.Unlock()
 		for item, sent := range lastSent {
