@@ -49,8 +49,9 @@ demo: build
 	$(GO) run ./scripts/demo -bin bin/syncrules
 
 ## test: every test, soaks in their short form (under 25 minutes on 2 cores); wasm modules are built from source by the tests themselves
+# (the end-to-end package alone takes about 10 minutes on 2 busy cores with PostgreSQL: hence the longer timeout)
 test: build
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -timeout 30m ./...
 	$(MAKE) test-race
 
 ## test-race: the concurrent packages under the race detector
