@@ -468,6 +468,9 @@ func TestHostileModulesRefusedAtLoad(t *testing.T) {
 	t.Run("the static array raises the initial memory", func(t *testing.T) {
 		cfg := hostileConfig()
 		cfg.MaxMemoryBytes = 256 << 20
+		// Initialising 96 MiB took over 5 s under the race detector beside
+		// two other suites: the test is about memory, not time.
+		cfg.InitTimeout = 5 * time.Second * slowdown * raceSlowdown
 		eng := sandboxed(t, 0, cfg)
 		mod := loadAs(t, eng, hostile("hugestatic"))
 		var memory uint64
