@@ -149,6 +149,8 @@ type Store interface {
 	TokensAfter(ctx context.Context, after TokenKey, limit int) ([]Token, error)
 	DeleteToken(ctx context.Context, id string) error
 
+	SessionStore
+
 	ClaimPlugin(ctx context.Context, name, partner string) (owner string, err error)
 	PluginOwner(ctx context.Context, name string) (string, error)
 	// PluginsAfter has every stored version of each name it returns;

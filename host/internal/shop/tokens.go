@@ -30,15 +30,7 @@ func (s *Service) Authenticate(ctx context.Context, authorization string) (auth.
 	case err != nil:
 		return auth.Principal{}, fmt.Errorf("looking up a token: %w", err)
 	}
-	p := auth.Principal{TokenID: t.ID}
-	for _, sc := range t.Scopes {
-		scope, err := auth.ParseScope(sc)
-		if err != nil {
-			return auth.Principal{}, fmt.Errorf("token %s has a stored scope that does not parse: %w", t.ID, err)
-		}
-		p.Scopes = append(p.Scopes, scope)
-	}
-	return p, nil
+	return principalOf(t)
 }
 
 // CheckScopes parses the scopes of a new token, with the field errors of a
@@ -117,6 +109,11 @@ func (s *Service) RevokeToken(ctx context.Context, p auth.Principal, id string) 
 	}
 	if err != nil {
 		return err
+	}
+	// The sessions would fail anyway (they look the token up again on
+	// each request); deleting them keeps the table small.
+	if err := s.store.DeleteTokenSessions(ctx, id); err != nil {
+		s.log.Warn("deleting a revoked token's sessions", "id", id, "err", err)
 	}
 	s.log.Info("token revoked", "id", id, "by", p.TokenID)
 	return nil
