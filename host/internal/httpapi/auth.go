@@ -10,9 +10,16 @@ import (
 
 const principalKey = "syncrules.principal"
 
-// authenticate resolves the bearer token to a principal, or answers 401.
-// Every route behind it needs a valid token; which scope is each route's.
+// authenticate resolves the bearer token, or without one the page's
+// session cookie, to a principal, or answers 401. Every route behind it
+// needs a valid token; which scope is each route's.
 func (h *Handler) authenticate(c *gin.Context) {
+	if c.GetHeader("Authorization") == "" {
+		if id, err := c.Cookie(sessionCookie); err == nil && id != "" {
+			h.authenticateSession(c, id)
+			return
+		}
+	}
 	p, err := h.svc.Authenticate(c.Request.Context(), c.GetHeader("Authorization"))
 	if err != nil {
 		h.fail(c, err)

@@ -102,8 +102,11 @@ type server struct {
 	shops *shop.Service
 	// token is sent as Authorization: Bearer on every request; newServer
 	// makes it the admin token. as returns the server with another.
-	token  string
-	client *http.Client
+	token string
+	// session, if set, is sent as the page sends it: the session cookie,
+	// and its CSRF token on a change (withSession).
+	session pageSession
+	client  *http.Client
 	// transport reaches the server without checks, for benchmarks.
 	transport http.RoundTripper
 }
@@ -135,6 +138,8 @@ type serverConfig struct {
 	platforms shop.Platforms
 	// queue enqueues the shops' sync jobs; nil: webhooks answer 503.
 	queue shop.Queue
+	// clock tells the service the time; default time.Now.
+	clock func() time.Time
 }
 
 // bounds are the options of the API's bounds on clients (limits.go).
@@ -213,6 +218,7 @@ func newServer(tb testing.TB, r *rule, cfg serverConfig) *server {
 		Logger:         cfg.logger,
 		Platforms:      cfg.platforms,
 		Queue:          cfg.queue,
+		Clock:          cfg.clock,
 	}
 	opt := httpapi.Options{
 		DefaultRule:    info,
@@ -298,6 +304,12 @@ func (s *server) try(method, path, contentType string, body io.Reader) (exchange
 	}
 	if s.token != "" {
 		req.Header.Set("Authorization", "Bearer "+s.token)
+	}
+	if s.session.cookie != "" {
+		req.AddCookie(&http.Cookie{Name: "syncrules_session", Value: s.session.cookie})
+		if method != http.MethodGet && method != http.MethodHead && s.session.csrf != "" {
+			req.Header.Set("X-CSRF-Token", s.session.csrf)
+		}
 	}
 	resp, err := s.client.Do(req)
 	if err != nil {
@@ -598,11 +610,18 @@ func (c *contract) check(req *http.Request, reqBody []byte, resp *http.Response,
 	return checkProblemStatus(resp, respBody)
 }
 
-// bearerPresent is the document's security check: a bearer token is sent.
-// Whether it is valid is the server's to say; a 2xx to a request without
-// one breaks the document.
+// bearerPresent is the document's security check: a bearer token, or the
+// page's session cookie, is sent. Whether it is valid is the server's to
+// say; a 2xx to a request without one breaks the document.
 func bearerPresent(_ context.Context, in *openapi3filter.AuthenticationInput) error {
-	h := in.RequestValidationInput.Request.Header.Get("Authorization")
+	req := in.RequestValidationInput.Request
+	if sc := in.SecurityScheme; sc.Type == "apiKey" && sc.In == "cookie" {
+		if _, err := req.Cookie(sc.Name); err != nil {
+			return errors.New("no session cookie")
+		}
+		return nil
+	}
+	h := req.Header.Get("Authorization")
 	if in.SecurityScheme.Type != "http" || in.SecurityScheme.Scheme != "bearer" {
 		return fmt.Errorf("unexpected security scheme %s", in.SecuritySchemeName)
 	}

@@ -3,13 +3,19 @@
 // operation of the application layer (package shop) and encodes the result;
 // package problem turns errors into statuses.
 //
-// Every route but /healthz, /readyz, /metrics, /openapi.json and
-// /webhooks/shopify (signed by Shopify instead) needs Authorization:
-// Bearer <token>; /openapi.json says which scope each needs.
+// Every route but /healthz, /readyz, /metrics, /openapi.json, the page
+// (/, /assets/), POST /v1/session and /webhooks/shopify (signed by
+// Shopify instead) needs Authorization: Bearer <token>, or the page's
+// session cookie (session.go), with X-CSRF-Token on a change;
+// /openapi.json says which scope each needs.
 // Every request has deadlines and its body is metered (limits.go); the
 // compute routes are rate-limited per token. Lists answer a page at a time
 // (?limit=, ?cursor= from the answer's next; pages.go).
 //
+//	GET    /                                        the merchant's page (package web), and its files at /assets/{name}
+//	POST   /v1/session                              sign the page in with a token: a session cookie and a CSRF token
+//	GET    /v1/session                              who is signed in: principal, scopes, shops (and the CSRF token, with the cookie)
+//	DELETE /v1/session                              sign out
 //	POST   /v1/compute                              quantities per item and warehouse (?explain=true adds a trace)
 //	GET    /v1/plugins                              installed plugins, a page at a time (?owner=me: the caller's own)
 //	GET    /v1/plugins/{name}                       a plugin's versions
@@ -68,6 +74,7 @@ import (
 	"github.com/syncrules/syncrules/host/internal/compute"
 	"github.com/syncrules/syncrules/host/internal/problem"
 	"github.com/syncrules/syncrules/host/internal/shop"
+	"github.com/syncrules/syncrules/host/internal/web"
 )
 
 //go:embed openapi.json
@@ -158,7 +165,7 @@ func New(opt Options) *Handler {
 	// A path with a trailing slash is unknown, not redirected: Gin's
 	// redirect is a text/html 301 (307 for a POST), not a problem document.
 	r.RedirectTrailingSlash = false
-	r.Use(h.logRequests, h.recover, h.bound)
+	r.Use(securityHeaders, h.logRequests, h.recover, h.bound)
 	if opt.Metrics != nil {
 		r.GET("/metrics", gin.WrapH(opt.Metrics.Handler()))
 	}
@@ -166,8 +173,23 @@ func New(opt Options) *Handler {
 	r.GET("/readyz", h.readyz)
 	r.GET("/openapi.json", func(c *gin.Context) { c.Data(http.StatusOK, "application/json", openAPI) })
 	r.POST("/webhooks/shopify", h.shopifyWebhook)
+	page := gin.WrapH(web.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Not reached through Gin's routes; a plain 404 problem.
+		b, _ := json.Marshal(problem.New(http.StatusNotFound, fmt.Sprintf("No resource at %s; see /openapi.json.", r.URL.Path)))
+		w.Header().Set("Content-Type", problem.ContentType)
+		w.WriteHeader(http.StatusNotFound)
+		w.Write(b)
+	})))
+	r.GET("/", page)
+	r.HEAD("/", page)
+	r.GET("/assets/:name", page)
+	r.HEAD("/assets/:name", page)
+	// Signing in needs no token: it is how the page gets its session.
+	r.POST("/v1/session", h.signIn)
 
 	v1 := r.Group("/v1", h.authenticate)
+	v1.GET("/session", h.getSession)
+	v1.DELETE("/session", h.signOut)
 	v1.POST("/compute", h.limitCompute, h.compute)
 	if h.svc.HasPlugins() {
 		v1.GET("/plugins", h.listPlugins)

@@ -28,6 +28,8 @@ func isolationEndpoints(tokenID string) []endpoint {
 	const items = `{"items":[{"id":"v","available":{"A":5}}]}`
 	wasm := "application/wasm"
 	return []endpoint{
+		{"GET", "/v1/session", "", "", "any"},
+		{"DELETE", "/v1/session", "", "", "any"},
 		{"POST", "/v1/compute", "application/json", computeBody, "any"},
 		{"GET", "/v1/plugins", "", "", "any"},
 		{"GET", "/v1/plugins/pcap", "", "", "any"},
@@ -102,16 +104,26 @@ func TestTenantIsolation(t *testing.T) {
 	}
 	before := snapshot()
 
+	// The page's sessions act as their tokens do; without the CSRF token
+	// they change nothing, and once ended they reach nothing.
+	sessionA, _, _ := s.signIn(t, shopA)
+	sessionB, _, _ := s.signIn(t, shopB)
+	endedB, _, _ := s.signIn(t, shopB)
+	if ex := s.withSession(endedB).do(t, "DELETE", "/v1/session", "", ""); ex.status != http.StatusNoContent {
+		t.Fatalf("signing out: %d %s", ex.status, ex.body)
+	}
+
 	type caller struct {
 		name, token string
+		session     pageSession
 		// want is the status for an endpoint of the given access.
 		want func(access string) int
 	}
 	callers := []caller{
-		{"no token", "", func(string) int { return 401 }},
-		{"a wrong token", "srt_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", func(string) int { return 401 }},
-		{"a revoked-looking token", testAdminToken + "x", func(string) int { return 401 }},
-		{"shop B", shopB, func(access string) int {
+		{"no token", "", pageSession{}, func(string) int { return 401 }},
+		{"a wrong token", "srt_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", pageSession{}, func(string) int { return 401 }},
+		{"a revoked-looking token", testAdminToken + "x", pageSession{}, func(string) int { return 401 }},
+		{"shop B", shopB, pageSession{}, func(access string) int {
 			switch access {
 			case "shop":
 				return 404
@@ -120,29 +132,44 @@ func TestTenantIsolation(t *testing.T) {
 			}
 			return 0 // allowed: not run, it would change state
 		}},
-		{"partner Q", partnerQ, func(access string) int {
+		{"partner Q", partnerQ, pageSession{}, func(access string) int {
 			if access == "any" {
 				return 0
 			}
 			return 403
 		}},
-		{"shop A on admin routes", shopA, func(access string) int {
+		{"shop A on admin routes", shopA, pageSession{}, func(access string) int {
 			if access == "admin" || access == "plugin" {
 				return 403
 			}
 			return 0
 		}},
-		{"partner P on shop routes", partnerP, func(access string) int {
+		{"partner P on shop routes", partnerP, pageSession{}, func(access string) int {
 			if access == "shop" || access == "admin" {
 				return 403
 			}
 			return 0
 		}},
 	}
+	callers = append(callers,
+		caller{"shop B's session", "", sessionB, func(access string) int {
+			switch access {
+			case "shop":
+				return 404
+			case "admin", "plugin":
+				return 403
+			}
+			return 0
+		}},
+		caller{"shop A's session with another's CSRF token", "", pageSession{cookie: sessionA.cookie, csrf: sessionB.csrf}, func(access string) int {
+			return 403 // every change; its reads are shop A's own
+		}},
+		caller{"an ended session", "", endedB, func(string) int { return 401 }},
+	)
 	for _, c := range callers {
 		for _, e := range isolationEndpoints(victimToken) {
 			want := c.want(e.access)
-			if want == 0 {
+			if want == 0 || (c.session.cookie == sessionA.cookie && e.method == "GET") { // a read needs no CSRF token
 				continue
 			}
 			t.Run(c.name+"/"+e.method+" "+e.path, func(t *testing.T) {
@@ -150,14 +177,18 @@ func TestTenantIsolation(t *testing.T) {
 				if body == "(cap module)" {
 					body = string(capWasm)
 				}
-				ex := s.as(c.token).send(t, e.method, e.path, e.contentType, strings.NewReader(body))
+				as := s.as(c.token)
+				if c.session.cookie != "" {
+					as = s.withSession(c.session)
+				}
+				ex := as.send(t, e.method, e.path, e.contentType, strings.NewReader(body))
 				p := problemOf(t, ex, want)
 				if want == 401 && !strings.HasPrefix(ex.header.Get("WWW-Authenticate"), "Bearer") {
 					t.Errorf("401 without a Bearer challenge: %q", ex.header.Get("WWW-Authenticate"))
 				}
 				if want == 404 {
 					// Exactly what a shop that does not exist gets.
-					ghost := s.as(c.token).send(t, e.method, strings.Replace(e.path, "shop-a", "no-such-shop", 1), e.contentType, strings.NewReader(body))
+					ghost := as.send(t, e.method, strings.Replace(e.path, "shop-a", "no-such-shop", 1), e.contentType, strings.NewReader(body))
 					gp := problemOf(t, ghost, 404)
 					if strings.ReplaceAll(gp.Detail, "no-such-shop", "shop-a") != p.Detail {
 						t.Errorf("another shop's 404 %q differs from a missing shop's %q", p.Detail, gp.Detail)
