@@ -13,7 +13,7 @@ DEFAULT_WASM := host/internal/defaultmodule/default.wasm
 PLUGINS      := buffer threshold cap packsize tags
 PLUGIN_WASM  := $(PLUGINS:%=bin/plugins/%.wasm)
 GUEST_SRC    := $(shell find sdk rules -name '*.go' -not -name '*_test.go') go.mod go.sum
-HOST_SRC     := $(shell find host sdk -name '*.go' -not -name '*_test.go') host/internal/httpapi/openapi.json go.mod go.sum
+HOST_SRC     := $(shell find host sdk -name '*.go' -not -name '*_test.go') $(wildcard host/internal/web/assets/*) host/internal/httpapi/openapi.json go.mod go.sum
 
 # Benchmarks: BENCH selects them, COUNT repeats them for benchstat.
 BENCH ?= BenchmarkDefaultRule|BenchmarkCompute|BenchmarkChain|BenchmarkCrossover|BenchmarkDeadlineOvershoot|BenchmarkUpload|BenchmarkAuth

@@ -313,7 +313,7 @@
       + s.changed + " would change" + (s.failed.proposed ? ", " + s.failed.proposed + " would fail" : "") + ".";
     const wh = Object.entries(s.warehouses).map(([id, d]) => {
       const tr = document.createElement("tr");
-      tr.append(cell(id), cell("+" + d.added, "num"), cell("−" + d.removed, "num"));
+      tr.append(cell(id), cell(d.added ? "+" + d.added : "0", "num"), cell(d.removed ? "−" + d.removed : "0", "num"));
       return tr;
     });
     $("preview-warehouses").tBodies[0].replaceChildren(...wh);

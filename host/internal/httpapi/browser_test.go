@@ -1,0 +1,199 @@
+package httpapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/syncrules/syncrules/host/internal/slowtest"
+)
+
+// stuck bounds one step of a browser test: a step that takes this long is
+// stuck, not slow. The browser's own context has no deadline, so a failed
+// step can still be looked at.
+func stuck(ctx context.Context, t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second*slowtest.Factor)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// browser starts a headless Chromium for the test. Without one it skips, saying how to install it, except under
+// CI=true, where the browser tests must run.
+func browser(t *testing.T) (context.Context, *pageErrors) {
+	t.Helper()
+	path := ""
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			path = p
+			break
+		}
+	}
+	if path == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("no chromium on PATH, and CI=true needs the browser tests: apt-get install -y chromium")
+		}
+		t.Skip("no chromium on PATH: apt-get install -y chromium (Debian) to run the browser tests")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.NoSandbox, // as root in a container
+	)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelAlloc)
+	ctx, cancel := chromedp.NewContext(alloc)
+	t.Cleanup(cancel)
+	// The first run starts the browser, under no deadline (one would stop
+	// the browser with it).
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("starting %s: %v", path, err)
+	}
+	errs := &pageErrors{}
+	go func() {
+		for m, err := range chromedp.Console(ctx) {
+			if err != nil {
+				return
+			}
+			// Uncaught exceptions, and what the browser refused (a
+			// Content-Security-Policy violation is a security entry).
+			if m.IsException() || m.Source == "security" {
+				errs.add(m.String())
+			}
+		}
+	}()
+	return ctx, errs
+}
+
+// pageErrors collects the script's uncaught exceptions.
+type pageErrors struct {
+	mu   sync.Mutex
+	list []string
+}
+
+func (p *pageErrors) add(s string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.list = append(p.list, s)
+}
+
+func (p *pageErrors) check(t *testing.T) {
+	t.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, e := range p.list {
+		t.Errorf("the page threw: %s", e)
+	}
+}
+
+// screenshot saves the page under the test's artifact folder.
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Errorf("screenshot %s: %v", name, err)
+		return
+	}
+	path := filepath.Join(t.ArtifactDir(), name+".png")
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestBrowserSignInAndSave: a merchant pastes a shop token, changes the
+// percentage, saves, and the API then has the new settings; at 375 px
+// wide nothing scrolls sideways; reloading keeps the session (the
+// cookie), not the token.
+func TestBrowserSignInAndSave(t *testing.T) {
+	browserCtx, errs := browser(t)
+	ctx := stuck(browserCtx, t)
+	s := newServer(t, loadRule(t), serverConfig{})
+	s.putShop(t, "acme", seedShopBody)
+	token := s.createToken(t, "shop:acme")
+
+	err := chromedp.Do(ctx,
+		chromedp.EmulateViewport(375, 812, chromedp.EmulateMobile),
+		chromedp.Navigate(s.url+"/"),
+		chromedp.WaitVisible(chromedp.ID("token")),
+		chromedp.SendKeys(chromedp.ID("token"), token),
+		chromedp.Click(chromedp.ID("sign-in-button")),
+		chromedp.WaitVisible(chromedp.ID("percentage")),
+	)
+	if err != nil {
+		state, _ := chromedp.Run(stuck(browserCtx, t), chromedp.Evaluate[string](`location.href + " | " + document.body.innerText`))
+		t.Fatalf("signing in: %v\npage: %s", err, state)
+	}
+	if v, err := chromedp.Run(ctx, chromedp.Value(chromedp.ID("token"))); err != nil || v != "" {
+		t.Errorf("the sign-in field holds %q (%v), want the token gone", v, err)
+	}
+	if wide, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`)); err != nil || wide > 375 {
+		t.Errorf("the page is %d px wide at 375 px (%v): it scrolls sideways", wide, err)
+	}
+
+	// The preview of a shop not connected yet: a sample item with 100
+	// units at A and at B, all to alpha: 200 now, 33.33% of it proposed.
+	err = chromedp.Do(ctx,
+		chromedp.Clear(chromedp.ID("percentage")),
+		chromedp.SendKeys(chromedp.ID("percentage"), "33.33"),
+		chromedp.Click(chromedp.ID("preview-button")),
+		chromedp.WaitVisible(chromedp.ID("preview-items")),
+	)
+	if err != nil {
+		t.Fatalf("previewing: %v", err)
+	}
+	row, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#preview-items tbody tr")))
+	if want := "sample item\talpha\t200\t66"; err != nil || row != want {
+		t.Errorf("the preview's row %q (%v), want %q", row, err, want)
+	}
+	screenshot(t, ctx, "sync-rules")
+
+	err = chromedp.Do(ctx,
+		chromedp.Click(chromedp.ID("save-button")),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="status" and contains(., "Saved")]`)),
+	)
+	if err != nil {
+		t.Fatalf("saving: %v", err)
+	}
+	if status, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("status"))); err != nil || !strings.Contains(status, "version 1") {
+		t.Errorf("status %q (%v), want the saved version 1", status, err)
+	}
+	var v settingsDoc
+	decodeStrict(t, s.do(t, "GET", "/v1/shops/acme/settings", "", "").body, &v)
+	var got struct {
+		Percentage json.Number `json:"percentage"`
+	}
+	if err := json.Unmarshal(v.Settings, &got); err != nil || v.Version != 1 || got.Percentage != "33.33" {
+		t.Errorf("stored settings %s (version %d), want percentage 33.33 in version 1", v.Settings, v.Version)
+	}
+
+	// A reload finds the session again, and nothing the page stores holds
+	// the token.
+	err = chromedp.Do(ctx,
+		chromedp.Reload(),
+		chromedp.WaitVisible(chromedp.ID("percentage")),
+	)
+	if err != nil {
+		t.Fatalf("reloading: %v", err)
+	}
+	pct, err := chromedp.Run(ctx, chromedp.Value(chromedp.ID("percentage")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify(localStorage) + JSON.stringify(sessionStorage) + document.cookie + location.href`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pct != "33.33" {
+		t.Errorf("after a reload the percentage reads %q, want 33.33", pct)
+	}
+	if strings.Contains(stored, token) || strings.Contains(stored, "syncrules_session") {
+		t.Errorf("the page's storage, script-visible cookies or URL hold a secret: %s", stored)
+	}
+	errs.check(t)
+}
