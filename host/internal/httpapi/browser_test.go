@@ -126,8 +126,7 @@ func TestBrowserSignInAndSave(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("percentage")),
 	)
 	if err != nil {
-		state, _ := chromedp.Run(stuck(browserCtx, t), chromedp.Evaluate[string](`location.href + " | " + document.body.innerText`))
-		t.Fatalf("signing in: %v\npage: %s", err, state)
+		fatalPage(t, browserCtx, "signing in", err)
 	}
 	if v, err := chromedp.Run(ctx, chromedp.Value(chromedp.ID("token"))); err != nil || v != "" {
 		t.Errorf("the sign-in field holds %q (%v), want the token gone", v, err)
@@ -196,4 +195,79 @@ func TestBrowserSignInAndSave(t *testing.T) {
 		t.Errorf("the page's storage, script-visible cookies or URL hold a secret: %s", stored)
 	}
 	errs.check(t)
+}
+
+// TestBrowserErrorsAndConflict: inactive locations and warehouses are
+// shown greyed with why (in words, not by colour alone); a wrong
+// percentage is refused next to its field; a save over a change made
+// meanwhile is refused and said, not overwritten.
+func TestBrowserErrorsAndConflict(t *testing.T) {
+	browserCtx, errs := browser(t)
+	ctx := stuck(browserCtx, t)
+	s := newServer(t, loadRule(t), serverConfig{})
+	s.putShop(t, "acme", `{"name":"Acme","locations":[{"id":"A"},{"id":"B"},{"id":"C","active":false}],`+
+		`"warehouses":[{"id":"alpha","default":true},{"id":"beta"},{"id":"gamma","active":false}]}`)
+	token := s.createToken(t, "shop:acme")
+	err := chromedp.Do(ctx,
+		chromedp.EmulateViewport(375, 812, chromedp.EmulateMobile),
+		chromedp.Navigate(s.url+"/"),
+		chromedp.WaitVisible(chromedp.ID("token")),
+		chromedp.SendKeys(chromedp.ID("token"), token),
+		chromedp.Click(chromedp.ID("sign-in-button")),
+		chromedp.WaitVisible(chromedp.ID("percentage")),
+	)
+	if err != nil {
+		t.Fatalf("signing in: %v", err)
+	}
+	inactive, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#mapping-rows tr.inactive")))
+	if err != nil || !strings.Contains(inactive, "C") || !strings.Contains(inactive, "Inactive in Shopify") {
+		t.Errorf("the inactive location's row reads %q (%v), want C and why", inactive, err)
+	}
+	gamma, err := chromedp.Run(ctx, chromedp.Evaluate[string](
+		`(o => o.disabled + " " + o.textContent)(document.querySelector('#map-all option[value="gamma"]'))`))
+	if err != nil || !strings.HasPrefix(gamma, "true ") || !strings.Contains(gamma, "inactive in TikTok Shop") {
+		t.Errorf("the inactive warehouse's choice is %q (%v), want disabled with why", gamma, err)
+	}
+
+	err = chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.ID("percentage"), "101"),
+		chromedp.Click(chromedp.ID("save-button")),
+		chromedp.WaitVisible(chromedp.ID("percentage-error")),
+	)
+	if err != nil {
+		t.Fatalf("saving 101: %v", err)
+	}
+	msg, _ := chromedp.Run(ctx, chromedp.Text(chromedp.ID("percentage-error")))
+	invalid, _ := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.ID("percentage"), "aria-invalid"))
+	if !strings.Contains(msg, "from 0 to 100") || invalid.Value != "true" {
+		t.Errorf("the percentage's error %q, aria-invalid %q; want the range next to the field", msg, invalid.Value)
+	}
+
+	// Another change lands while the page shows version 0.
+	s.as(token).putSettings(t, "acme", `{"percentage":90}`)
+	err = chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.ID("percentage"), "50"),
+		chromedp.Click(chromedp.ID("save-button")),
+		chromedp.WaitVisible(chromedp.ID("form-error")),
+	)
+	if err != nil {
+		fatalPage(t, browserCtx, "saving over a change", err)
+	}
+	if msg, _ := chromedp.Run(ctx, chromedp.Text(chromedp.ID("form-error"))); !strings.Contains(msg, "Someone else saved") {
+		t.Errorf("the form says %q, want the concurrent change reported", msg)
+	}
+	var v settingsDoc
+	decodeStrict(t, s.do(t, "GET", "/v1/shops/acme/settings", "", "").body, &v)
+	if v.Version != 1 || !strings.Contains(string(v.Settings), "90") {
+		t.Errorf("stored %s (version %d), want the other change kept", v.Settings, v.Version)
+	}
+	screenshot(t, ctx, "sync-rules-conflict")
+	errs.check(t)
+}
+
+// fatalPage fails the test with what the page shows.
+func fatalPage(t *testing.T, browserCtx context.Context, what string, err error) {
+	t.Helper()
+	page, _ := chromedp.Run(stuck(browserCtx, t), chromedp.Evaluate[string](`location.href + "\n" + document.body.innerText`))
+	t.Fatalf("%s: %v\nthe page shows:\n%s", what, err, page)
 }
