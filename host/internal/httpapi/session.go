@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"fmt"
+	"mime"
 	"net"
 	"net/http"
 	"strings"
@@ -9,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/syncrules/syncrules/host/internal/auth"
+	"github.com/syncrules/syncrules/host/internal/problem"
 	"github.com/syncrules/syncrules/host/internal/shop"
 )
 
@@ -51,6 +54,14 @@ func sessionOf(p auth.Principal) sessionJSON {
 // signIn trades a token for a session cookie. The token comes in the body
 // only (never a URL), and is neither logged nor stored.
 func (h *Handler) signIn(c *gin.Context) {
+	// Only JSON: a form on another site can post text/plain or a form
+	// encoding without asking, but not application/json, so no other site
+	// can sign a browser in with its own token.
+	if mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type")); err != nil || mt != "application/json" {
+		writeProblem(c, problem.New(http.StatusUnsupportedMediaType,
+			fmt.Sprintf(`Send {"token": "..."} with Content-Type: application/json (got %q).`, c.GetHeader("Content-Type"))))
+		return
+	}
 	var req signInRequest
 	if !h.readJSON(c, &req, `a JSON object with "token"`) {
 		return
@@ -59,6 +70,13 @@ func (h *Handler) signIn(c *gin.Context) {
 	if err != nil {
 		h.fail(c, err)
 		return
+	}
+	// A session the browser had is replaced: end it rather than leave it
+	// to its expiry.
+	if old, err := c.Cookie(sessionCookie); err == nil && old != "" {
+		if err := h.svc.SignOut(c.Request.Context(), old); err != nil {
+			h.opt.Logger.Warn("ending the session a sign-in replaces", "err", err)
+		}
 	}
 	http.SetCookie(c.Writer, &http.Cookie{
 		Name: sessionCookie, Value: sess.ID, Path: "/",

@@ -99,6 +99,13 @@ func TestSessionCookie(t *testing.T) {
 		}
 	}
 	problemOf(t, s.as("").post(t, "/v1/session", `{"token":"x","extra":1}`), http.StatusBadRequest)
+	// What a form of another site can send, without the browser asking.
+	for _, ctype := range []string{"text/plain", "application/x-www-form-urlencoded", ""} {
+		ex := s.as("").do(t, "POST", "/v1/session", ctype, `{"token":"`+token+`"}`)
+		if p := problemOf(t, ex, http.StatusUnsupportedMediaType); sessionCookieOf(t, ex.header) != nil || !strings.Contains(p.Detail, "application/json") {
+			t.Errorf("sign-in as %q: %q, cookie set: %v; want 415 without a cookie", ctype, p.Detail, sessionCookieOf(t, ex.header) != nil)
+		}
+	}
 
 	sess, doc, cookie := s.signIn(t, token)
 	if !cookie.HttpOnly || cookie.SameSite != http.SameSiteStrictMode || cookie.Path != "/" || cookie.MaxAge < 12*3600-60 || cookie.MaxAge > 12*3600 {
@@ -154,6 +161,14 @@ func TestSessionCookie(t *testing.T) {
 	if ex := s.as(token).do(t, "PUT", "/v1/shops/acme/settings", "application/json", `{"percentage":70}`); ex.status != http.StatusOK {
 		t.Errorf("PUT settings with the bearer token: %d %s", ex.status, ex.body)
 	}
+
+	// Signing in again from a browser that has a session ends that one.
+	replaced, _, _ := s.signIn(t, token)
+	ex = s.withSession(replaced).post(t, "/v1/session", `{"token":"`+token+`"}`)
+	if ex.status != http.StatusCreated {
+		t.Fatalf("signing in over a session: %d %s", ex.status, ex.body)
+	}
+	problemOf(t, s.withSession(replaced).do(t, "GET", "/v1/session", "", ""), http.StatusUnauthorized)
 
 	// Signing out needs the CSRF token too, and ends this session only.
 	problemOf(t, s.withSession(pageSession{cookie: sess.cookie}).do(t, "DELETE", "/v1/session", "", ""), http.StatusForbidden)
