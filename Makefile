@@ -19,7 +19,7 @@ HOST_SRC     := $(shell find host sdk -name '*.go' -not -name '*_test.go') $(wil
 BENCH ?= BenchmarkDefaultRule|BenchmarkCompute|BenchmarkChain|BenchmarkCrossover|BenchmarkDeadlineOvershoot|BenchmarkUpload|BenchmarkAuth
 COUNT ?= 6
 
-.PHONY: build wasm run demo test test-race soak bench check fuzz clean
+.PHONY: build wasm run demo test test-race soak bench check fuzz clean screenshots
 
 ## build: bin/syncrules with the default rule built in, and the example plugins
 build: bin/syncrules $(PLUGIN_WASM)
@@ -43,6 +43,12 @@ run: build
 	@echo '  TOKEN=$$(bin/syncrules token create --scope admin)   # or export SYNCRULES_ADMIN_TOKEN before make run'
 	@echo '  curl -H "Authorization: Bearer $$TOKEN" http://127.0.0.1:8080/v1/shops'
 	./bin/syncrules serve --config config.toml
+
+## screenshots: run the page's browser tests (needs chromium) and copy their screenshots to docs/screenshots/
+screenshots:
+	@rm -rf bin/screenshots && mkdir -p bin/screenshots docs/screenshots
+	CI=true $(GO) test -count=1 -run 'TestBrowser' -artifacts -outputdir $(CURDIR)/bin/screenshots ./host/internal/httpapi/
+	cp bin/screenshots/_artifacts/*/*.png docs/screenshots/
 
 ## demo: start the fakes and the server, connect a demo shop, change a stock in the fake Shopify and show the push arriving at the fake TikTok Shop
 demo: build
