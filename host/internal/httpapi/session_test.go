@@ -121,6 +121,10 @@ func TestSessionCookie(t *testing.T) {
 		t.Errorf("sign-in answer %+v, want shop acme, not admin, expiring", doc)
 	}
 
+	if _, admin, _ := s.signIn(t, testAdminToken); !admin.Admin || admin.Principal != "env" || len(admin.Shops) != 0 {
+		t.Errorf("the admin's sign-in %+v, want env, admin, its shops listed by GET /v1/shops", admin)
+	}
+
 	page := s.withSession(sess)
 	ex := page.do(t, "GET", "/v1/session", "", "")
 	var got sessionDoc
