@@ -887,3 +887,14 @@ func soakRounds(tb testing.TB, short, full int) (rounds int, until time.Time) {
 	}
 	return full, time.Now().Add(d)
 }
+
+// sameMethods reports whether two Allow headers list the same methods:
+// their order means nothing, and Gin's follows the order routes were added.
+func sameMethods(a, b string) bool {
+	split := func(s string) []string {
+		m := strings.Split(s, ", ")
+		slices.Sort(m)
+		return m
+	}
+	return slices.Equal(split(a), split(b))
+}
