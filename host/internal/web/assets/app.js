@@ -42,6 +42,7 @@
     $("account").hidden = true;
     $("rules").hidden = true;
     $("sign-in").hidden = false;
+    document.dispatchEvent(new CustomEvent("syncrules:signed-out"));
     $("token-error").textContent = message || "";
     $("token").focus();
   }
@@ -110,6 +111,7 @@
     showSettings(settings.data);
     $("rules").hidden = false;
     say("");
+    document.dispatchEvent(new CustomEvent("syncrules:shop", { detail: { shop: id, shopDoc: shop.data } }));
   }
 
   function showSettings(v) {
@@ -348,6 +350,11 @@
     if (r.status === 200 && r.data.csrf_token) await started(r.data);
     else showSignIn("");
   }
+
+  // The page's other scripts (loaded after this one) share these, and
+  // follow the shop shown through the "syncrules:shop" event and sign-out
+  // through "syncrules:signed-out".
+  window.syncrules = Object.freeze({ api, say, problemText, cell, $, state });
 
   document.addEventListener("DOMContentLoaded", init);
 })();
