@@ -92,14 +92,9 @@ func TestFigureLag(t *testing.T) {
 		for _, l := range p.catalog.Links {
 			sku[l.InventoryItemID] = l.TikTokID
 		}
-		type sent struct {
-			sku      string
-			quantity int
-			at       time.Time
-		}
 		var (
 			mu    sync.Mutex
-			hooks []sent
+			hooks []sentChange
 			wg    sync.WaitGroup
 			slots = make(chan struct{}, 20)
 		)
@@ -118,37 +113,28 @@ func TestFigureLag(t *testing.T) {
 					return
 				}
 				mu.Lock()
-				hooks = append(hooks, sent{sku[v.InventoryItemID], q, at})
+				hooks = append(hooks, sentChange{sku[v.InventoryItemID], q, at})
 				mu.Unlock()
 			})
 		}
 		wg.Wait()
 		sendTook := time.Since(start)
 		d.waitIdle(t)
-		ups, calls := acceptedUpdates(t, p.tiktok)
-		bySKU := map[string][]update{}
-		for _, u := range ups {
-			bySKU[u.sku] = append(bySKU[u.sku], u)
-		}
-		var lags []time.Duration
-		for _, h := range hooks {
-			i := slices.IndexFunc(bySKU[h.sku], func(u update) bool { return u.quantity >= h.quantity && !u.time.Before(h.at) })
-			if i < 0 {
-				t.Fatalf("SKU %s never reached %d on TikTok", h.sku, h.quantity)
-			}
-			lags = append(lags, bySKU[h.sku][i].time.Sub(h.at))
+		_, calls := acceptedUpdates(t, p.tiktok)
+		all, ok := lags(t, p, hooks)
+		if !ok {
+			t.Fatal("a change never reached TikTok")
 		}
 		// The client's pace starts at [tiktok] rate and climbs while
 		// calls queue: the first 10 s are the climb, the rest steady.
 		var steady []time.Duration
 		for i, h := range hooks {
 			if h.at.Sub(start) >= 10*time.Second {
-				steady = append(steady, lags[i])
+				steady = append(steady, all[i])
 			}
 		}
 		slices.Sort(steady)
-		slices.Sort(lags)
-		pct := func(p float64) time.Duration { return lags[min(len(lags)-1, int(p*float64(len(lags))))] }
+		slices.Sort(all)
 		delivered := 0
 		for _, dl := range p.shopify.Deliveries() {
 			if dl.Status == 200 {
@@ -157,8 +143,8 @@ func TestFigureLag(t *testing.T) {
 		}
 		t.Logf("%s, %s: %d webhooks in %v (%d accepted), %d TikTok update calls: lag p50 %v, p99 %v, max %v; after the first 10 s p99 %v",
 			engine, rateSays, len(hooks), sendTook.Round(time.Millisecond), delivered, calls,
-			pct(0.50).Round(time.Millisecond), pct(0.99).Round(time.Millisecond), lags[len(lags)-1].Round(time.Millisecond),
-			steady[min(len(steady)-1, int(0.99*float64(len(steady))))].Round(time.Millisecond))
+			percentile(all, 0.50).Round(time.Millisecond), percentile(all, 0.99).Round(time.Millisecond), all[len(all)-1].Round(time.Millisecond),
+			percentile(steady, 0.99).Round(time.Millisecond))
 	})
 }
 

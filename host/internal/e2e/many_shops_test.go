@@ -144,9 +144,9 @@ func (r *raiser) raise(tb tester, i int) sentChange {
 	return c
 }
 
-// lags are, for each change, the time from it to the start of the first
-// TikTok update that TikTok accepted with its quantity or a later one
-// (quantities only rise); false if one never arrived.
+// lags are, for each change in order, the time from it to the start of
+// the first TikTok update that TikTok accepted with its quantity or a
+// later one (quantities only rise); false if one never arrived.
 func lags(tb tester, p *platforms, changes []sentChange) ([]time.Duration, bool) {
 	ups, _ := acceptedUpdates(tb, p.tiktok)
 	bySKU := map[string][]update{}
@@ -161,7 +161,6 @@ func lags(tb tester, p *platforms, changes []sentChange) ([]time.Duration, bool)
 		}
 		out = append(out, bySKU[c.sku][i].time.Sub(c.at))
 	}
-	slices.Sort(out)
 	return out, true
 }
 
@@ -217,6 +216,7 @@ func TestManyShops(t *testing.T) {
 			t.Fatalf("shop B's %d changes reached its TikTok only after shop A's resync ended (run %d: %s): B waited for A", len(b.sent), r.ID, r.State)
 		}
 		bLags, _ := lags(t, small, b.sent)
+		slices.Sort(bLags)
 		t.Logf("shop B's %d changes accepted by its TikTok (slowest after %v) while shop A's resync was at %d of %d SKUs",
 			len(b.sent), bLags[len(bLags)-1].Round(time.Millisecond), r.Done, r.Total)
 
@@ -278,6 +278,7 @@ func TestFigureManyShops(t *testing.T) {
 			if !ok {
 				t.Fatal("a change of shop B never reached its TikTok")
 			}
+			slices.Sort(l)
 			return l
 		}
 		idleLags := measure(send(func(i int) bool { return i >= 30*rate }))

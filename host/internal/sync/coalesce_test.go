@@ -105,6 +105,22 @@ func recordWebhook(t *testing.T, s *store.Store, q *sync.Queue, shopID, webhookI
 	}
 }
 
+// startCoalescing puts the shop and starts a queue with the coalescing
+// window whose jobs take the shop's items through f; it stops with the test.
+func startCoalescing(t *testing.T, s *store.Store, shopID string, window time.Duration) (*sync.Queue, *takingShops) {
+	t.Helper()
+	putShop(t, s, shopID)
+	f := newTakingShops(s)
+	q, err := sync.Open(context.Background(), sync.Options{Store: s, Logger: quiet, SyncShop: f.SyncShop, Pending: s.HasPendingTx,
+		Coalesce: window, PendingSince: s.PendingSince})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start(t, q)
+	t.Cleanup(func() { stop(t, q) })
+	return q, f
+}
+
 // TestBurstIsTakenOnceItsWindowIsOver: webhooks recorded within the
 // coalescing window, the first of which queued the shop's job, are taken
 // by one SyncShop call, made once the first is a window old.
@@ -113,15 +129,7 @@ func TestBurstIsTakenOnceItsWindowIsOver(t *testing.T) {
 		const shopID = "acme"
 		// Long enough for the burst to be recorded on a loaded machine.
 		window := 2 * time.Second * slowtest.Factor
-		putShop(t, s, shopID)
-		f := newTakingShops(s)
-		q, err := sync.Open(context.Background(), sync.Options{Store: s, Logger: quiet, SyncShop: f.SyncShop, Pending: s.HasPendingTx,
-			Coalesce: window, PendingSince: s.PendingSince})
-		if err != nil {
-			t.Fatal(err)
-		}
-		start(t, q)
-		defer stop(t, q)
+		q, f := startCoalescing(t, s, shopID, window)
 
 		first := time.Now()
 		items := []string{"gid://shopify/InventoryItem/1", "gid://shopify/InventoryItem/2", "gid://shopify/InventoryItem/3"}
@@ -176,15 +184,7 @@ func TestNothingToGatherRunsAtOnce(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			forEachEngine(t, func(t *testing.T, s *store.Store) {
-				putShop(t, s, "acme")
-				f := newTakingShops(s)
-				q, err := sync.Open(context.Background(), sync.Options{Store: s, Logger: quiet, SyncShop: f.SyncShop, Pending: s.HasPendingTx,
-					Coalesce: window, PendingSince: s.PendingSince})
-				if err != nil {
-					t.Fatal(err)
-				}
-				start(t, q)
-				defer stop(t, q)
+				q, f := startCoalescing(t, s, "acme", window)
 				tc.record(t, s, q)
 				select {
 				case <-f.calls:
