@@ -287,11 +287,16 @@ func fatalPage(t *testing.T, browserCtx context.Context, what string, err error)
 	t.Fatalf("%s: %v\nthe page shows:\n%s", what, err, page)
 }
 
-// signIn opens the page at width px and signs in with token.
-func signIn(t *testing.T, browserCtx, ctx context.Context, url, token string, width int64) {
+// pageSignIn opens the page at width px (a phone's below 600) and signs in
+// with token.
+func pageSignIn(t *testing.T, browserCtx, ctx context.Context, url, token string, width int64) {
 	t.Helper()
+	var opts []chromedp.EmulateViewportOption
+	if width < 600 {
+		opts = append(opts, chromedp.EmulateMobile)
+	}
 	err := chromedp.Do(ctx,
-		chromedp.EmulateViewport(width, 900),
+		chromedp.EmulateViewport(width, 900, opts...),
 		chromedp.Navigate(url+"/"),
 		chromedp.WaitVisible(chromedp.ID("token")),
 		chromedp.SendKeys(chromedp.ID("token"), token),
@@ -303,16 +308,16 @@ func signIn(t *testing.T, browserCtx, ctx context.Context, url, token string, wi
 	}
 }
 
-// currentSettings is the shop's current settings through the API.
-func (s *server) currentSettings(t *testing.T, shop string) settingsDoc {
+// settingsNow is the shop's current settings through the API.
+func (s *server) settingsNow(t *testing.T, shop string) settingsDoc {
 	t.Helper()
 	var v settingsDoc
 	decodeStrict(t, s.do(t, "GET", "/v1/shops/"+shop+"/settings", "", "").body, &v)
 	return v
 }
 
-// sameJSON reports whether two JSON documents hold the same value.
-func sameJSON(t *testing.T, a, b []byte) bool {
+// jsonEqual reports whether two JSON documents hold the same value.
+func jsonEqual(t *testing.T, a, b []byte) bool {
 	t.Helper()
 	var va, vb any
 	if err := json.Unmarshal(a, &va); err != nil {
@@ -324,8 +329,8 @@ func sameJSON(t *testing.T, a, b []byte) bool {
 	return reflect.DeepEqual(va, vb)
 }
 
-// texts are the texts of the elements a CSS selector finds, in order.
-func texts(t *testing.T, ctx context.Context, css string) []string {
+// pageTexts are the texts of the elements a CSS selector finds, in order.
+func pageTexts(t *testing.T, ctx context.Context, css string) []string {
 	t.Helper()
 	got, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](
 		`[...document.querySelectorAll(`+strconv.Quote(css)+`)].map((e) => e.innerText)`))
@@ -357,7 +362,7 @@ func TestBrowserHistoryAndRestore(t *testing.T) {
 	if err := s.store.PutVariants(context.Background(), "acme", 1, variants); err != nil {
 		t.Fatal(err)
 	}
-	signIn(t, browserCtx, ctx, s.url, token, 1000)
+	pageSignIn(t, browserCtx, ctx, s.url, token, 1000)
 
 	// 80%, and B to beta: alpha keeps 80% of A, beta gets 80% of B.
 	err := chromedp.Do(ctx,
@@ -380,11 +385,11 @@ func TestBrowserHistoryAndRestore(t *testing.T) {
 		t.Errorf("the preview says %q, want %q", summary, want)
 	}
 	wantWarehouses := []string{fmt.Sprintf("alpha\t0\t−%d", removed), fmt.Sprintf("beta\t+%d\t0", added)}
-	if got := texts(t, ctx, "#preview-warehouses tbody tr"); !slices.Equal(got, wantWarehouses) {
+	if got := pageTexts(t, ctx, "#preview-warehouses tbody tr"); !slices.Equal(got, wantWarehouses) {
 		t.Errorf("the preview per warehouse %q, want %q", got, wantWarehouses)
 	}
 	// The item that changes most is the last: alpha 87 -> 23.
-	if got := texts(t, ctx, "#preview-items tbody tr"); len(got) == 0 || got[0] != "SKU-29\talpha\t87\t23" {
+	if got := pageTexts(t, ctx, "#preview-items tbody tr"); len(got) == 0 || got[0] != "SKU-29\talpha\t87\t23" {
 		t.Errorf("the items that change most %q, want SKU-29 first, alpha 87 -> 23", got)
 	}
 
@@ -396,7 +401,7 @@ func TestBrowserHistoryAndRestore(t *testing.T) {
 	if err != nil {
 		fatalPage(t, browserCtx, "saving", err)
 	}
-	history := texts(t, ctx, "#history-list li")
+	history := pageTexts(t, ctx, "#history-list li")
 	wantHistory := []string{
 		"What changed: percentage 100 → 80; mapping B → alpha changed to beta.",
 		"What changed: mapping A → alpha added; mapping B → alpha added.",
@@ -421,10 +426,10 @@ func TestBrowserHistoryAndRestore(t *testing.T) {
 		t.Errorf("after restoring version 1 the form holds %q%% and B -> %q, want 100%% and alpha", pct, mapB)
 	}
 	wantWarehouses = []string{fmt.Sprintf("alpha\t+%d\t0", removed), fmt.Sprintf("beta\t0\t−%d", added)}
-	if got := texts(t, ctx, "#preview-warehouses tbody tr"); !slices.Equal(got, wantWarehouses) {
+	if got := pageTexts(t, ctx, "#preview-warehouses tbody tr"); !slices.Equal(got, wantWarehouses) {
 		t.Errorf("the way back per warehouse %q, want %q", got, wantWarehouses)
 	}
-	if v := s.currentSettings(t, "acme"); v.Version != 2 {
+	if v := s.settingsNow(t, "acme"); v.Version != 2 {
 		t.Errorf("restoring saved version %d: restoring must only fill the form", v.Version)
 	}
 	screenshot(t, ctx, "rules-history")
@@ -437,10 +442,10 @@ func TestBrowserHistoryAndRestore(t *testing.T) {
 	if err != nil {
 		fatalPage(t, browserCtx, "saving the restored version", err)
 	}
-	if v := s.currentSettings(t, "acme"); v.Version != 3 || !sameJSON(t, v.Settings, v1.Settings) {
+	if v := s.settingsNow(t, "acme"); v.Version != 3 || !jsonEqual(t, v.Settings, v1.Settings) {
 		t.Errorf("after saving the restored version: version %d %s, want version 3 equal to version 1's %s", v.Version, v.Settings, v1.Settings)
 	}
-	if h := texts(t, ctx, "#history-list li"); len(h) != 3 || !strings.Contains(h[0], "percentage 80 → 100; mapping B → beta changed to alpha") {
+	if h := pageTexts(t, ctx, "#history-list li"); len(h) != 3 || !strings.Contains(h[0], "percentage 80 → 100; mapping B → beta changed to alpha") {
 		t.Errorf("the history shows %q, want version 3 first, the way back", h)
 	}
 	if hidden, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("preview").hidden`)); !hidden {
@@ -463,7 +468,7 @@ func TestBrowserCustomRules(t *testing.T) {
 	s := newServer(t, loadRule(t), serverConfig{plugins: h})
 	s.putShop(t, "acme", seedShopBody)
 	token := s.createToken(t, "shop:acme")
-	signIn(t, browserCtx, ctx, s.url, token, 1000)
+	pageSignIn(t, browserCtx, ctx, s.url, token, 375)
 
 	// buffer with params it refuses: the server's error, to a preview
 	// (/settings/rules/0/params) or a save (/rules/0/params), goes next to
@@ -491,7 +496,7 @@ func TestBrowserCustomRules(t *testing.T) {
 			t.Errorf("%s: the params' error %q, aria-invalid %q; want buffer's refusal of units next to the field", button, msg, invalid.Value)
 		}
 	}
-	if v := s.currentSettings(t, "acme"); v.Version != 0 {
+	if v := s.settingsNow(t, "acme"); v.Version != 0 {
 		t.Errorf("refused params were saved as version %d", v.Version)
 	}
 	screenshot(t, ctx, "rules-custom-error")
@@ -525,6 +530,9 @@ func TestBrowserCustomRules(t *testing.T) {
 	if focused, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.activeElement.id`)); focused != "rule-0-down" {
 		t.Errorf("after moving cap to the top the focus is on %q, want its Move down button", focused)
 	}
+	if wide, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`)); err != nil || wide > 375 {
+		t.Errorf("with two rules the page is %d px wide at 375 px (%v): it scrolls sideways", wide, err)
+	}
 	err = chromedp.Do(ctx,
 		chromedp.Click(chromedp.ID("preview-button")),
 		chromedp.WaitVisible(chromedp.ID("preview-items")),
@@ -543,7 +551,7 @@ func TestBrowserCustomRules(t *testing.T) {
 	if err != nil {
 		fatalPage(t, browserCtx, "saving the rules", err)
 	}
-	v := s.currentSettings(t, "acme")
+	v := s.settingsNow(t, "acme")
 	var got struct {
 		Rules json.RawMessage `json:"rules"`
 	}
@@ -552,10 +560,10 @@ func TestBrowserCustomRules(t *testing.T) {
 	}
 	want := `[{"plugin":"cap","version":"1.0.0","params":{"max":50},"on_error":"fail"},` +
 		`{"plugin":"buffer","version":"1.0.0","params":{"units":2},"on_error":"skip"}]`
-	if len(got.Rules) == 0 || !sameJSON(t, got.Rules, []byte(want)) {
+	if len(got.Rules) == 0 || !jsonEqual(t, got.Rules, []byte(want)) {
 		t.Errorf("saved rules %s, want %s", got.Rules, want)
 	}
-	if h := texts(t, ctx, "#history-list li"); len(h) != 1 || !strings.Contains(h[0], "rule cap 1.0.0 added; rule buffer 1.0.0 added") {
+	if h := pageTexts(t, ctx, "#history-list li"); len(h) != 1 || !strings.Contains(h[0], "rule cap 1.0.0 added; rule buffer 1.0.0 added") {
 		t.Errorf("the history shows %q, want version 1 adding both rules", h)
 	}
 	screenshot(t, ctx, "rules-custom")
@@ -574,7 +582,7 @@ func TestBrowserAdminSwitchesShops(t *testing.T) {
 	s.putSettings(t, "acme", `{"percentage":80}`)
 	s.putSettings(t, "bolt", `{"percentage":60}`)
 	s.putSettings(t, "bolt", `{"percentage":65}`)
-	signIn(t, browserCtx, ctx, s.url, testAdminToken, 1000)
+	pageSignIn(t, browserCtx, ctx, s.url, testAdminToken, 1000)
 
 	choose := func(shopID string) {
 		t.Helper()
@@ -600,7 +608,7 @@ func TestBrowserAdminSwitchesShops(t *testing.T) {
 		if err != nil {
 			fatalPage(t, browserCtx, "showing "+tt.shop, err)
 		}
-		if rows := texts(t, ctx, "#mapping-rows th"); len(rows) < 2 || rows[1] != tt.location {
+		if rows := pageTexts(t, ctx, "#mapping-rows th"); len(rows) < 2 || rows[1] != tt.location {
 			t.Errorf("%s shows the locations %q, want its own, %s", tt.shop, rows, tt.location)
 		}
 	}
@@ -612,7 +620,7 @@ func TestBrowserAdminSwitchesShops(t *testing.T) {
 	if err != nil {
 		fatalPage(t, browserCtx, "saving bolt", err)
 	}
-	if a, b := s.currentSettings(t, "acme"), s.currentSettings(t, "bolt"); a.Version != 1 || b.Version != 3 || !strings.Contains(string(b.Settings), "70") {
+	if a, b := s.settingsNow(t, "acme"), s.settingsNow(t, "bolt"); a.Version != 1 || b.Version != 3 || !strings.Contains(string(b.Settings), "70") {
 		t.Errorf("after saving bolt: acme version %d, bolt version %d %s; want acme untouched and bolt at 70", a.Version, b.Version, b.Settings)
 	}
 	screenshot(t, ctx, "rules-admin")

@@ -563,7 +563,7 @@
         b.type = "button";
         b.id = "restore-" + v.version;
         b.textContent = "Restore this version";
-        b.setAttribute("aria-label", "Restore version " + v.version);
+        b.setAttribute("aria-label", "Restore this version: version " + v.version);
         b.addEventListener("click", () => restore(v));
         li.append(b);
       }
