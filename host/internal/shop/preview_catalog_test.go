@@ -23,10 +23,16 @@ import (
 // catalog a page at a time gives the summary that previewing every
 // variant at once gives, and lists the items that change most, most
 // first, whatever the page size; stock at a location the shop does not
-// have is left out, as the sync leaves it out.
+// have is left out, as the sync leaves it out. On SQLite, and on
+// PostgreSQL when SYNCRULES_TEST_POSTGRES is set.
 func TestPreviewCatalog(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { testPreviewCatalog(t, false) })
+	t.Run("postgres", func(t *testing.T) { testPreviewCatalog(t, true) })
+}
+
+func testPreviewCatalog(t *testing.T, postgres bool) {
 	ctx := context.Background()
-	svc, db := previewService(t)
+	svc, db := previewService(t, postgres)
 	if _, _, err := svc.PutShop(ctx, shop.Operator, "cat", shop.ShopInput{Name: "Cat",
 		Locations:  []shop.Location{{ID: "A", Active: true}, {ID: "B", Active: true}, {ID: "C", Active: false}},
 		Warehouses: []shop.Warehouse{{ID: "alpha", Active: true, Default: true}, {ID: "beta", Active: true}}}); err != nil {
@@ -125,7 +131,7 @@ func TestPreviewCatalog(t *testing.T) {
 // the request.
 func TestPreviewCatalogChecksSettings(t *testing.T) {
 	ctx := context.Background()
-	svc, _ := previewService(t)
+	svc, _ := previewService(t, false)
 	if _, _, err := svc.PutShop(ctx, shop.Operator, "empty", shop.ShopInput{Name: "Empty",
 		Locations: []shop.Location{{ID: "A", Active: true}}, Warehouses: []shop.Warehouse{{ID: "alpha", Active: true, Default: true}}}); err != nil {
 		t.Fatal(err)
@@ -144,9 +150,16 @@ func TestPreviewCatalogChecksSettings(t *testing.T) {
 	}
 }
 
-func previewService(t *testing.T) (*shop.Service, *store.Store) {
+// previewService is a shop service on a new store: SQLite, or PostgreSQL
+// (skipped without one).
+func previewService(t *testing.T, postgres bool) (*shop.Service, *store.Store) {
 	t.Helper()
-	db := storetest.SQLite(t, t.TempDir())
+	var db *store.Store
+	if postgres {
+		db = storetest.Postgres(t)
+	} else {
+		db = storetest.SQLite(t, t.TempDir())
+	}
 	sealer, err := secret.NewSealer(bytes.Repeat([]byte{9}, secret.KeySize))
 	if err != nil {
 		t.Fatal(err)
