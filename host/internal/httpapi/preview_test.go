@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -9,11 +10,14 @@ import (
 	"testing"
 
 	"pgregory.net/rapid"
+
+	"github.com/syncrules/syncrules/host/internal/shop"
 )
 
 type previewDoc struct {
 	Items []struct {
 		ID       string      `json:"id"`
+		SKU      string      `json:"sku,omitempty"`
 		Current  previewSide `json:"current"`
 		Proposed previewSide `json:"proposed"`
 		Changed  bool        `json:"changed"`
@@ -244,7 +248,10 @@ func TestPreviewRequest(t *testing.T) {
 		{`{"settings":{"percentage":"80"},"items":[]}`, 400, "/settings/percentage"},
 		{`{"settings":{},"items":[],"locations":[]}`, 400, "/locations"},
 		{`{"settings":{"mappings":[{"location":"Q","warehouse":"alpha"}]},"items":[]}`, 422, "/settings/mappings/0/location"},
-		{`{"settings":{}}`, 422, "/items"},
+		// Without items it previews the shop's catalog, and still checks
+		// the settings.
+		{`{"settings":{"mappings":[{"location":"Q","warehouse":"alpha"}]}}`, 422, "/settings/mappings/0/location"},
+		{`{"items":null}`, 422, "/settings"},
 	}
 	for _, tt := range tests {
 		p := problemOf(t, s.post(t, "/v1/shops/p/preview", tt.body), tt.status)
@@ -280,3 +287,29 @@ func (t rapidTB) Error(args ...any)                 { t.rt.Error(args...) }
 func (t rapidTB) Errorf(format string, args ...any) { t.rt.Errorf(format, args...) }
 func (t rapidTB) Log(args ...any)                   { t.rt.Log(args...) }
 func (t rapidTB) Logf(format string, args ...any)   { t.rt.Logf(format, args...) }
+
+// TestPreviewCatalogThroughAPI: a preview without items covers the shop's
+// imported catalog: the summary counts every variant, and the items listed
+// are those that change most, with their SKU.
+func TestPreviewCatalogThroughAPI(t *testing.T) {
+	s := newServer(t, loadRule(t), serverConfig{})
+	s.putShop(t, "p", seedShopBody)
+	s.putSettings(t, "p", `{"percentage":80}`)
+	var variants []shop.Variant
+	for i := range 30 {
+		variants = append(variants, shop.Variant{ID: fmt.Sprint(1000 + i), SKU: fmt.Sprintf("S-%d", i), Tracked: true,
+			InventoryPolicy: "DENY", Available: map[string]int{"A": 10 * i}})
+	}
+	if err := s.store.PutVariants(context.Background(), "p", 1, variants); err != nil {
+		t.Fatal(err)
+	}
+	var got previewDoc
+	decodeStrict(t, s.post(t, "/v1/shops/p/preview", `{"settings":{"percentage":50}}`).body, &got)
+	// 80% to 50% of 10i: floor(8i) - floor(5i) = 3i units removed.
+	if got.Summary.Items != 30 || got.Summary.Changed != 29 || got.Summary.Warehouses["alpha"].Removed != 3*29*30/2 {
+		t.Errorf("summary %+v, want 30 items, 29 changed, %d units removed from alpha", got.Summary, 3*29*30/2)
+	}
+	if len(got.Items) != shop.PreviewTop || got.Items[0].ID != "1029" || got.Items[0].SKU != "S-29" {
+		t.Errorf("%d items listed, the first %+v; want %d, the first 1029 (S-29)", len(got.Items), got.Items[0], shop.PreviewTop)
+	}
+}

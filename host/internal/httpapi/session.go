@@ -181,10 +181,15 @@ func isLoopback(host string) bool {
 // securityHeaders go on every answer, the page's and the API's: the page
 // runs only its own script and style, in no frame, and sends no referrer.
 func securityHeaders(c *gin.Context) {
-	hd := c.Writer.Header()
+	setSecurityHeaders(c.Writer.Header())
+	c.Next()
+}
+
+// setSecurityHeaders sets the headers of securityHeaders, for the answers
+// served outside Gin too (a starting server's).
+func setSecurityHeaders(hd http.Header) {
 	hd.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 	hd.Set("X-Frame-Options", "DENY")
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("Referrer-Policy", "no-referrer")
-	c.Next()
 }

@@ -271,7 +271,8 @@ func (h *Handler) shopCompute(c *gin.Context) {
 	h.writeResponse(c, resp)
 }
 
-// previewRequest is the body of POST /v1/shops/{shop}/preview.
+// previewRequest is the body of POST /v1/shops/{shop}/preview. Without
+// items (absent or null) it previews the shop's imported catalog.
 type previewRequest struct {
 	Settings *compute.Settings `json:"settings"`
 	Items    []compute.Item    `json:"items"`
@@ -279,10 +280,16 @@ type previewRequest struct {
 
 func (h *Handler) preview(c *gin.Context) {
 	var body previewRequest
-	if !h.readJSON(c, &body, "a JSON object with settings and items") {
+	if !h.readJSON(c, &body, "a JSON object with settings, and items or none for the shop's catalog") {
 		return
 	}
-	out, err := h.svc.Preview(c.Request.Context(), principal(c), c.Param("shop"), body.Settings, body.Items)
+	var out *shop.Preview
+	var err error
+	if body.Items == nil {
+		out, err = h.svc.PreviewCatalog(c.Request.Context(), principal(c), c.Param("shop"), body.Settings)
+	} else {
+		out, err = h.svc.Preview(c.Request.Context(), principal(c), c.Param("shop"), body.Settings, body.Items)
+	}
 	if err != nil {
 		h.fail(c, err)
 		return

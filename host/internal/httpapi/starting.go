@@ -43,6 +43,9 @@ func (s *Switch) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.ServeHTTP(w, r)
 		return
 	}
+	// The API sets these on its own answers; a starting server's carry
+	// them too.
+	setSecurityHeaders(w.Header())
 	switch r.URL.Path {
 	case "/healthz":
 		if s.draining.Load() {

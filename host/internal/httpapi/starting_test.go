@@ -99,3 +99,25 @@ func TestSwitchDrains(t *testing.T) {
 		})
 	}
 }
+
+// TestSwitchSecurityHeaders: a starting server's answers carry the
+// security headers the API's own answers carry (the same values).
+func TestSwitchSecurityHeaders(t *testing.T) {
+	s := newServer(t, loadRule(t), serverConfig{})
+	ready := httptest.NewRecorder()
+	s.handler.ServeHTTP(ready, httptest.NewRequest(http.MethodGet, "/healthz", nil))
+	var sw httpapi.Switch
+	for _, path := range []string{"/", "/healthz", "/readyz", "/v1/shops"} {
+		rec := httptest.NewRecorder()
+		sw.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		for _, name := range []string{"Content-Security-Policy", "X-Frame-Options", "X-Content-Type-Options", "Referrer-Policy"} {
+			want := ready.Header().Get(name)
+			if want == "" {
+				t.Fatalf("the ready API's answer has no %s: this test compares with it", name)
+			}
+			if got := rec.Header().Get(name); got != want {
+				t.Errorf("GET %s while starting: %s %q, want %q as the API sends", path, name, got, want)
+			}
+		}
+	}
+}

@@ -17,7 +17,9 @@ type PreviewSide struct {
 // PreviewItem is an item's result under the current and the proposed
 // settings.
 type PreviewItem struct {
-	ID       string      `json:"id"`
+	ID string `json:"id"`
+	// SKU is the variant's SKU in a catalog preview.
+	SKU      string      `json:"sku,omitempty"`
 	Current  PreviewSide `json:"current"`
 	Proposed PreviewSide `json:"proposed"`
 	Changed  bool        `json:"changed"`
@@ -69,6 +71,12 @@ func (s *Service) Preview(ctx context.Context, p auth.Principal, id string, prop
 	if err != nil {
 		return nil, err
 	}
+	return s.previewItems(ctx, sh, current, stored, proposed, items)
+}
+
+// previewItems computes items under both settings and compares them.
+func (s *Service) previewItems(ctx context.Context, sh Shop, current *compute.Settings, stored bool, proposed *compute.Settings, items []compute.Item) (*Preview, error) {
+	id := sh.ID
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	// Proposed first: the caller's errors, items or settings, are reported
