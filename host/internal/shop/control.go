@@ -199,7 +199,18 @@ func (s *Service) startRepublish(ctx context.Context, id, kind, token string) (R
 	if err != nil {
 		return Run{}, err
 	}
-	return s.store.StartRun(ctx, Run{Shop: id, Kind: kind, State: RunRunning, Phase: PhasePublishing, Total: total, Token: token})
+	// A republication changes no link: it carries the counts of the last
+	// run that succeeded (a connect, or a republication that carried
+	// them), so that the shop's status keeps showing its catalog's links
+	// rather than zeros once it succeeds.
+	var counts LinkCounts
+	switch last, err := s.store.LatestRunIn(ctx, id, RunSucceeded); {
+	case err == nil:
+		counts = last.Counts
+	case !errors.Is(err, ErrNotFound):
+		return Run{}, err
+	}
+	return s.store.StartRun(ctx, Run{Shop: id, Kind: kind, State: RunRunning, Phase: PhasePublishing, Total: total, Counts: counts, Token: token})
 }
 
 // enqueuer enqueues the shop's job in a store transaction; nil without a
