@@ -1,0 +1,201 @@
+// The page's "Sync status": whether the shop is connected and publishing,
+// what waits, the catalog's links and failures, and the controls (resync,
+// pause, resume). A running run is followed live: its status is read every
+// second until it ends, the shop changes or the session does. Everything
+// says its state in words; colour only repeats it.
+"use strict";
+
+(function () {
+  const { api, problemText, cell, $, state } = window.syncrules;
+  const number = new Intl.NumberFormat("en");
+  // fill puts rows in a table's body and labels each cell with its
+  // column's heading, which the narrow layout shows before the cell.
+  function fill(table, rows) {
+    const heads = [...table.tHead.rows[0].cells].map((th) => th.textContent);
+    for (const tr of rows) [...tr.cells].forEach((td, i) => { td.dataset.label = heads[i] || ""; });
+    table.tBodies[0].replaceChildren(...rows);
+  }
+
+  const fmt = (n) => number.format(n);
+  const count = (n, one, many) => fmt(n) + " " + (n === 1 ? one : many);
+  const POLL_MS = 1000;
+
+  // generation changes with the shop and the session: an answer or a
+  // timer of an older one is dropped.
+  let generation = 0;
+  let timer = 0;
+  let lastRun = null; // {id, state} of the run shown, to reload lists when one ends
+
+  const base = () => "/v1/shops/" + encodeURIComponent(state.shop);
+
+  function stop() {
+    generation++;
+    clearTimeout(timer);
+    timer = 0;
+    lastRun = null;
+  }
+
+  function when(t) {
+    if (!t) return "never";
+    const d = new Date(t);
+    const secs = Math.max(0, Math.round((Date.now() - d.getTime()) / 1000));
+    let ago;
+    if (secs < 5) ago = "just now";
+    else if (secs < 60) ago = secs + " s ago";
+    else if (secs < 3600) ago = Math.round(secs / 60) + " min ago";
+    else if (secs < 172800) ago = Math.round(secs / 3600) + " h ago";
+    else ago = Math.round(secs / 86400) + " days ago";
+    return d.toLocaleString() + " (" + ago + ")";
+  }
+
+  async function load(gen) {
+    const r = await api("GET", base() + "/sync");
+    if (gen !== generation) return;
+    if (r.status !== 200) {
+      $("sync-error").textContent = problemText(r.data, "The sync status could not be read (" + r.status + ").");
+      return;
+    }
+    show(r.data);
+    const run = r.data.run;
+    const running = run && run.state === "running";
+    const ended = lastRun && lastRun.state === "running" && (!run || run.id !== lastRun.id || !running);
+    if (!lastRun || ended) loadLists(gen);
+    lastRun = run ? { id: run.id, state: run.state } : null;
+    if (running) timer = setTimeout(() => load(gen), POLL_MS);
+  }
+
+  function show(st) {
+    $("sync-error").textContent = "";
+    $("sync-connected").textContent = st.connected
+      ? "Connected to Shopify and TikTok Shop."
+      : "Not connected: connect the shop (POST /v1/shops/{shop}/sync/connect) to import its catalog.";
+    const s = st.sync;
+    const settings = st.settings.state === "broken"
+      ? " Its settings no longer fit the shop's locations and warehouses: nothing is published until they are fixed."
+      : st.settings.state === "none" ? " It has no settings yet: nothing is published until they are saved." : "";
+    $("sync-paused").textContent = (s.paused
+      ? "Paused: Shopify's changes are recorded and published when you resume."
+      : "On: Shopify's changes are published to TikTok Shop.") + settings;
+    $("sync-paused").dataset.state = s.paused ? "paused" : "on";
+    $("pause-button").hidden = s.paused;
+    $("resume-button").hidden = !s.paused;
+    $("sync-last").textContent = s.last_published ? when(s.last_published) : "Nothing published yet.";
+    $("sync-lag").textContent = s.all_pending
+      ? "Every item, being republished" + (s.pending_items ? ", and " + count(s.pending_items, "changed item", "changed items") : "") + "."
+      : s.pending_items ? count(s.pending_items, "changed item", "changed items") + "." : "Nothing: TikTok Shop is up to date.";
+    const c = st.catalog;
+    $("sync-linked").textContent = c ? fmt(c.linked) : "—";
+    $("sync-unmatched").textContent = c ? count(c.unmatched_variants, "variant", "variants") + ", " + count(c.unmatched_skus, "TikTok Shop SKU", "TikTok Shop SKUs") : "—";
+    $("sync-conflicts").textContent = c ? count(c.conflicts, "seller SKU", "seller SKUs") + " on several variants or products" : "—";
+    $("sync-failing").textContent = fmt(s.failing_skus);
+    $("resync-button").disabled = !st.connected || (st.run != null && st.run.state === "running");
+    showFailures(s.failures);
+    showRun(st.run);
+    $("sync").hidden = false;
+  }
+
+  const kinds = { connect: "Connect", resync: "Resync", settings: "Republishing after a settings change" };
+  const phases = {
+    locations: "reading locations and warehouses", shopify: "reading the Shopify catalog",
+    tiktok: "reading the TikTok Shop SKUs", linking: "linking by seller SKU", publishing: "publishing", done: "done",
+  };
+
+  function showRun(run) {
+    const box = $("run");
+    if (!run) {
+      box.hidden = true;
+      return;
+    }
+    box.hidden = false;
+    const bar = $("run-progress");
+    const kind = kinds[run.kind] || run.kind;
+    $("run-label").textContent = kind;
+    const pct = run.total > 0 ? Math.floor((run.done * 100) / run.total) : 0;
+    let text;
+    if (run.state === "running") {
+      if (run.total > 0) {
+        bar.max = run.total;
+        bar.value = run.done;
+        text = kind + ": " + phases[run.phase] + ", " + fmt(run.done) + " of " + fmt(run.total) + " (" + pct + "%).";
+      } else {
+        bar.removeAttribute("value"); // indeterminate until the total is known
+        text = kind + ": " + phases[run.phase] + "…";
+      }
+    } else if (run.state === "succeeded") {
+      bar.max = Math.max(run.total, 1);
+      bar.value = bar.max;
+      text = kind + " finished " + when(run.finished) + ": " + fmt(run.done) + " of " + fmt(run.total) + " (100%).";
+    } else {
+      bar.max = Math.max(run.total, 1);
+      bar.value = run.done;
+      text = kind + (run.state === "failed" ? " failed" : " was interrupted") + " at " + fmt(run.done) + " of " + fmt(run.total)
+        + " (" + pct + "%)" + (run.error ? ": " + run.error : ".");
+    }
+    bar.setAttribute("aria-valuetext", text);
+    $("run-text").textContent = text;
+    $("run-text").dataset.state = run.state;
+  }
+
+  function showFailures(failures) {
+    const rows = failures.map((f) => {
+      const tr = document.createElement("tr");
+      tr.append(cell(f.sku_id), cell(f.code), cell(f.message), cell(new Date(f.time).toLocaleString()));
+      return tr;
+    });
+    fill($("sync-failures"), rows);
+    $("sync-failures").hidden = rows.length === 0;
+  }
+
+  // loadLists shows the first unmatched and conflicting variants with why.
+  async function loadLists(gen) {
+    const [un, co] = await Promise.all([
+      api("GET", base() + "/sync/items?status=unmatched&limit=10"),
+      api("GET", base() + "/sync/items?status=conflict&limit=10"),
+    ]);
+    if (gen !== generation) return;
+    const rows = [];
+    for (const [r, what] of [[un, "Unmatched"], [co, "Conflict"]]) {
+      if (r.status !== 200) continue;
+      for (const v of r.data.items) {
+        const tr = document.createElement("tr");
+        tr.append(cell(v.sku || "(no SKU)"), cell(v.variant_id.slice(v.variant_id.lastIndexOf("/") + 1)), cell(what), cell(v.link.reason || ""));
+        rows.push(tr);
+      }
+    }
+    fill($("sync-unlinked"), rows);
+    $("sync-unlinked").hidden = rows.length === 0;
+  }
+
+  async function control(action, focusAfter) {
+    const gen = generation;
+    $("sync-error").textContent = "";
+    const r = await api("POST", base() + "/sync/" + action);
+    if (gen !== generation) return;
+    if (r.status !== 200 && r.status !== 202) {
+      $("sync-error").textContent = problemText(r.data, "That did not work (" + r.status + ").");
+      return;
+    }
+    stop(); // one poll at a time: a new generation drops the old poll
+    await load(generation);
+    if (focusAfter && !$(focusAfter).hidden) $(focusAfter).focus();
+  }
+
+  document.addEventListener("syncrules:shop", () => {
+    stop();
+    $("sync-error").textContent = "";
+    load(generation);
+  });
+  document.addEventListener("syncrules:signed-out", () => {
+    stop();
+    $("sync").hidden = true;
+  });
+  document.addEventListener("DOMContentLoaded", () => {
+    $("resync-button").addEventListener("click", () => control("resync"));
+    $("pause-button").addEventListener("click", () => control("pause", "resume-button"));
+    $("resume-button").addEventListener("click", () => control("resume", "pause-button"));
+    $("refresh-button").addEventListener("click", () => {
+      stop();
+      load(generation);
+    });
+  });
+})();
