@@ -142,6 +142,29 @@ func TestBrowserSyncStatus(t *testing.T) {
 	if st.Sync.Paused {
 		t.Error("the page says publishing is on, the API says paused")
 	}
+	// A seller SKU on two variants: the page offers both, and explains
+	// the one chosen as not linked, saying why.
+	err = chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.ID("why-query"), catalog.DuplicateSKU),
+		chromedp.Click(chromedp.ID("why-button")),
+		chromedp.WaitVisible(chromedp.CSS("#why-choices button")),
+	)
+	if err != nil {
+		browsertest.FatalPage(t, browserCtx, "searching a SKU in conflict", err)
+	}
+	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#why-choices button").length`)); err != nil || n != 2 {
+		t.Errorf("%d choices for %s (%v), want its 2 variants", n, catalog.DuplicateSKU, err)
+	}
+	err = chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS("#why-choices button")),
+		chromedp.WaitVisible(chromedp.ID("why-result")),
+	)
+	if err != nil {
+		browsertest.FatalPage(t, browserCtx, "explaining a variant in conflict", err)
+	}
+	if link, _ := chromedp.Run(ctx, chromedp.Text(chromedp.ID("why-link"))); !strings.Contains(link, `Not linked to TikTok Shop: SKU "`+catalog.DuplicateSKU+`" is on 2 variants`) {
+		t.Errorf("the variant in conflict reads %q, want why it is not linked", link)
+	}
 	if wide, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`)); err != nil || wide > 375 {
 		t.Errorf("the page is %d px wide at 375 px (%v): it scrolls sideways", wide, err)
 	}
@@ -238,6 +261,9 @@ func TestBrowserWhyThisNumber(t *testing.T) {
 		t.Errorf("the history reads %q, want 788 published", history)
 	}
 	browsertest.ScreenshotOf(t, ctx, "#why", "why-this-number")
+	if wide, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`)); err != nil || wide > 375 {
+		t.Errorf("the page is %d px wide at 375 px (%v): it scrolls sideways", wide, err)
+	}
 
 	// A SKU no variant has is said next to the field.
 	err = chromedp.Do(ctx,

@@ -6,7 +6,7 @@
 "use strict";
 
 (function () {
-  const { api, problemText, cell, $, state } = window.syncrules;
+  const { api, say, problemText, cell, $, state } = window.syncrules;
   const number = new Intl.NumberFormat("en");
   // fill puts rows in a table's body and labels each cell with its
   // column's heading, which the narrow layout shows before the cell.
@@ -18,13 +18,19 @@
 
   const fmt = (n) => number.format(n);
   const count = (n, one, many) => fmt(n) + " " + (n === 1 ? one : many);
+  // A running run is read every second; otherwise every 10 s while the
+  // page is in view, which catches a run started elsewhere (a settings
+  // save, another tab) and keeps "last published" fresh.
   const POLL_MS = 1000;
+  const IDLE_POLL_MS = 10000;
 
   // generation changes with the shop and the session: an answer or a
   // timer of an older one is dropped.
   let generation = 0;
   let timer = 0;
-  let lastRun = null; // {id, state} of the run shown, to reload lists when one ends
+  // lastRun is {id, state} of the run shown (null: none), to reload the
+  // lists when one ends; undefined until the shop's first status.
+  let lastRun;
 
   const base = () => "/v1/shops/" + encodeURIComponent(state.shop);
 
@@ -32,7 +38,7 @@
     generation++;
     clearTimeout(timer);
     timer = 0;
-    lastRun = null;
+    lastRun = undefined;
   }
 
   function when(t) {
@@ -53,15 +59,22 @@
     if (gen !== generation) return;
     if (r.status !== 200) {
       $("sync-error").textContent = problemText(r.data, "The sync status could not be read (" + r.status + ").");
+      if (r.status !== 401) timer = setTimeout(() => poll(gen), IDLE_POLL_MS);
       return;
     }
     show(r.data);
     const run = r.data.run;
     const running = run && run.state === "running";
     const ended = lastRun && lastRun.state === "running" && (!run || run.id !== lastRun.id || !running);
-    if (!lastRun || ended) loadLists(gen);
+    if (lastRun === undefined || ended) loadLists(gen);
     lastRun = run ? { id: run.id, state: run.state } : null;
-    if (running) timer = setTimeout(() => load(gen), POLL_MS);
+    timer = setTimeout(() => poll(gen), running ? POLL_MS : IDLE_POLL_MS);
+  }
+
+  function poll(gen) {
+    if (gen !== generation) return;
+    if (document.visibilityState === "hidden") timer = setTimeout(() => poll(gen), IDLE_POLL_MS);
+    else load(gen);
   }
 
   function show(st) {
@@ -166,6 +179,12 @@
     $("sync-unlinked").hidden = rows.length === 0;
   }
 
+  const done = {
+    resync: "Resync started: its progress is under Sync status.",
+    pause: "Publishing paused.",
+    resume: "Publishing resumed: what was recorded meanwhile is published now.",
+  };
+
   async function control(action, focusAfter) {
     const gen = generation;
     $("sync-error").textContent = "";
@@ -175,6 +194,7 @@
       $("sync-error").textContent = problemText(r.data, "That did not work (" + r.status + ").");
       return;
     }
+    say(done[action]);
     stop(); // one poll at a time: a new generation drops the old poll
     await load(generation);
     if (focusAfter && !$(focusAfter).hidden) $(focusAfter).focus();

@@ -151,17 +151,20 @@
       : "";
 
     const outcomes = { published: "Published", failed: "Refused by TikTok Shop", refused: "Not sent" };
+    const causes = { resync: "Resync", reconcile: "Reconciliation", connect: "Connect" };
+    const cause = (c) => causes[c] || (/^settings:\d+$/.test(c) ? "Settings version " + c.slice(9) : "Shopify change (webhook " + c + ")");
     const hist = r.history.slice(0, 10).map((h) => {
       const tr = document.createElement("tr");
       tr.append(cell(new Date(h.time).toLocaleString()), cell(h.warehouse_id),
         cell((h.previous == null ? "—" : fmt(h.previous)) + " → " + fmt(h.quantity)),
-        cell((outcomes[h.outcome] || h.outcome) + (h.error_message ? ": " + h.error_message : "")), cell(h.cause));
+        cell((outcomes[h.outcome] || h.outcome) + (h.error_message ? ": " + h.error_message : "")), cell(cause(h.cause)));
       return tr;
     });
     fill($("why-history"), hist);
     $("why-history-empty").hidden = hist.length > 0;
     $("why-history").hidden = hist.length === 0;
     $("why-result").hidden = false;
+    $("why-variant").focus(); // screen readers and keyboards land on the answer
   }
 
   async function explain(variantID, gen) {
@@ -204,6 +207,7 @@
         return b;
       });
       $("why-choices").replaceChildren(intro, ...buttons);
+      buttons[0].focus();
       return;
     }
     const r = await explain(items.length === 1 ? items[0].variant_id : q, gen);
