@@ -49,14 +49,27 @@ func Start(t testing.TB) (context.Context, *Errors) {
 		chromedp.ExecPath(path),
 		chromedp.NoSandbox, // as root in a container
 	)
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancelAlloc)
-	ctx, cancel := chromedp.NewContext(alloc)
-	t.Cleanup(cancel)
 	// The first run starts the browser, under no deadline (one would stop
-	// the browser with it).
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("starting %s: %v", path, err)
+	// the browser with it). On a loaded machine a start now and then
+	// fails before the browser answers: a second try tells that from a
+	// browser that cannot start.
+	var ctx context.Context
+	for try := 1; ; try++ {
+		alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+		c, cancel := chromedp.NewContext(alloc)
+		err := chromedp.Do(c)
+		if err == nil {
+			t.Cleanup(cancelAlloc)
+			t.Cleanup(cancel)
+			ctx = c
+			break
+		}
+		cancel()
+		cancelAlloc()
+		if try == 2 {
+			t.Fatalf("starting %s: %v", path, err)
+		}
+		t.Logf("starting %s failed, trying again: %v", path, err)
 	}
 	errs := &Errors{}
 	go func() {

@@ -130,6 +130,28 @@ func TestBrowserSyncStatus(t *testing.T) {
 	if focused, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.activeElement.id`)); err != nil || focused != "resume-button" {
 		t.Errorf("after pausing the focus is on %q (%v), want the resume button", focused, err)
 	}
+	// A change Shopify sends while paused waits: the page shows the lag.
+	if err := p.shopify.SetAvailable(p.catalog.Links[0].InventoryItemID, p.catalog.Locations[0].ID, 7); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the change to wait", func() (bool, error) {
+		var st struct {
+			Sync struct {
+				OldestPending string `json:"oldest_pending"`
+			} `json:"sync"`
+		}
+		d.must(t, "GET", "/v1/shops/acme/sync", "", &st)
+		return st.Sync.OldestPending != "", nil
+	})
+	err = chromedp.Do(ctx,
+		chromedp.Click(chromedp.ID("refresh-button")),
+		chromedp.WaitVisible(chromedp.Search(`//dd[@id="sync-lag" and contains(., "behind Shopify: the oldest change waiting arrived at")]`)),
+		chromedp.WaitVisible(chromedp.Search(`//dd[@id="sync-waiting" and starts-with(., "1 changed item.")]`)),
+		chromedp.Focus(chromedp.ID("resume-button")),
+	)
+	if err != nil {
+		browsertest.FatalPage(t, browserCtx, "showing the lag", err)
+	}
 	browsertest.ScreenshotOf(t, ctx, "#sync", "status-paused")
 	err = chromedp.Do(ctx,
 		chromedp.KeyEvent(kb.Enter),

@@ -41,17 +41,19 @@
     lastRun = undefined;
   }
 
+  // age says how long ago t was, roughly: "12 s", "3 min".
+  function age(t) {
+    const secs = Math.max(0, Math.round((Date.now() - new Date(t).getTime()) / 1000));
+    if (secs < 60) return secs + " s";
+    if (secs < 3600) return Math.round(secs / 60) + " min";
+    if (secs < 172800) return Math.round(secs / 3600) + " h";
+    return Math.round(secs / 86400) + " days";
+  }
+
   function when(t) {
     if (!t) return "never";
-    const d = new Date(t);
-    const secs = Math.max(0, Math.round((Date.now() - d.getTime()) / 1000));
-    let ago;
-    if (secs < 5) ago = "just now";
-    else if (secs < 60) ago = secs + " s ago";
-    else if (secs < 3600) ago = Math.round(secs / 60) + " min ago";
-    else if (secs < 172800) ago = Math.round(secs / 3600) + " h ago";
-    else ago = Math.round(secs / 86400) + " days ago";
-    return d.toLocaleString() + " (" + ago + ")";
+    const secs = (Date.now() - new Date(t).getTime()) / 1000;
+    return new Date(t).toLocaleString() + " (" + (secs < 5 ? "just now" : age(t) + " ago") + ")";
   }
 
   async function load(gen) {
@@ -93,7 +95,10 @@
     $("pause-button").hidden = s.paused;
     $("resume-button").hidden = !s.paused;
     $("sync-last").textContent = s.last_published ? when(s.last_published) : "Nothing published yet.";
-    $("sync-lag").textContent = s.all_pending
+    $("sync-lag").textContent = s.oldest_pending
+      ? age(s.oldest_pending) + " behind Shopify: the oldest change waiting arrived at " + new Date(s.oldest_pending).toLocaleString() + "."
+      : "None: no change from Shopify waits" + (s.all_pending ? "; a republication is under way." : ".");
+    $("sync-waiting").textContent = s.all_pending
       ? "Every item, being republished" + (s.pending_items ? ", and " + count(s.pending_items, "changed item", "changed items") : "") + "."
       : s.pending_items ? count(s.pending_items, "changed item", "changed items") + "." : "Nothing: TikTok Shop is up to date.";
     const c = st.catalog;
