@@ -47,7 +47,7 @@ run: build
 ## screenshots: run the page's browser tests (needs chromium) and copy their screenshots to docs/screenshots/
 screenshots:
 	@rm -rf bin/screenshots && mkdir -p bin/screenshots docs/screenshots
-	CI=true $(GO) test -count=1 -run 'TestBrowser' -artifacts -outputdir $(CURDIR)/bin/screenshots ./host/internal/httpapi/
+	CI=true $(GO) test -count=1 -run 'TestBrowser' -artifacts -outputdir $(CURDIR)/bin/screenshots ./host/internal/httpapi/ ./host/internal/e2e/
 	cp bin/screenshots/_artifacts/*/*.png docs/screenshots/
 
 ## demo: start the fakes and the server, connect a demo shop, change a stock in the fake Shopify and show the push arriving at the fake TikTok Shop

@@ -4,121 +4,40 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/syncrules/syncrules/host/internal/browsertest"
 	"github.com/syncrules/syncrules/host/internal/shop"
-	"github.com/syncrules/syncrules/host/internal/slowtest"
 )
 
-// stuck bounds one step of a browser test: a step that takes this long is
-// stuck, not slow. The browser's own context has no deadline, so a failed
-// step can still be looked at.
-func stuck(ctx context.Context, t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second*slowtest.Factor)
-	t.Cleanup(cancel)
-	return ctx
-}
+// The browser helpers are browsertest's, shared with the end-to-end
+// browser tests.
 
-// browser starts a headless Chromium for the test. Without one it skips, saying how to install it, except under
-// CI=true, where the browser tests must run.
+func stuck(ctx context.Context, t *testing.T) context.Context { return browsertest.Stuck(ctx, t) }
+
 func browser(t *testing.T) (context.Context, *pageErrors) {
 	t.Helper()
-	path := ""
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			path = p
-			break
-		}
-	}
-	if path == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("no chromium on PATH, and CI=true needs the browser tests: apt-get install -y chromium")
-		}
-		t.Skip("no chromium on PATH: apt-get install -y chromium (Debian) to run the browser tests")
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path),
-		chromedp.NoSandbox, // as root in a container
-	)
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancelAlloc)
-	ctx, cancel := chromedp.NewContext(alloc)
-	t.Cleanup(cancel)
-	// The first run starts the browser, under no deadline (one would stop
-	// the browser with it).
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("starting %s: %v", path, err)
-	}
-	errs := &pageErrors{}
-	go func() {
-		for m, err := range chromedp.Console(ctx) {
-			if err != nil {
-				return
-			}
-			// Uncaught exceptions, and what the browser refused (a
-			// Content-Security-Policy violation is a security entry).
-			if m.IsException() || m.Source == "security" {
-				errs.add(m.String())
-			}
-		}
-	}()
-	return ctx, errs
+	ctx, errs := browsertest.Start(t)
+	return ctx, &pageErrors{errs}
 }
 
 // pageErrors collects the script's uncaught exceptions.
-type pageErrors struct {
-	mu   sync.Mutex
-	list []string
-}
-
-func (p *pageErrors) add(s string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.list = append(p.list, s)
-}
+type pageErrors struct{ *browsertest.Errors }
 
 func (p *pageErrors) check(t *testing.T) {
 	t.Helper()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, e := range p.list {
-		t.Errorf("the page threw: %s", e)
-	}
+	p.Check(t)
 }
 
-// screenshot saves the page under the test's artifact folder. What
-// differs from one run to the next, the token ids (class token-id) and
-// the times (time elements) the page shows, first gets a fixed label, so
-// that the same page makes the same picture; the page keeps those labels.
 func screenshot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
-	_, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`
-		for (const el of document.querySelectorAll(".token-id")) el.textContent = "tok_0123456789ab";
-		for (const el of document.querySelectorAll("time")) el.textContent = "12/1/2026, 9:00:00 AM";
-		true`))
-	if err != nil {
-		t.Errorf("screenshot %s: fixing the labels: %v", name, err)
-	}
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Errorf("screenshot %s: %v", name, err)
-		return
-	}
-	path := filepath.Join(t.ArtifactDir(), name+".png")
-	if err := os.WriteFile(path, png, 0o644); err != nil {
-		t.Error(err)
-	}
+	browsertest.Screenshot(t, ctx, name)
 }
 
 // TestBrowserSignInAndSave: a merchant pastes a shop token, changes the
@@ -283,8 +202,7 @@ func TestBrowserErrorsAndConflict(t *testing.T) {
 // fatalPage fails the test with what the page shows.
 func fatalPage(t *testing.T, browserCtx context.Context, what string, err error) {
 	t.Helper()
-	page, _ := chromedp.Run(stuck(browserCtx, t), chromedp.Evaluate[string](`location.href + "\n" + document.body.innerText`))
-	t.Fatalf("%s: %v\nthe page shows:\n%s", what, err, page)
+	browsertest.FatalPage(t, browserCtx, what, err)
 }
 
 // pageSignIn opens the page at width px (a phone's below 600) and signs in

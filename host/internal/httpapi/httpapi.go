@@ -36,7 +36,7 @@
 //	DELETE /v1/shops/{shop}/credentials             forget the credentials
 //	POST   /v1/shops/{shop}/sync/connect            check the credentials, then import and link both catalogs in the background
 //	GET    /v1/shops/{shop}/sync                    the shop's connection, settings state and latest run
-//	GET    /v1/shops/{shop}/sync/items              the catalog with each item's link (?status=, ?side=), a page at a time
+//	GET    /v1/shops/{shop}/sync/items              the catalog with each item's link (?status=, ?side=, ?sku=), a page at a time
 //	GET    /v1/shops/{shop}/sync/items/{variant}    why a variant's TikTok quantity is what it is: levels, computed with the trace, published, history
 //	GET    /v1/shops/{shop}/sync/history            every publication and refusal, newest first (?sku=, ?since=, ?cause=), a page at a time
 //	POST   /v1/shops/{shop}/sync/history/{id}/replay  recompute an entry from its stored inputs and say whether the result is identical

@@ -1,13 +1,16 @@
 package httpapi
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/syncrules/syncrules/host/internal/auth"
 	"github.com/syncrules/syncrules/host/internal/compute"
 	"github.com/syncrules/syncrules/host/internal/shop"
 )
@@ -65,9 +68,19 @@ func (h *Handler) syncItems(c *gin.Context) {
 			probs = append(probs, compute.FieldError{Field: "side", Detail: fmt.Sprintf("must be shopify (the variants) or tiktok (the TikTok Shop SKUs), got %q", v)})
 		}
 	}
-	// A cursor belongs to its shop, side and status: one of another list
-	// is refused rather than read as a place in this one.
+	sku, bySKU := c.GetQuery("sku")
+	switch {
+	case bySKU && side != shop.ShopifySide:
+		probs = append(probs, compute.FieldError{Field: "sku", Detail: "filters the variants (side shopify); leave side out or leave sku out"})
+	case bySKU && (!utf8.ValidString(sku) || strings.IndexByte(sku, 0) >= 0):
+		probs = append(probs, compute.FieldError{Field: "sku", Detail: "must be UTF-8 text without NUL"})
+	}
+	// A cursor belongs to its shop, side, status and SKU: one of another
+	// list is refused rather than read as a place in this one.
 	list := "sync-items:" + c.Param("shop") + ":" + string(side) + ":" + string(status)
+	if bySKU {
+		list += ":sku:" + sku
+	}
 	q := readPage(c, list, shop.DefaultPageSize, shop.MaxPageSize, 1, &probs)
 	if malformedQuery(c, probs) {
 		return
@@ -96,7 +109,13 @@ func (h *Handler) syncItems(c *gin.Context) {
 		}
 		out.Items, more = nonNil(skus), m
 	} else {
-		variants, m, err := h.svc.VariantPage(ctx, p, id, status, after, q.limit)
+		page := h.svc.VariantPage
+		if bySKU {
+			page = func(ctx context.Context, p auth.Principal, id string, status shop.LinkStatus, after string, limit int) ([]shop.Variant, bool, error) {
+				return h.svc.VariantsWithSKU(ctx, p, id, sku, status, after, limit)
+			}
+		}
+		variants, m, err := page(ctx, p, id, status, after, q.limit)
 		if err != nil {
 			h.fail(c, err)
 			return

@@ -130,6 +130,7 @@ type syncStateDoc struct {
 		Time      string `json:"time"`
 	} `json:"failures"`
 	LastPublished string `json:"last_published"`
+	OldestPending string `json:"oldest_pending"`
 }
 
 // linkDoc, variantDoc and skuDoc mirror the documented Link,

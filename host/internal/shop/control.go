@@ -47,6 +47,9 @@ type SyncCounts struct {
 	// LastPublished is the time TikTok last accepted a quantity; zero if
 	// never.
 	LastPublished time.Time
+	// OldestPending is when the oldest webhook an item still waits for
+	// was received: the sync's lag now. Zero if no webhook's item waits.
+	OldestPending time.Time
 }
 
 // SKUFailureAt is a failing SKU with the time of its failure.
@@ -85,6 +88,8 @@ type SyncState struct {
 	FailingSKUs   int64         `json:"failing_skus"`
 	Failures      []FailureView `json:"failures"`
 	LastPublished *Timestamp    `json:"last_published,omitempty"`
+	// OldestPending: see SyncCounts.
+	OldestPending *Timestamp `json:"oldest_pending,omitempty"`
 }
 
 // FailureView is a failing SKU as the status shows it.
@@ -110,6 +115,10 @@ func (s *Service) syncState(ctx context.Context, sh Shop) (SyncState, error) {
 	if !c.LastPublished.IsZero() {
 		t := Timestamp(c.LastPublished)
 		out.LastPublished = &t
+	}
+	if !c.OldestPending.IsZero() {
+		t := Timestamp(c.OldestPending)
+		out.OldestPending = &t
 	}
 	return out, nil
 }
@@ -199,7 +208,18 @@ func (s *Service) startRepublish(ctx context.Context, id, kind, token string) (R
 	if err != nil {
 		return Run{}, err
 	}
-	return s.store.StartRun(ctx, Run{Shop: id, Kind: kind, State: RunRunning, Phase: PhasePublishing, Total: total, Token: token})
+	// A republication changes no link: it carries the counts of the last
+	// run that succeeded (a connect, or a republication that carried
+	// them), so that the shop's status keeps showing its catalog's links
+	// rather than zeros once it succeeds.
+	var counts LinkCounts
+	switch last, err := s.store.LatestRunIn(ctx, id, RunSucceeded); {
+	case err == nil:
+		counts = last.Counts
+	case !errors.Is(err, ErrNotFound):
+		return Run{}, err
+	}
+	return s.store.StartRun(ctx, Run{Shop: id, Kind: kind, State: RunRunning, Phase: PhasePublishing, Total: total, Counts: counts, Token: token})
 }
 
 // enqueuer enqueues the shop's job in a store transaction; nil without a

@@ -145,13 +145,15 @@ func (s *Store) SyncCounts(ctx context.Context, id string, failures int) (shop.S
 		return shop.SyncCounts{}, shopNotFound(id)
 	}
 	var c shop.SyncCounts
-	var last sql.NullInt64
+	var last, oldest sql.NullInt64
+	// The oldest receipt reads the rows the count reads: no index more.
 	err := s.read.QueryRowContext(ctx, `SELECT
 			(SELECT COUNT(*) FROM sync_pending WHERE shop = $1 AND inventory_item_id <> $2),
 			EXISTS (SELECT 1 FROM sync_pending WHERE shop = $1 AND inventory_item_id = $2),
 			(SELECT COUNT(*) FROM sync_failures WHERE shop = $1),
-			(SELECT MAX(updated) FROM published WHERE shop = $1)
-		FROM shops WHERE id = $1`, id, shop.AllItems).Scan(&c.Pending, &c.AllPending, &c.Failing, &last)
+			(SELECT MAX(updated) FROM published WHERE shop = $1),
+			(SELECT MIN(since) FROM sync_pending WHERE shop = $1 AND since > 0)
+		FROM shops WHERE id = $1`, id, shop.AllItems).Scan(&c.Pending, &c.AllPending, &c.Failing, &last, &oldest)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return shop.SyncCounts{}, shopNotFound(id)
@@ -160,6 +162,9 @@ func (s *Store) SyncCounts(ctx context.Context, id string, failures int) (shop.S
 	}
 	if last.Valid {
 		c.LastPublished = fromMicros(last.Int64)
+	}
+	if oldest.Valid {
+		c.OldestPending = fromMicros(oldest.Int64)
 	}
 	if failures > 0 && c.Failing > 0 {
 		c.Failures, err = collect(ctx, s.read, func(r *sql.Rows) (shop.SKUFailureAt, error) {
