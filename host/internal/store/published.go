@@ -101,26 +101,30 @@ func (s *Store) ExpandAllPending(ctx context.Context, id string, all shop.Pendin
 }
 
 // expandChunk is how many items a SQLite expansion reads per query and
-// marks pending per transaction. Set by tests.
-var expandChunk = 2000
+// marks pending per transaction: a transaction of 500 held the writer
+// about 20 ms (p90 33 ms), one of 2,000 about 60 ms (up to 160 ms), and
+// beside a 100,000-item expansion in those another shop's webhook waited
+// up to 1.2 s for the writer (BENCHMARKS.md, "Another shop's webhooks
+// during a 100,000-SKU resync"). Set by tests.
+var expandChunk = 500
 
 // expandInChunks is ExpandAllPending's insert on SQLite, in short
 // statements: SQLite has one writer and the store one connection, and the
 // single INSERT … SELECT, for a shop of 100,000 items, held both for about
 // 10 s, during which every other shop's webhook waited (or timed out) and
 // the queue's fetches failed with SQLITE_BUSY. It reads the linked items
-// expandChunk at a time along the item index, sorts them by (product,
-// item) in memory (about 8 MB at 100,000: keyset pages in that order would
-// each sort the whole shop, without an index on the product), and marks
-// them pending expandChunk a transaction; other shops' queries go in
-// between. Nothing takes the shop's items meanwhile (its job is the one
+// expandChunk at a time along the item index, on the read connections,
+// sorts them by (product, item) in memory (about 8 MB at 100,000: keyset
+// pages in that order would each sort the whole shop, without an index on
+// the product), and marks them pending expandChunk a transaction; other
+// shops' writes take their turns in between. Nothing takes the shop's items meanwhile (its job is the one
 // expanding), and an expansion cut short is done again whole: items
 // already pending keep their seq.
 func (s *Store) expandInChunks(ctx context.Context, id, cause string, since int64) error {
 	type linkedItem struct{ item, product string }
 	var items []linkedItem
 	for after := ""; ; {
-		page, err := collect(ctx, s.db, func(r *sql.Rows) (linkedItem, error) {
+		page, err := collect(ctx, s.read, func(r *sql.Rows) (linkedItem, error) {
 			var l linkedItem
 			var product sql.NullString
 			err := r.Scan(&l.item, &product)

@@ -26,14 +26,14 @@ func (s *Store) CreateSession(ctx context.Context, sess shop.Session) error {
 	return nil
 }
 
-// SessionByHash returns the session with this id hash, or ErrNotFound. It
-// reads the primary: a session just created must be found at once, by the
-// page's next request.
+// SessionByHash returns the session with this id hash, or ErrNotFound.
+// Like a token lookup it reads beside the writer: a page's request does not
+// queue behind the sync's writes, and a session just committed is seen.
 func (s *Store) SessionByHash(ctx context.Context, idHash [32]byte) (shop.Session, error) {
 	sess := shop.Session{IDHash: idHash}
 	var tokenHash []byte
 	var created, expires int64
-	err := s.db.QueryRowContext(ctx, `SELECT token_id, token_hash, created, expires FROM sessions WHERE id_hash = $1`, idHash[:]).
+	err := s.read.QueryRowContext(ctx, `SELECT token_id, token_hash, created, expires FROM sessions WHERE id_hash = $1`, idHash[:]).
 		Scan(&sess.TokenID, &tokenHash, &created, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return shop.Session{}, fmt.Errorf("session: %w", ErrNotFound)

@@ -87,9 +87,8 @@ type Store struct {
 	// read serves the reads made outside a transaction. On SQLite it is a
 	// pool of query-only connections beside db's single writer: WAL lets
 	// them read while a write is in progress, so a token lookup never
-	// queues behind a write, nor behind a write transaction waiting for
-	// the lock another handle (the job queue's) holds. On PostgreSQL it
-	// is db.
+	// queues behind a write (the job queue's among them). On PostgreSQL
+	// it is db.
 	read    *sql.DB
 	pool    *pgxpool.Pool // nil on SQLite
 	dialect string
@@ -162,10 +161,11 @@ func (s *Store) openSQLite(path string, existing bool) error {
 		return fmt.Errorf("store: create the database file: %w", err)
 	}
 	f.Close()
-	// One connection for writes: SQLite has one writer anyway, and a
-	// single connection makes the immediate transactions queue in
-	// database/sql instead of spinning on busy_timeout. busy_timeout covers
-	// other handles (the queue's) and processes. Reads go to s.read.
+	// One connection for writes, which the job queue shares (DB): SQLite
+	// has one writer anyway, and a single connection makes the immediate
+	// transactions queue in database/sql instead of spinning on
+	// busy_timeout. busy_timeout covers other processes. Reads go to
+	// s.read.
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
@@ -228,7 +228,8 @@ func (s *Store) Ping(ctx context.Context) error {
 // Dialect is SQLite ("sqlite") or Postgres ("postgres").
 func (s *Store) Dialect() string { return s.dialect }
 
-// DB is the database/sql handle of either engine.
+// DB is the database/sql handle of either engine that writes: on SQLite
+// its one connection, which the job queue shares with the store.
 func (s *Store) DB() *sql.DB { return s.db }
 
 // Pool is the PostgreSQL pool under DB, for River; nil on SQLite.

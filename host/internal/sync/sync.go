@@ -167,11 +167,11 @@ type JobMetrics interface {
 
 // Queue is the connector's job queue. Open it, Start it, and Stop it once.
 type Queue struct {
-	engine  engine
-	queueDB *sql.DB // SQLite only: the River client's own handle
-	file    string  // SQLite only: the database's file
-	lock    *os.File
-	log     *slog.Logger
+	engine engine
+	sqlite *sql.DB // SQLite only: the store's writing handle, which River shares
+	file   string  // SQLite only: the database's file
+	lock   *os.File
+	log    *slog.Logger
 }
 
 // Stats is the depth of the queue.
@@ -224,20 +224,20 @@ func Open(ctx context.Context, opt Options) (*Queue, error) {
 	var err error
 	switch dialect := opt.Store.Dialect(); dialect {
 	case store.SQLite:
-		// River's client gets its own handle on the file, so that its
-		// fetches and completions never queue behind the API's queries on
-		// the store's single connection.
+		// River writes through the store's one writing connection, as
+		// the store does: SQLite has one writer, and writers waiting in Go
+		// take turns where two handles would poll for the lock in SQLite's
+		// busy handler (RATIONALE.md, "Why does River share the store's
+		// connection on SQLite?").
 		if q.file, err = opt.Store.SQLiteFile(ctx); err != nil {
 			return nil, err
 		}
-		if q.queueDB, err = opt.Store.OpenQueueDB(ctx); err != nil {
-			return nil, err
-		}
-		driver := riversqlite.New(q.queueDB)
+		q.sqlite = opt.Store.DB()
+		driver := riversqlite.New(q.sqlite)
 		// One process works the queue (Start locks it): nothing to
 		// serialize.
 		if err = migrate(ctx, driver, opt.Logger, noLock); err == nil {
-			db := q.queueDB
+			db := q.sqlite
 			q.engine, err = newEngine(driver, opt, "*sql.Tx (from the store's DB().BeginTx)",
 				func(ctx context.Context) (*sql.Tx, error) { return db.BeginTx(ctx, nil) },
 				func(_ context.Context, tx *sql.Tx, commit bool) error {
@@ -264,9 +264,6 @@ func Open(ctx context.Context, opt Options) (*Queue, error) {
 		err = fmt.Errorf("sync: no River driver for the store's dialect %q", dialect)
 	}
 	if err != nil {
-		if q.queueDB != nil {
-			q.queueDB.Close()
-		}
 		return nil, err
 	}
 	return q, nil
@@ -294,8 +291,8 @@ func (q *Queue) Enqueue(ctx context.Context, shop string) error {
 
 // Start starts working jobs, until Stop. The context is for starting only.
 func (q *Queue) Start(ctx context.Context) error {
-	if q.queueDB != nil {
-		lock, reclaimed, err := claimQueue(ctx, q.queueDB, q.file)
+	if q.sqlite != nil {
+		lock, reclaimed, err := claimQueue(ctx, q.sqlite, q.file)
 		switch {
 		case errors.Is(err, errors.ErrUnsupported):
 		case err != nil:
@@ -337,9 +334,6 @@ func (q *Queue) Stop(ctx context.Context) error {
 	}
 	if err != nil {
 		err = fmt.Errorf("sync: stop the queue: %w", err)
-	}
-	if q.queueDB != nil {
-		err = errors.Join(err, q.queueDB.Close())
 	}
 	q.unlock()
 	return err
