@@ -151,13 +151,14 @@ func (c *Client) newLimiter() *adaptiveLimiter {
 	return newAdaptiveLimiter(c.opt.Rate, c.opt.MaxRate, c.opt.MinRate, c.opt.Burst, c.opt.Now)
 }
 
-// shopLimiter is a new pace for the shop with this cipher: in
-// Options.Paces if set.
+// shopLimiter is a new pace for the shop with this cipher: kept in
+// Options.Paces if set (a shop not known yet, without a cipher, keeps its
+// own).
 func (c *Client) shopLimiter(cipher string) limiter {
-	if c.opt.Paces == nil || cipher == "" {
-		return c.newLimiter()
-	}
 	l := c.newLimiter()
+	if c.opt.Paces == nil || cipher == "" {
+		return l
+	}
 	return &sharedLimiter{paces: c.opt.Paces, appKey: c.opt.AppKey, cipher: cipher, bounds: l.bounds, log: c.log}
 }
 
