@@ -251,14 +251,18 @@ func drain(sw *httpapi.Switch, srv *http.Server, served <-chan error, period tim
 // too.
 func shopOptions(cfg config.Config, db *store.Store, h *host, sealer *secret.Sealer, log *slog.Logger) shop.Options {
 	// Replicas share a PostgreSQL database, and must share each shop's
-	// Shopify cost bucket; on SQLite one process serves a data folder, and
-	// keeps it in memory.
-	var buckets shop.ShopifyBuckets
+	// Shopify cost bucket and TikTok Shop pace; on SQLite one process
+	// serves a data folder, and keeps them in memory.
+	var (
+		buckets shop.ShopifyBuckets
+		paces   tiktok.SharedPaces
+	)
 	if db.Dialect() == store.Postgres {
-		buckets = db
+		buckets, paces = db, db
 	}
 	return shop.Options{
 		ShopifyBuckets: buckets,
+		TikTokPaces:    paces,
 		Store:          db,
 		Compute:        h.svc,
 		Sealer:         sealer,

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/syncrules/syncrules/host/internal/auth"
 	"github.com/syncrules/syncrules/host/internal/compute"
 	"github.com/syncrules/syncrules/host/internal/fakes"
@@ -76,6 +78,10 @@ type harnessOptions struct {
 	shopifyBucket bool
 	// shopifyMax and shopifyRate, if set, size the fake Shopify's bucket.
 	shopifyMax, shopifyRate float64
+	// tiktokRateLimit, if set, makes the fake TikTok answer 429 beyond
+	// that many calls a second, in bursts of tiktokRateBurst.
+	tiktokRateLimit float64
+	tiktokRateBurst int
 }
 
 // lockedBuffer collects the service's logs.
@@ -126,7 +132,7 @@ func newHarness(t testing.TB, cat *catalog.Catalog, o harnessOptions) *harness {
 	if tcat == nil {
 		tcat = cat
 	}
-	h.tiktok = tiktokfake.New(tiktokfake.Options{Catalog: tcat})
+	h.tiktok = tiktokfake.New(tiktokfake.Options{Catalog: tcat, RateLimit: o.tiktokRateLimit, RateBurst: o.tiktokRateBurst})
 	if err := h.tiktok.Start("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}
@@ -145,9 +151,16 @@ func newHarness(t testing.TB, cat *catalog.Catalog, o harnessOptions) *harness {
 	if o.tiktokBaseURL != "" {
 		tiktokURL = o.tiktokBaseURL
 	}
+	tk := tiktok.Options{BaseURL: tiktokURL, AuthBaseURL: tiktokURL, RetryBase: time.Millisecond, RetryMax: 10 * time.Millisecond}
+	if o.tiktokRateLimit > 0 {
+		// The harness's own calls (connect, the first sync) keep to the
+		// fake's limit, and wait out its 429s.
+		tk.Rate, tk.MaxRate, tk.Burst = rate.Limit(o.tiktokRateLimit), rate.Limit(o.tiktokRateLimit), max(1, o.tiktokRateBurst)
+		tk.MaxAttempts, tk.RetryBase, tk.RetryMax = 50, 20*time.Millisecond, 200*time.Millisecond
+	}
 	h.svc = h.newService(shop.Platforms{
 		Shopify: shopify.Options{BaseURL: h.shopify.URL(), BulkAbove: 100, BulkPollInterval: 5 * time.Millisecond},
-		TikTok:  tiktok.Options{BaseURL: tiktokURL, AuthBaseURL: tiktokURL, RetryBase: time.Millisecond, RetryMax: 10 * time.Millisecond},
+		TikTok:  tk,
 	})
 
 	domain := h.shopify.ShopDomain()

@@ -2,8 +2,13 @@ package shop_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
+	"maps"
+	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -116,6 +121,136 @@ func TestReplicasShareTheShopifyBucket(t *testing.T) {
 			}
 			if collide && throttled == 0 {
 				t.Errorf("no query THROTTLED: the replicas did not collide, the test cannot tell")
+			}
+		})
+	}
+}
+
+// TestReplicasShareTheTikTokPace: three services on one PostgreSQL store,
+// as three replicas, reconcile one shop at once after TikTok orders
+// lowered every SKU (a reconciliation raises them at once without a raise
+// grace), from the first variant, a third and two thirds in, each calling
+// TikTok Shop at a rate a little under the shop's limit. Each on a pace of
+// its own, they send more than the limit together and TikTok refuses many
+// calls, even though each halves its rate on a 429; with the pace kept in
+// the store they keep under it together. Either way every quantity
+// arrives.
+func TestReplicasShareTheTikTokPace(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs 50 s of TikTok calls at 4 a second")
+	}
+	// A replica makes a call every 100-150 ms here: the limit is below
+	// what one sends, so that the pace sets the rate, not the replica.
+	const limit, burst, pace = 4, 2, 3.5
+	for _, tc := range []struct {
+		name   string
+		shared bool
+	}{
+		{"each replica paces itself", false},
+		{"the replicas share the pace in the store", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cat := generate(t, 24, 1, 2)
+			h := newHarness(t, cat, harnessOptions{postgres: true, tiktokRateLimit: limit, tiktokRateBurst: burst})
+			h.connect()
+			replica := func() *shop.Service {
+				cs, err := compute.NewService(&nativeRule{runner: sdk.NewRunner(defaultrule.Rule)}, compute.Limits{}, compute.MaxMaxQuantity)
+				if err != nil {
+					t.Fatal(err)
+				}
+				opt := shop.Options{Store: h.store, Compute: cs, Sealer: h.sealer, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+					Platforms: shop.Platforms{
+						Shopify: shopify.Options{BaseURL: h.shopify.URL()},
+						TikTok: tiktok.Options{BaseURL: h.tiktok.URL(), AuthBaseURL: h.tiktok.URL(), MaxAttempts: 50,
+							RetryBase: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond, Rate: pace, MaxRate: pace, Burst: burst},
+					}}
+				if tc.shared {
+					opt.TikTokPaces = h.store
+				}
+				svc := shop.New(opt)
+				t.Cleanup(svc.Close)
+				return svc
+			}
+			a, b, c := replica(), replica(), replica()
+			ctx := context.Background()
+			main := cat.Warehouses[0].ID
+			settings := &compute.Settings{Percentage: compute.NumberOf("100"),
+				Mappings: []compute.Mapping{{Location: compute.AllLocations, Warehouse: main}}}
+			if _, err := a.PutSettings(ctx, shop.Operator, shopID, settings, nil); err != nil {
+				t.Fatal(err)
+			}
+			for more := true; more; {
+				var err error
+				if more, err = a.SyncShop(ctx, shopID); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ordered := 0
+			for _, l := range cat.Links {
+				if q, _ := h.tiktok.Quantity(l.TikTokID, main); q > 0 {
+					if err := h.tiktok.PlaceOrder(l.TikTokID, main, 1); err != nil {
+						t.Fatal(err)
+					}
+					ordered++
+				}
+			}
+			if ordered < len(cat.Links)/2 {
+				t.Fatalf("only %d of %d SKUs have stock on TikTok to order", ordered, len(cat.Links))
+			}
+			ids := slices.Sorted(maps.Keys(h.variants(shop.LinkLinked)))
+			reconcile := func(svc *shop.Service, after string) (repairs int, err error) {
+				for {
+					next, n, err := svc.ReconcilePage(ctx, shopID, after)
+					repairs += n
+					if err != nil || next == "" {
+						return repairs, err
+					}
+					after = next
+				}
+			}
+
+			h.tiktok.ResetRequests()
+			start := make(chan struct{})
+			var wg sync.WaitGroup
+			replicas := []*shop.Service{a, b, c}
+			errs := make([]error, len(replicas))
+			for i, svc := range replicas {
+				from := ""
+				if i > 0 {
+					from = ids[i*len(ids)/len(replicas)]
+				}
+				wg.Go(func() {
+					<-start
+					_, errs[i] = reconcile(svc, from)
+				})
+			}
+			began := time.Now()
+			close(start)
+			wg.Wait()
+			took := time.Since(began)
+			if err := errors.Join(errs...); err != nil {
+				t.Fatalf("reconciliations: %v", err)
+			}
+			var calls, refused int
+			for _, r := range h.tiktok.Requests() {
+				if strings.HasPrefix(r.Path, "/api/v2/token/") {
+					continue
+				}
+				calls++
+				if r.Status == http.StatusTooManyRequests {
+					refused++
+				}
+			}
+			t.Logf("%d TikTok calls in %v, %d answered 429", calls, took.Round(time.Millisecond), refused)
+			if tc.shared && refused*50 > calls {
+				t.Errorf("%d of %d TikTok calls answered 429, want at most one in 50: the replicas share the shop's pace", refused, calls)
+			}
+			if !tc.shared && refused*10 < calls {
+				t.Errorf("%d of %d TikTok calls answered 429, want at least a tenth: the replicas did not collide, the test cannot tell", refused, calls)
+			}
+			// Every quantity arrived: another reconciliation repairs nothing.
+			if repairs, err := reconcile(a, ""); err != nil || repairs > 0 {
+				t.Fatalf("a reconciliation after the run repaired %d quantities (%v), want none", repairs, err)
 			}
 		})
 	}

@@ -65,6 +65,10 @@ type Options struct {
 	// every replica (serve sets the store on PostgreSQL); nil keeps it in
 	// this process's memory.
 	ShopifyBuckets ShopifyBuckets
+	// TikTokPaces, if set, keep each shop's TikTok Shop pace for every
+	// replica (serve sets the store on PostgreSQL); nil keeps it in this
+	// process's memory.
+	TikTokPaces tiktok.SharedPaces
 }
 
 // Platforms configure the clients of Shopify and TikTok Shop: where they
@@ -97,6 +101,7 @@ type Service struct {
 	tiktokApps     map[string]tiktokApp     // by app key
 	shopifyPacers  map[string]shopify.Pacer // by myshopify domain
 	shopifyBuckets ShopifyBuckets
+	tiktokPaces    tiktok.SharedPaces
 	closed         bool
 	// runCtx lives as long as the Service: the runs started in this
 	// process run under it, not under the request that started them.
@@ -124,7 +129,7 @@ func New(opt Options) *Service {
 	return &Service{metrics: opt.SyncMetrics, raiseGrace: opt.RaiseGrace, clock: opt.Clock, store: opt.Store, compute: opt.Compute, sealer: opt.Sealer, plugins: opt.Plugins, quota: opt.PluginQuota,
 		timeout: opt.ComputeTimeout, admin: opt.AdminToken, queue: opt.Queue, log: opt.Logger,
 		platforms: opt.Platforms, tiktokApps: map[string]tiktokApp{}, runCtx: runCtx, cancelRun: cancel,
-		shopifyPacers: map[string]shopify.Pacer{}, shopifyBuckets: opt.ShopifyBuckets}
+		shopifyPacers: map[string]shopify.Pacer{}, shopifyBuckets: opt.ShopifyBuckets, tiktokPaces: opt.TikTokPaces}
 }
 
 // Close cancels the runs this process is running, records them

@@ -129,6 +129,9 @@ func (s *Service) tiktokClient(appKey, appSecret string) (*tiktok.Client, error)
 	if opt.Logger == nil {
 		opt.Logger = s.log
 	}
+	if opt.Paces == nil {
+		opt.Paces = s.tiktokPaces
+	}
 	c, err := tiktok.New(opt)
 	if err != nil {
 		return nil, err

@@ -52,6 +52,10 @@ type Options struct {
 	RefreshBefore time.Duration
 	// Now is the clock (time.Now); tests move it.
 	Now func() time.Time
+	// Paces, if set, keep each shop's pace for every process of the app
+	// (replicas on one database), on their shared clock; nil keeps it in
+	// this Client's memory. The token endpoints' pace stays in memory.
+	Paces SharedPaces
 }
 
 const (
@@ -75,7 +79,7 @@ type Client struct {
 	authLimiter    *adaptiveLimiter
 
 	mu       sync.Mutex
-	limiters map[string]*adaptiveLimiter // by shop cipher
+	limiters map[string]limiter // by shop cipher
 }
 
 // New checks the options and returns a Client.
@@ -137,7 +141,7 @@ func New(opt Options) (*Client, error) {
 		base:     strings.TrimRight(opt.BaseURL, "/"),
 		authBase: strings.TrimRight(opt.AuthBaseURL, "/"),
 		log:      opt.Logger,
-		limiters: map[string]*adaptiveLimiter{},
+		limiters: map[string]limiter{},
 	}
 	c.authLimiter = c.newLimiter()
 	return c, nil
@@ -145,6 +149,17 @@ func New(opt Options) (*Client, error) {
 
 func (c *Client) newLimiter() *adaptiveLimiter {
 	return newAdaptiveLimiter(c.opt.Rate, c.opt.MaxRate, c.opt.MinRate, c.opt.Burst, c.opt.Now)
+}
+
+// shopLimiter is a new pace for the shop with this cipher: kept in
+// Options.Paces if set (a shop not known yet, without a cipher, keeps its
+// own).
+func (c *Client) shopLimiter(cipher string) limiter {
+	l := c.newLimiter()
+	if c.opt.Paces == nil || cipher == "" {
+		return l
+	}
+	return &sharedLimiter{paces: c.opt.Paces, appKey: c.opt.AppKey, cipher: cipher, bounds: l.bounds, log: c.log}
 }
 
 // Shop is the calls of one shop: its cipher (empty before the shop is
@@ -155,7 +170,7 @@ type Shop struct {
 	c      *Client
 	cipher string
 	tokens TokenStore
-	lim    *adaptiveLimiter
+	lim    limiter
 	tok    tokenState
 }
 
@@ -165,7 +180,7 @@ func (c *Client) Shop(cipher string, store TokenStore) *Shop {
 	c.mu.Lock()
 	lim, ok := c.limiters[cipher]
 	if !ok {
-		lim = c.newLimiter()
+		lim = c.shopLimiter(cipher)
 		c.limiters[cipher] = lim
 	}
 	c.mu.Unlock()
@@ -182,7 +197,7 @@ type call struct {
 	body               []byte            // exactly as sent and signed; nil for none
 	signed             bool
 	accessToken        string
-	limiter            *adaptiveLimiter
+	limiter            limiter
 }
 
 // envelope is every answer's outer shape.
@@ -249,7 +264,7 @@ func (c *Client) send(ctx context.Context, req call, out any) (string, error) {
 			return env.RequestID, nil
 		}
 		if errors.Is(err, ErrRateLimited) {
-			req.limiter.throttled()
+			req.limiter.refused(ctx)
 		}
 		last = err
 		if ctx.Err() != nil {

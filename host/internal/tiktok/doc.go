@@ -23,7 +23,8 @@
 // Every request is signed (Sign) with a fresh timestamp, has a timeout
 // (Options.RequestTimeout), and waits for the shop's rate limiter, which
 // climbs while the shop has more to send and halves when TikTok answers 429
-// or 36009002.
+// or 36009002; with Options.Paces, every process of the app shares it
+// (SharedPaces).
 // Transient failures — rate limits, TikTok's internal errors (36009003), 5xx
 // statuses, failed connections and timed-out attempts — are retried with
 // random ("full jitter") exponential backoff, each attempt signed again;
