@@ -106,6 +106,7 @@ func TestBrowserSyncStatus(t *testing.T) {
 	}
 	seen, _ := chromedp.Run(ctx, chromedp.Evaluate[[]string](`window.seen`))
 	t.Logf("the progress bar showed %v", seen)
+	browsertest.CheckAccessible(t, ctx, "sync status after a resync")
 	browsertest.ScreenshotOf(t, ctx, "#sync", "status-resync")
 
 	// Pause by pointer, resume by keyboard: focus moves to the button
@@ -152,6 +153,7 @@ func TestBrowserSyncStatus(t *testing.T) {
 	if err != nil {
 		browsertest.FatalPage(t, browserCtx, "showing the lag", err)
 	}
+	browsertest.CheckAccessible(t, ctx, "sync status paused")
 	browsertest.ScreenshotOf(t, ctx, "#sync", "status-paused")
 	err = chromedp.Do(ctx,
 		chromedp.KeyEvent(kb.Enter),
@@ -282,9 +284,11 @@ func TestBrowserWhyThisNumber(t *testing.T) {
 	if history := rows(t, ctx, "why-history"); !strings.Contains(history, "→ 788\tPublished") {
 		t.Errorf("the history reads %q, want 788 published", history)
 	}
+	browsertest.CheckAccessible(t, ctx, "why this number")
 	browsertest.ScreenshotOf(t, ctx, "#why", "why-this-number")
 	if wide, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`)); err != nil || wide > 375 {
-		t.Errorf("the page is %d px wide at 375 px (%v): it scrolls sideways", wide, err)
+		out, _ := browsertest.Overflowing(ctx)
+		t.Errorf("the page is %d px wide at 375 px (%v): it scrolls sideways: %q", wide, err, out)
 	}
 
 	// A SKU no variant has is said next to the field.

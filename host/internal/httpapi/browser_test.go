@@ -84,6 +84,7 @@ func TestBrowserSignInAndSave(t *testing.T) {
 	if want := "sample item\talpha\t200\t66"; err != nil || row != want {
 		t.Errorf("the preview's row %q (%v), want %q", row, err, want)
 	}
+	browsertest.CheckAccessible(t, ctx, "sync rules with the preview")
 	screenshot(t, ctx, "sync-rules")
 
 	err = chromedp.Do(ctx,
@@ -176,6 +177,7 @@ func TestBrowserErrorsAndConflict(t *testing.T) {
 	if !strings.Contains(msg, "from 0 to 100") || invalid.Value != "true" {
 		t.Errorf("the percentage's error %q, aria-invalid %q; want the range next to the field", msg, invalid.Value)
 	}
+	browsertest.CheckAccessible(t, ctx, "a field error beside inactive locations")
 
 	// Another change lands while the page shows version 0.
 	s.as(token).putSettings(t, "acme", `{"percentage":90}`)
@@ -195,6 +197,7 @@ func TestBrowserErrorsAndConflict(t *testing.T) {
 	if v.Version != 1 || !strings.Contains(string(v.Settings), "90") {
 		t.Errorf("stored %s (version %d), want the other change kept", v.Settings, v.Version)
 	}
+	browsertest.CheckAccessible(t, ctx, "a concurrent save refused")
 	screenshot(t, ctx, "sync-rules-conflict")
 	errs.check(t)
 }
@@ -350,6 +353,7 @@ func TestBrowserHistoryAndRestore(t *testing.T) {
 	if v := s.settingsNow(t, "acme"); v.Version != 2 {
 		t.Errorf("restoring saved version %d: restoring must only fill the form", v.Version)
 	}
+	browsertest.CheckAccessible(t, ctx, "the history with a version restored")
 	screenshot(t, ctx, "rules-history")
 
 	err = chromedp.Do(ctx,
@@ -417,6 +421,7 @@ func TestBrowserCustomRules(t *testing.T) {
 	if v := s.settingsNow(t, "acme"); v.Version != 0 {
 		t.Errorf("refused params were saved as version %d", v.Version)
 	}
+	browsertest.CheckAccessible(t, ctx, "a custom rule's error")
 	screenshot(t, ctx, "rules-custom-error")
 
 	// Not JSON: said before anything is sent.
@@ -484,6 +489,7 @@ func TestBrowserCustomRules(t *testing.T) {
 	if h := pageTexts(t, ctx, "#history-list li"); len(h) != 1 || !strings.Contains(h[0], "rule cap 1.0.0 added; rule buffer 1.0.0 added") {
 		t.Errorf("the history shows %q, want version 1 adding both rules", h)
 	}
+	browsertest.CheckAccessible(t, ctx, "custom rules")
 	screenshot(t, ctx, "rules-custom")
 	errs.check(t)
 }
@@ -541,6 +547,7 @@ func TestBrowserAdminSwitchesShops(t *testing.T) {
 	if a, b := s.settingsNow(t, "acme"), s.settingsNow(t, "bolt"); a.Version != 1 || b.Version != 3 || !strings.Contains(string(b.Settings), "70") {
 		t.Errorf("after saving bolt: acme version %d, bolt version %d %s; want acme untouched and bolt at 70", a.Version, b.Version, b.Settings)
 	}
+	browsertest.CheckAccessible(t, ctx, "an administrator's shop")
 	screenshot(t, ctx, "rules-admin")
 	errs.check(t)
 }

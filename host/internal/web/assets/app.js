@@ -446,7 +446,7 @@
       const id = "rule-" + i;
       const li = document.createElement("li");
       li.className = "rule";
-      const title = document.createElement("h4");
+      const title = document.createElement("h3");
       title.id = id + "-title";
       title.textContent = "Rule " + (i + 1) + ": " + r.plugin;
       li.setAttribute("aria-labelledby", title.id);
