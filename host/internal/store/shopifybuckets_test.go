@@ -174,28 +174,9 @@ func sameReservation(got, want shopify.Reservation) bool {
 // more than it holds, and all but less than the dearest cost of it.
 func TestShopifyBucketConcurrent(t *testing.T) {
 	const size, dearest, workers = 1000.0, 40, 8
-	handles := map[string]func(t *testing.T) [2]*store.Store{
-		"sqlite": func(t *testing.T) [2]*store.Store {
-			dir := t.TempDir()
-			return [2]*store.Store{storetest.SQLite(t, dir), storetest.SQLite(t, dir)}
-		},
-		"postgres": func(t *testing.T) [2]*store.Store {
-			dsn := storetest.FreshPostgres(t)
-			var h [2]*store.Store
-			for i := range h {
-				s, err := store.Open(t.Context(), store.Options{DSN: dsn, Logger: quiet})
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { s.Close() })
-				h[i] = s
-			}
-			return h
-		},
-	}
-	for name, open := range handles {
-		t.Run(name, func(t *testing.T) {
-			h := open(t)
+	for _, engine := range storetest.Engines {
+		t.Run(engine, func(t *testing.T) {
+			h := storetest.Replicas(t, engine)
 			ctx := t.Context()
 			const domain = "busy.myshopify.com"
 			if err := h[0].SettleShopifyCost(ctx, domain, 0, 0, shopify.BucketReport{Max: size, Available: size, Rate: still}); err != nil {

@@ -55,28 +55,9 @@ func TestTikTokPaceKeepsWhatApplyLeaves(t *testing.T) {
 // update, as the row is locked from read to write.
 func TestTikTokPaceConcurrent(t *testing.T) {
 	const workers, updates = 8, 25
-	handles := map[string]func(t *testing.T) [2]*store.Store{
-		"sqlite": func(t *testing.T) [2]*store.Store {
-			dir := t.TempDir()
-			return [2]*store.Store{storetest.SQLite(t, dir), storetest.SQLite(t, dir)}
-		},
-		"postgres": func(t *testing.T) [2]*store.Store {
-			dsn := storetest.FreshPostgres(t)
-			var h [2]*store.Store
-			for i := range h {
-				s, err := store.Open(t.Context(), store.Options{DSN: dsn, Logger: quiet})
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { s.Close() })
-				h[i] = s
-			}
-			return h
-		},
-	}
-	for name, open := range handles {
-		t.Run(name, func(t *testing.T) {
-			h := open(t)
+	for _, engine := range storetest.Engines {
+		t.Run(engine, func(t *testing.T) {
+			h := storetest.Replicas(t, engine)
 			ctx := t.Context()
 			start := make(chan struct{})
 			errs := make(chan error, workers)

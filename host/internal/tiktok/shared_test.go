@@ -3,7 +3,6 @@ package tiktok_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"math"
 	"sync/atomic"
 	"testing"
@@ -11,7 +10,6 @@ import (
 
 	"pgregory.net/rapid"
 
-	"github.com/syncrules/syncrules/host/internal/store"
 	"github.com/syncrules/syncrules/host/internal/store/storetest"
 	"github.com/syncrules/syncrules/host/internal/tiktok"
 )
@@ -33,28 +31,9 @@ func (c onClock) UpdateTikTokPace(ctx context.Context, appKey, cipher string, ap
 // as a pace in one process's memory: keeping it in a row loses nothing of
 // it, and the replicas together pace the shop as one process does.
 func TestSharedPaceIsTheLocalPace(t *testing.T) {
-	engines := map[string]func(t *testing.T) [2]*store.Store{
-		"sqlite": func(t *testing.T) [2]*store.Store {
-			dir := t.TempDir()
-			return [2]*store.Store{storetest.SQLite(t, dir), storetest.SQLite(t, dir)}
-		},
-		"postgres": func(t *testing.T) [2]*store.Store {
-			dsn := storetest.FreshPostgres(t)
-			var h [2]*store.Store
-			for i := range h {
-				s, err := store.Open(t.Context(), store.Options{DSN: dsn, Logger: slog.New(slog.DiscardHandler)})
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { s.Close() })
-				h[i] = s
-			}
-			return h
-		},
-	}
-	for name, open := range engines {
-		t.Run(name, func(t *testing.T) {
-			replicas := open(t)
+	for _, engine := range storetest.Engines {
+		t.Run(engine, func(t *testing.T) {
+			replicas := storetest.Replicas(t, engine)
 			var shops atomic.Int64
 			rapid.Check(t, func(rt *rapid.T) {
 				ctx := context.Background()

@@ -36,6 +36,27 @@ func Postgres(tb testing.TB) *store.Store {
 	return open(tb, store.Options{DSN: FreshPostgres(tb), Logger: quiet})
 }
 
+// Engines name the engines Replicas opens.
+var Engines = []string{"sqlite", "postgres"}
+
+// Replicas opens two stores on one database of the engine ("sqlite" or
+// "postgres"), as two replicas (or two processes) would, closed when the
+// test ends. PostgreSQL's database is fresh; without SYNCRULES_TEST_POSTGRES
+// it skips the test.
+func Replicas(tb testing.TB, engine string) [2]*store.Store {
+	tb.Helper()
+	opt := store.Options{Logger: quiet}
+	switch engine {
+	case "sqlite":
+		opt.DataDir = tb.TempDir()
+	case "postgres":
+		opt.DSN = FreshPostgres(tb)
+	default:
+		tb.Fatalf("storetest: no engine %q", engine)
+	}
+	return [2]*store.Store{open(tb, opt), open(tb, opt)}
+}
+
 func open(tb testing.TB, opt store.Options) *store.Store {
 	tb.Helper()
 	s, err := store.Open(context.Background(), opt)
