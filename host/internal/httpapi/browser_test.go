@@ -51,17 +51,7 @@ func TestBrowserSignInAndSave(t *testing.T) {
 	s.putShop(t, "acme", seedShopBody)
 	token := s.createToken(t, "shop:acme")
 
-	err := chromedp.Do(ctx,
-		chromedp.EmulateViewport(375, 812, chromedp.EmulateMobile),
-		chromedp.Navigate(s.url+"/"),
-		chromedp.WaitVisible(chromedp.ID("token")),
-		chromedp.SendKeys(chromedp.ID("token"), token),
-		chromedp.Click(chromedp.ID("sign-in-button")),
-		chromedp.WaitVisible(chromedp.ID("percentage")),
-	)
-	if err != nil {
-		fatalPage(t, browserCtx, "signing in", err)
-	}
+	pageSignIn(t, browserCtx, ctx, s.url, token, 375)
 	if v, err := chromedp.Run(ctx, chromedp.Value(chromedp.ID("token"))); err != nil || v != "" {
 		t.Errorf("the sign-in field holds %q (%v), want the token gone", v, err)
 	}
@@ -71,7 +61,7 @@ func TestBrowserSignInAndSave(t *testing.T) {
 
 	// The preview of a shop not connected yet: a sample item with 100
 	// units at A and at B, all to alpha: 200 now, 33.33% of it proposed.
-	err = chromedp.Do(ctx,
+	err := chromedp.Do(ctx,
 		chromedp.Clear(chromedp.ID("percentage")),
 		chromedp.SendKeys(chromedp.ID("percentage"), "33.33"),
 		chromedp.Click(chromedp.ID("preview-button")),
@@ -132,6 +122,11 @@ func TestBrowserSignInAndSave(t *testing.T) {
 	errs.check(t)
 }
 
+// greyedShopBody is a shop with an inactive location (C) and an inactive
+// warehouse (gamma), which the page shows greyed, with why.
+const greyedShopBody = `{"name":"Acme","locations":[{"id":"A"},{"id":"B"},{"id":"C","active":false}],` +
+	`"warehouses":[{"id":"alpha","default":true},{"id":"beta"},{"id":"gamma","active":false}]}`
+
 // TestBrowserErrorsAndConflict: inactive locations and warehouses are
 // shown greyed with why (in words, not by colour alone); a wrong
 // percentage is refused next to its field; a save over a change made
@@ -140,20 +135,9 @@ func TestBrowserErrorsAndConflict(t *testing.T) {
 	browserCtx, errs := browser(t)
 	ctx := stuck(browserCtx, t)
 	s := newServer(t, loadRule(t), serverConfig{})
-	s.putShop(t, "acme", `{"name":"Acme","locations":[{"id":"A"},{"id":"B"},{"id":"C","active":false}],`+
-		`"warehouses":[{"id":"alpha","default":true},{"id":"beta"},{"id":"gamma","active":false}]}`)
+	s.putShop(t, "acme", greyedShopBody)
 	token := s.createToken(t, "shop:acme")
-	err := chromedp.Do(ctx,
-		chromedp.EmulateViewport(375, 812, chromedp.EmulateMobile),
-		chromedp.Navigate(s.url+"/"),
-		chromedp.WaitVisible(chromedp.ID("token")),
-		chromedp.SendKeys(chromedp.ID("token"), token),
-		chromedp.Click(chromedp.ID("sign-in-button")),
-		chromedp.WaitVisible(chromedp.ID("percentage")),
-	)
-	if err != nil {
-		t.Fatalf("signing in: %v", err)
-	}
+	pageSignIn(t, browserCtx, ctx, s.url, token, 375)
 	inactive, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#mapping-rows tr.inactive")))
 	if err != nil || !strings.Contains(inactive, "C") || !strings.Contains(inactive, "Inactive in Shopify") {
 		t.Errorf("the inactive location's row reads %q (%v), want C and why", inactive, err)

@@ -233,8 +233,7 @@ func TestBrowserDesktop(t *testing.T) {
 	browserCtx, errs := browser(t)
 	ctx := stuck(browserCtx, t)
 	s := newServer(t, loadRule(t), serverConfig{})
-	s.putShop(t, "acme", `{"name":"Acme","locations":[{"id":"A"},{"id":"B"},{"id":"C","active":false}],`+
-		`"warehouses":[{"id":"alpha","default":true},{"id":"beta"},{"id":"gamma","active":false}]}`)
+	s.putShop(t, "acme", greyedShopBody)
 	token := s.createToken(t, "shop:acme")
 	s.as(token).putSettings(t, "acme", `{"percentage":90}`)
 	pageSignIn(t, browserCtx, ctx, s.url, token, 1280)
