@@ -71,6 +71,7 @@ func TestBrowserSessionIsolation(t *testing.T) {
 	if err != nil || !slices.Equal(offered, []string{"shop-b"}) {
 		t.Errorf("the shop selector offers %q (%v), want shop-b alone", offered, err)
 	}
+	screenshot(t, ctx, "session-shop-b")
 
 	const preview = `{"settings":{"percentage":1}}`
 	// B's own requests go through, so the 404s below are not a CSRF
