@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -64,7 +65,8 @@ func TestBurstCoalesces(t *testing.T) {
 		sent := time.Now()
 		close(fire)
 		wg.Wait()
-		if took := time.Since(sent); took >= window {
+		took := time.Since(sent)
+		if took >= window {
 			t.Fatalf("sending the burst took %s, longer than the window %s: raise SYNCRULES_TEST_SLOWDOWN", took, window)
 		}
 		if len(failures) > 0 {
@@ -73,7 +75,8 @@ func TestBurstCoalesces(t *testing.T) {
 		d.waitIdle(t)
 
 		if reads := len(levelReads(p.shopify)[item]) - readsBefore; reads != 1 {
-			t.Errorf("the burst cost %d Shopify nodes queries for its item, want 1", reads)
+			t.Errorf("the burst (sent at %s, in %s) cost %d Shopify nodes queries for its item, want 1; the item's level queries:\n%s",
+				sent.Format("15:04:05.000"), took, reads, strings.Join(levelQueries(p.shopify, item), "\n"))
 		}
 		if calls := updateCalls(t, p.tiktok) - callsBefore; calls > 1 {
 			t.Errorf("the burst cost %d TikTok update calls, want at most 1:\n%s", calls, strings.Join(updateBodies(p.tiktok, callsBefore), "\n"))
@@ -103,4 +106,17 @@ func postSigned(url, domain, id, mac string, body []byte) error {
 		return fmt.Errorf("webhook %s: %d, want 200", id, resp.StatusCode)
 	}
 	return nil
+}
+
+// levelQueries describes the level queries of Shopify that named the
+// inventory item (its numeric id), answered or not: when, and the answer.
+func levelQueries(sf *shopifyfake.Server, item string) []string {
+	named := regexp.MustCompile(`gid://shopify/InventoryItem/` + regexp.QuoteMeta(item) + `\b`)
+	var out []string
+	for _, r := range sf.Requests() {
+		if strings.Contains(r.Body, "ItemLevels") && named.MatchString(r.Body) {
+			out = append(out, fmt.Sprintf("%s status %d %s", r.Time.Format("15:04:05.000"), r.Status, r.Code))
+		}
+	}
+	return out
 }

@@ -599,12 +599,13 @@ func updateCalls(tb tester, tf *tiktokfake.Server) int {
 }
 
 // levelReads returns when the sync read the levels of each inventory item
-// (its numeric id) from Shopify, oldest first.
+// (its numeric id) from Shopify, oldest first. A query Shopify refused
+// (THROTTLED, a 5xx, a dropped connection) read nothing and is left out.
 func levelReads(sf *shopifyfake.Server) map[string][]time.Time {
 	item := regexp.MustCompile(`gid://shopify/InventoryItem/(\d+)`)
 	out := map[string][]time.Time{}
 	for _, r := range sf.Requests() {
-		if !strings.Contains(r.Body, "ItemLevels") {
+		if !strings.Contains(r.Body, "ItemLevels") || r.Status != http.StatusOK || r.Code != "" {
 			continue
 		}
 		for _, m := range item.FindAllStringSubmatch(r.Body, -1) {
