@@ -445,12 +445,14 @@ func TestHostileModulesRefusedAtLoad(t *testing.T) {
 					if tt.hangs {
 						// Fill the compilation cache, so the timed Load
 						// below does not compile.
-						ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+						ctx, cancel := context.WithTimeout(context.Background(), time.Minute*slowdown)
 						eng.Load(ctx, "hostile", wasm)
 						cancel()
 					}
-					// The context only keeps a hanging Load from hanging the test.
-					ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+					// The context only keeps a hanging Load from hanging the
+					// test: compiling took over a minute under the race
+					// detector beside two suites.
+					ctx, cancel := context.WithTimeout(context.Background(), time.Minute*slowdown)
 					defer cancel()
 					start := time.Now()
 					_, err := eng.Load(ctx, "hostile", wasm)
