@@ -45,22 +45,12 @@ func TestReplicasShareTheShopifyBucket(t *testing.T) {
 			h := newHarness(t, cat, harnessOptions{postgres: true, shopifyMax: 1000, shopifyRate: 1000})
 			h.connect()
 			replica := func() *shop.Service {
-				cs, err := compute.NewService(&nativeRule{runner: sdk.NewRunner(defaultrule.Rule)}, compute.Limits{}, compute.MaxMaxQuantity)
-				if err != nil {
-					t.Fatal(err)
-				}
-				opt := shop.Options{Store: h.store, Compute: cs, Sealer: h.sealer, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-					Platforms: shop.Platforms{
-						Shopify: shopify.Options{BaseURL: h.shopify.URL()},
-						TikTok: tiktok.Options{BaseURL: h.tiktok.URL(), AuthBaseURL: h.tiktok.URL(),
-							RetryBase: time.Millisecond, RetryMax: 10 * time.Millisecond, Rate: 10_000, Burst: 100},
-					}}
-				if tc.shared {
-					opt.ShopifyBuckets = h.store
-				}
-				svc := shop.New(opt)
-				t.Cleanup(svc.Close)
-				return svc
+				return replicaOf(t, h, tiktok.Options{RetryBase: time.Millisecond, RetryMax: 10 * time.Millisecond, Rate: 10_000, Burst: 100},
+					func(opt *shop.Options) {
+						if tc.shared {
+							opt.ShopifyBuckets = h.store
+						}
+					})
 			}
 			a, b := replica(), replica()
 			if tc.oneProcess {
@@ -154,22 +144,13 @@ func TestReplicasShareTheTikTokPace(t *testing.T) {
 			h := newHarness(t, cat, harnessOptions{postgres: true, tiktokRateLimit: limit, tiktokRateBurst: burst})
 			h.connect()
 			replica := func() *shop.Service {
-				cs, err := compute.NewService(&nativeRule{runner: sdk.NewRunner(defaultrule.Rule)}, compute.Limits{}, compute.MaxMaxQuantity)
-				if err != nil {
-					t.Fatal(err)
-				}
-				opt := shop.Options{Store: h.store, Compute: cs, Sealer: h.sealer, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-					Platforms: shop.Platforms{
-						Shopify: shopify.Options{BaseURL: h.shopify.URL()},
-						TikTok: tiktok.Options{BaseURL: h.tiktok.URL(), AuthBaseURL: h.tiktok.URL(), MaxAttempts: 50,
-							RetryBase: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond, Rate: pace, MaxRate: pace, Burst: burst},
-					}}
-				if tc.shared {
-					opt.TikTokPaces = h.store
-				}
-				svc := shop.New(opt)
-				t.Cleanup(svc.Close)
-				return svc
+				return replicaOf(t, h, tiktok.Options{MaxAttempts: 50, RetryBase: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond,
+					Rate: pace, MaxRate: pace, Burst: burst},
+					func(opt *shop.Options) {
+						if tc.shared {
+							opt.TikTokPaces = h.store
+						}
+					})
 			}
 			a, b, c := replica(), replica(), replica()
 			ctx := context.Background()
@@ -254,4 +235,22 @@ func TestReplicasShareTheTikTokPace(t *testing.T) {
 			}
 		})
 	}
+}
+
+// replicaOf is another service on the harness's store and fakes, as a
+// second serve process would be: a compute of its own, the TikTok client
+// options tk (pointed at the fake), and what share sets of its options.
+func replicaOf(t *testing.T, h *harness, tk tiktok.Options, share func(*shop.Options)) *shop.Service {
+	t.Helper()
+	cs, err := compute.NewService(&nativeRule{runner: sdk.NewRunner(defaultrule.Rule)}, compute.Limits{}, compute.MaxMaxQuantity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk.BaseURL, tk.AuthBaseURL = h.tiktok.URL(), h.tiktok.URL()
+	opt := shop.Options{Store: h.store, Compute: cs, Sealer: h.sealer, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Platforms: shop.Platforms{Shopify: shopify.Options{BaseURL: h.shopify.URL()}, TikTok: tk}}
+	share(&opt)
+	svc := shop.New(opt)
+	t.Cleanup(svc.Close)
+	return svc
 }
